@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, bottom up (a lower target never imports a higher one):
+//   StrataTensor  tensors, reverse-mode autograd, every op (forward + backward), the Backend
+//                 protocol and the portable Reference backend (the oracle for faster backends)
+//   Strata        the umbrella module users import
+//   strata        the command-line tool
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Strata", targets: ["Strata"]),
+        .executable(name: "strata", targets: ["strata"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "StrataTensor"),
+        .target(name: "Strata", dependencies: ["StrataTensor"]),
+        .executableTarget(
+            name: "strata",
+            dependencies: [
+                "Strata",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "StrataTestSupport", dependencies: ["StrataTensor"], path: "Tests/StrataTestSupport"),
+        .testTarget(
+            name: "StrataTensorTests",
+            dependencies: ["StrataTensor", "StrataTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+    ]
+)
