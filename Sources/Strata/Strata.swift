@@ -1,0 +1,9 @@
+/// Strata: deep convolutional networks in Swift.
+///
+/// `import Strata` brings in the whole public API: tensors and autograd
+/// (``Tensor``), the operations (``conv2d(_:weight:bias:_:)``, ``batchNorm2d(_:runningMean:runningVar:weight:bias:training:momentum:eps:)``, ...),
+/// and the compute backends.
+@_exported import StrataTensor
+
+/// The library version.
+public let strataVersion = "0.1.0"

@@ -1,0 +1,130 @@
+/// Convolution settings, as in `torch.nn.functional.conv2d` but with asymmetric padding.
+public struct Conv2dParameters: Hashable, Sendable, CustomStringConvertible {
+    public var strideH: Int, strideW: Int
+    public var padTop: Int, padBottom: Int, padLeft: Int, padRight: Int
+    public var dilationH: Int, dilationW: Int
+    public var groups: Int
+
+    public init(stride: (Int, Int), padding: (top: Int, bottom: Int, left: Int, right: Int),
+                dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+        (strideH, strideW) = stride
+        (padTop, padBottom, padLeft, padRight) = padding
+        (dilationH, dilationW) = dilation
+        self.groups = groups
+    }
+
+    /// Symmetric settings: `padding` on every side.
+    public init(stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1) {
+        self.init(stride: (stride, stride), padding: (padding, padding, padding, padding), dilation: (dilation, dilation), groups: groups)
+    }
+
+    /// Output spatial size for an input of `h`×`w` and a `kh`×`kw` kernel.
+    public func outputSize(h: Int, w: Int, kh: Int, kw: Int) -> (Int, Int) {
+        ((h + padTop + padBottom - dilationH * (kh - 1) - 1) / strideH + 1,
+         (w + padLeft + padRight - dilationW * (kw - 1) - 1) / strideW + 1)
+    }
+
+    public var description: String {
+        "stride (\(strideH), \(strideW)), padding (t \(padTop), b \(padBottom), l \(padLeft), r \(padRight)), dilation (\(dilationH), \(dilationW)), groups \(groups)"
+    }
+}
+
+/// Pooling settings, as in `torch.nn.MaxPool2d` / `AvgPool2d`.
+public struct Pool2dParameters: Hashable, Sendable {
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var padH: Int, padW: Int
+    public var ceilMode: Bool
+    /// Average pooling only: whether padded zeros count in the divisor.
+    public var countIncludePad: Bool
+
+    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
+                ceilMode: Bool = false, countIncludePad: Bool = true) {
+        (kernelH, kernelW) = kernel
+        (strideH, strideW) = stride ?? kernel
+        (padH, padW) = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.init(kernel: (kernel, kernel), stride: (stride ?? kernel, stride ?? kernel), padding: (padding, padding),
+                  ceilMode: ceilMode, countIncludePad: countIncludePad)
+    }
+
+    /// PyTorch's rule: in ceil mode the last window must start inside the input or its left padding.
+    static func outputLength(_ input: Int, kernel: Int, stride: Int, pad: Int, ceil: Bool) -> Int {
+        let span = input + 2 * pad - kernel
+        var out = (ceil ? (span + stride - 1) / stride : span / stride) + 1
+        if ceil && (out - 1) * stride >= input + pad { out -= 1 }
+        return out
+    }
+
+    public func outputSize(h: Int, w: Int) -> (Int, Int) {
+        (Self.outputLength(h, kernel: kernelH, stride: strideH, pad: padH, ceil: ceilMode),
+         Self.outputLength(w, kernel: kernelW, stride: strideW, pad: padW, ceil: ceilMode))
+    }
+}
+
+/// What a batch-norm forward in training mode saves for its backward.
+public struct BatchNormSaved {
+    /// Per-channel batch mean, [C].
+    public var mean: Tensor
+    /// Per-channel 1/√(var + eps), [C] (biased batch variance in training, running variance in eval).
+    public var invStd: Tensor
+}
+
+/// The kernels a compute backend provides. Every op in StrataTensor calls its "fat"
+/// primitives (convolution, pooling, normalization, matrix products) through the
+/// current backend, so a faster backend (oneDNN) replaces them without touching the
+/// ops or their autograd. ``ReferenceBackend`` is the portable oracle.
+public protocol Backend: AnyObject, Sendable {
+    var name: String { get }
+
+    /// op(a)·op(b) for 2-D tensors.
+    func matmul(_ a: Tensor, _ b: Tensor, transA: Bool, transB: Bool) -> Tensor
+
+    /// x [N,C,H,W] ⊛ weight [K,C/g,kh,kw] (+ bias [K]) → [N,K,OH,OW].
+    func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor
+    /// ∂L/∂x from ∂L/∂y.
+    func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor
+    /// ∂L/∂weight from ∂L/∂y and the forward's input.
+    func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor
+
+    /// Max pooling; also returns, per output element, the flat index (h·W + w) of the chosen input.
+    func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: [Int32])
+    func maxPool2dBackward(_ gradOutput: Tensor, indices: [Int32], inputShape: [Int]) -> Tensor
+    func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor
+    func avgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int], _ p: Pool2dParameters) -> Tensor
+    func adaptiveAvgPool2d(_ x: Tensor, outputSize: (Int, Int)) -> Tensor
+    func adaptiveAvgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int]) -> Tensor
+
+    /// Batch statistics over (N, H, W): mean and 1/√(biased var + eps), per channel.
+    func batchNormStatistics(_ x: Tensor, eps: Double) -> BatchNormSaved
+    /// y = (x − mean)·invStd·weight + bias, per channel.
+    func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor
+    /// Gradients of ``batchNormApply``; `trainingStatistics` adds the terms through the batch mean and variance.
+    func batchNormBackward(_ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
+                           trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor)
+
+    /// Local response normalization across channels (AlexNet).
+    func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
+    func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
+}
+
+/// The backend ops use; the reference backend unless changed.
+public enum Backends {
+    nonisolated(unsafe) private static var _default: any Backend = ReferenceBackend()
+    @TaskLocal static var scoped: (any Backend)? = nil
+
+    /// The backend in effect here.
+    public static var current: any Backend { scoped ?? _default }
+
+    /// Sets the process-wide default backend.
+    public static func setDefault(_ backend: any Backend) { _default = backend }
+
+    /// Runs `body` with `backend` in effect (for differential tests).
+    public static func with<R>(_ backend: any Backend, _ body: () throws -> R) rethrows -> R {
+        try $scoped.withValue(backend) { try body() }
+    }
+}

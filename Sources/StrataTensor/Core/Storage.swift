@@ -1,0 +1,32 @@
+/// A reference-counted, 64-byte aligned buffer of elements of one dtype.
+///
+/// Tensors are immutable values in the autograd graph; only optimizers and
+/// running statistics write into storage in place (see ``Tensor/withUnsafeMutableBuffer(as:_:)``).
+public final class TensorStorage: @unchecked Sendable {
+    public let dtype: DType
+    public let count: Int
+    public let pointer: UnsafeMutableRawPointer
+
+    /// Allocates uninitialized storage for `count` elements.
+    public init(dtype: DType, count: Int) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        self.dtype = dtype
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteCount, 1), alignment: 64)
+    }
+
+    /// Allocates storage filled with zeros.
+    public static func zeros(dtype: DType, count: Int) -> TensorStorage {
+        let s = TensorStorage(dtype: dtype, count: count)
+        s.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count * dtype.byteCount, 1))
+        return s
+    }
+
+    deinit { pointer.deallocate() }
+
+    @inline(__always)
+    public func typed<T: TensorScalar>(_: T.Type) -> UnsafeMutablePointer<T> {
+        precondition(T.dtype == dtype, "storage holds \(dtype), accessed as \(T.dtype)")
+        return pointer.assumingMemoryBound(to: T.self)
+    }
+}

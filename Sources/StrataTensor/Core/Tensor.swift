@@ -1,0 +1,193 @@
+/// An n-dimensional array of floating-point numbers that can record the operations
+/// applied to it, so that gradients flow back to it (reverse-mode autodiff).
+///
+/// Tensors are contiguous and row-major (NCHW for images); ``strides`` are always the
+/// contiguous ones, and ops such as ``permuted(_:)`` produce new contiguous tensors.
+/// A tensor's values never change after creation except through the explicit in-place
+/// APIs used by optimizers and running statistics.
+///
+/// ```swift
+/// let x = Tensor.normal([2, 3], generator: &rng).requiringGrad()
+/// let loss = (x * x).sum()
+/// loss.backward()
+/// print(x.grad!)   // 2 * x
+/// ```
+public final class Tensor: @unchecked Sendable {
+    /// Dimensions, outermost first.
+    public let shape: [Int]
+    /// The elements, row-major.
+    public let storage: TensorStorage
+    /// Whether gradients are accumulated into ``grad`` by ``backward(_:)``.
+    public var requiresGrad: Bool
+    /// The accumulated gradient of a leaf tensor; `nil` until a backward pass reaches it.
+    public var grad: Tensor?
+    /// The operation that produced this tensor, if it was recorded on the tape.
+    internal(set) public var gradFn: GradNode?
+
+    public init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        precondition(elementCount(shape) == storage.count,
+                     "Tensor: shape \(shape) holds \(elementCount(shape)) elements, storage has \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Makes a tensor from Swift values in row-major order.
+    public convenience init<T: TensorScalar>(_ values: [T], shape: [Int]) {
+        shapeCheck(values.count == elementCount(shape), "Tensor.init", got: "\(values.count) values",
+                   expected: "\(elementCount(shape)) for shape \(shape)")
+        let s = TensorStorage(dtype: T.dtype, count: values.count)
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { s.typed(T.self).initialize(from: base, count: values.count) }
+        }
+        self.init(shape: shape, storage: s)
+    }
+
+    /// Makes a 1-D tensor from Swift values.
+    public convenience init<T: TensorScalar>(_ values: [T]) { self.init(values, shape: [values.count]) }
+
+    /// A 0-dimensional tensor holding one value.
+    public convenience init(scalar: Double, dtype: DType = .float32) {
+        let s = TensorStorage(dtype: dtype, count: 1)
+        switch dtype {
+        case .float32: s.typed(Float.self).pointee = Float(scalar)
+        case .float64: s.typed(Double.self).pointee = scalar
+        }
+        self.init(shape: [], storage: s)
+    }
+
+    // MARK: Properties
+
+    public var dtype: DType { storage.dtype }
+    public var rank: Int { shape.count }
+    public var count: Int { storage.count }
+    /// Row-major strides, in elements.
+    public var strides: [Int] { contiguousStrides(shape) }
+    /// True when the tensor was made by the user (not by a recorded op).
+    public var isLeaf: Bool { gradFn == nil }
+
+    // MARK: Element access
+
+    /// Reads the elements as Swift values (converted from the tensor's dtype).
+    public func scalars<T: TensorScalar>(as _: T.Type = T.self) -> [T] {
+        switch dtype {
+        case .float32:
+            let p = storage.typed(Float.self)
+            return (0..<count).map { T(p[$0]) }
+        case .float64:
+            let p = storage.typed(Double.self)
+            return (0..<count).map { T(p[$0]) }
+        }
+    }
+
+    /// The elements as `[Float]`.
+    public var floats: [Float] { scalars(as: Float.self) }
+    /// The elements as `[Double]`.
+    public var doubles: [Double] { scalars(as: Double.self) }
+
+    /// The single value of a one-element tensor.
+    public func item() -> Double {
+        shapeCheck(count == 1, "item", got: "shape \(shape)", expected: "a tensor with one element")
+        return doubles[0]
+    }
+
+    /// Calls `body` with the elements; `T` must match ``dtype``.
+    public func withUnsafeBuffer<T: TensorScalar, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.typed(T.self), count: count))
+    }
+
+    /// Writes into the elements in place. Not recorded by autograd: for optimizers,
+    /// running statistics and initializers only.
+    public func withUnsafeMutableBuffer<T: TensorScalar, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
+    }
+
+    // MARK: Autograd helpers
+
+    /// Marks this leaf tensor as needing gradients and returns it.
+    @discardableResult
+    public func requiringGrad(_ flag: Bool = true) -> Tensor {
+        precondition(isLeaf, "requiringGrad: only leaf tensors can change requiresGrad")
+        requiresGrad = flag
+        return self
+    }
+
+    /// A tensor sharing this one's values, cut from the graph.
+    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// Clears ``grad``.
+    public func zeroGrad() { grad = nil }
+
+    /// A deep copy with its own storage (not recorded).
+    public func copy() -> Tensor {
+        let s = TensorStorage(dtype: dtype, count: count)
+        s.pointer.copyMemory(from: storage.pointer, byteCount: count * dtype.byteCount)
+        return Tensor(shape: shape, storage: s)
+    }
+
+    /// Overwrites this tensor's values with `other`'s (same shape); not recorded.
+    public func assign(_ other: Tensor) {
+        shapeCheck(other.shape == shape, "assign", got: "\(other.shape)", expected: "\(shape)")
+        let src = other.dtype == dtype ? other : other.to(dtype)
+        storage.pointer.copyMemory(from: src.storage.pointer, byteCount: count * dtype.byteCount)
+    }
+
+    /// Converts to another dtype (recorded: gradients convert back).
+    public func to(_ target: DType) -> Tensor {
+        if target == dtype { return self }
+        let s = TensorStorage(dtype: target, count: count)
+        switch (dtype, target) {
+        case (.float32, .float64):
+            let src = storage.typed(Float.self), dst = s.typed(Double.self)
+            for i in 0..<count { dst[i] = Double(src[i]) }
+        case (.float64, .float32):
+            let src = storage.typed(Double.self), dst = s.typed(Float.self)
+            for i in 0..<count { dst[i] = Float(src[i]) }
+        default: break
+        }
+        let out = Tensor(shape: shape, storage: s)
+        let source = dtype
+        return record("to", out, inputs: [self]) { g in [g.to(source)] }
+    }
+
+    // MARK: Internal construction
+
+    /// Uninitialized tensor (callers fill every element).
+    static func empty(_ shape: [Int], _ dtype: DType) -> Tensor {
+        Tensor(shape: shape, storage: TensorStorage(dtype: dtype, count: elementCount(shape)))
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    /// Prints like NumPy: nested brackets, at most 6 values per dimension.
+    public var description: String {
+        let values = doubles
+        let strides = self.strides
+        func fmt(_ v: Double) -> String { String(format4: v) }
+        func render(_ dim: Int, _ offset: Int, _ indent: String) -> String {
+            if dim == rank { return fmt(values[offset]) }
+            let n = shape[dim]
+            var parts: [String] = []
+            let idx: [Int] = n > 6 ? Array(0..<3) + [-1] + Array((n - 3)..<n) : Array(0..<n)
+            for i in idx {
+                parts.append(i < 0 ? "..." : render(dim + 1, offset + i * strides[dim], indent + " "))
+            }
+            let sep = dim == rank - 1 ? ", " : ",\n" + indent + " "
+            return "[" + parts.joined(separator: sep) + "]"
+        }
+        let grad = requiresGrad ? ", requiresGrad" : ""
+        return "Tensor(\(rank == 0 ? fmt(values.first ?? 0) : render(0, 0, "       ")), shape: \(shape), dtype: \(dtype)\(grad))"
+    }
+}
+
+extension String {
+    /// Four significant decimals, without Foundation.
+    init(format4 v: Double) {
+        if v.isNaN { self = "nan"; return }
+        if v.isInfinite { self = v > 0 ? "inf" : "-inf"; return }
+        let r = (v * 10000).rounded() / 10000
+        if r == r.rounded() && Swift.abs(r) < 1e15 { self = String(Int64(r)) + "."; return }
+        self = String(r)
+    }
+}
