@@ -4,6 +4,9 @@ import PackageDescription
 // Layers, bottom up (a lower target never imports a higher one):
 //   StrataTensor  tensors, reverse-mode autograd, every op (forward + backward), the Backend
 //                 protocol and the portable Reference backend (the oracle for faster backends)
+//   StrataNN      modules (parameters found by walking them, torchvision's dotted names),
+//                 layers, state dicts, safetensors and .npy
+//   StrataModels  the model zoo: one file per architecture family, and a registry
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -18,7 +21,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "StrataTensor"),
-        .target(name: "Strata", dependencies: ["StrataTensor"]),
+        .target(name: "StrataNN", dependencies: ["StrataTensor"]),
+        .target(name: "StrataModels", dependencies: ["StrataNN"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -30,6 +35,12 @@ let package = Package(
         .testTarget(
             name: "StrataTensorTests",
             dependencies: ["StrataTensor", "StrataTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"]),
+        .testTarget(
+            name: "StrataModelsTests",
+            dependencies: ["StrataModels", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
     ],

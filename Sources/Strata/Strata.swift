@@ -4,6 +4,8 @@
 /// (``Tensor``), the operations (``conv2d(_:weight:bias:_:)``, ``batchNorm2d(_:runningMean:runningVar:weight:bias:training:momentum:eps:)``, ...),
 /// and the compute backends.
 @_exported import StrataTensor
+@_exported import StrataNN
+@_exported import StrataModels
 
 /// The library version.
 public let strataVersion = "0.1.0"
