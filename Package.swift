@@ -37,7 +37,7 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"]),
+        .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataModelsTests",
             dependencies: ["StrataModels", "StrataTestSupport"],
