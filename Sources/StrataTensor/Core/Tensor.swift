@@ -16,7 +16,7 @@ public final class Tensor: @unchecked Sendable {
     /// Dimensions, outermost first.
     public let shape: [Int]
     /// The elements, row-major.
-    public let storage: TensorStorage
+    public private(set) var storage: TensorStorage
     /// Whether gradients are accumulated into ``grad`` by ``backward(_:)``.
     public var requiresGrad: Bool
     /// The accumulated gradient of a leaf tensor; `nil` until a backward pass reaches it.
@@ -131,6 +131,15 @@ public final class Tensor: @unchecked Sendable {
         shapeCheck(other.shape == shape, "assign", got: "\(other.shape)", expected: "\(shape)")
         let src = other.dtype == dtype ? other : other.to(dtype)
         storage.pointer.copyMemory(from: src.storage.pointer, byteCount: count * dtype.byteCount)
+    }
+
+    /// Changes this leaf tensor's dtype in place (for converting a whole model, e.g. to
+    /// Float64 for checks); drops its gradient.
+    public func convertInPlace(to target: DType) {
+        precondition(isLeaf, "convertInPlace: only leaf tensors can change dtype in place")
+        if target == dtype { return }
+        storage = withNoGrad { to(target) }.storage
+        grad = nil
     }
 
     /// Converts to another dtype (recorded: gradients convert back).

@@ -1,0 +1,94 @@
+import StrataNN
+import StrataTensor
+
+/// An error for a model name or setting that does not exist.
+public struct ModelRegistryError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Every architecture in the zoo, by name: `Models.make("resnet50", classes: 10)`.
+public enum Models {
+    /// One buildable model.
+    public struct Entry: Sendable {
+        /// The name to build it by (torchvision's where it has one).
+        public let name: String
+        /// The architecture family and paper.
+        public let family: String
+        /// The input it is designed for, [C, H, W].
+        public let input: [Int]
+        /// The class count of its reference setting (1000 for ImageNet, 10 for CIFAR/MNIST).
+        public let classes: Int
+        let build: @Sendable (Int) -> Module
+    }
+
+    static let imagenet = [3, 224, 224], cifar = [3, 32, 32]
+
+    /// All models, in the order `strata models` lists them.
+    public static let all: [Entry] = {
+        var e: [Entry] = [
+            Entry(name: "lenet5", family: "LeNet-5 (LeCun et al. 1998)", input: [1, 32, 32], classes: 10) { LeNet5(classes: $0) },
+            Entry(name: "alexnet", family: "AlexNet (torchvision)", input: imagenet, classes: 1000) { AlexNet(variant: .torchvision, classes: $0) },
+            Entry(name: "alexnet2012", family: "AlexNet (Krizhevsky et al. 2012, two towers, LRN)", input: imagenet, classes: 1000) {
+                AlexNet(variant: .original2012, classes: $0)
+            },
+            Entry(name: "alexnet_bn", family: "AlexNet with batch norm", input: imagenet, classes: 1000) { AlexNet(variant: .batchNorm, classes: $0) },
+        ]
+        for depth in [11, 13, 16, 19] {
+            e.append(Entry(name: "vgg\(depth)", family: "VGG (Simonyan & Zisserman 2015)", input: imagenet, classes: 1000) { VGG(depth: depth, classes: $0) })
+            e.append(Entry(name: "vgg\(depth)_bn", family: "VGG with batch norm", input: imagenet, classes: 1000) {
+                VGG(depth: depth, batchNorm: true, classes: $0)
+            })
+        }
+        e.append(Entry(name: "googlenet", family: "GoogLeNet (Szegedy et al. 2015)", input: imagenet, classes: 1000) { GoogLeNet(classes: $0) })
+        e.append(Entry(name: "inception_v3", family: "Inception-v3 (Szegedy et al. 2016)", input: [3, 299, 299], classes: 1000) {
+            InceptionV3(classes: $0)
+        })
+        for depth in [18, 34, 50, 101, 152] {
+            e.append(Entry(name: "resnet\(depth)", family: "ResNet (He et al. 2016)", input: imagenet, classes: 1000) { ResNet(depth: depth, classes: $0) })
+        }
+        for depth in [20, 32, 44, 56, 110] {
+            e.append(Entry(name: "resnet\(depth)", family: "CIFAR ResNet, option A (He et al. 2016)", input: cifar, classes: 10) {
+                CIFARResNet(depth: depth, classes: $0, shortcut: .optionA)
+            })
+            e.append(Entry(name: "resnet\(depth)_b", family: "CIFAR ResNet, option B", input: cifar, classes: 10) {
+                CIFARResNet(depth: depth, classes: $0, shortcut: .projection)
+            })
+            e.append(Entry(name: "plain\(depth)", family: "CIFAR plain net (no shortcuts)", input: cifar, classes: 10) {
+                CIFARResNet(depth: depth, classes: $0, shortcut: .none)
+            })
+        }
+        for depth in [121, 161, 169, 201] {
+            e.append(Entry(name: "densenet\(depth)", family: "DenseNet (Huang et al. 2017)", input: imagenet, classes: 1000) {
+                DenseNet(depth: depth, classes: $0)
+            })
+        }
+        e.append(Entry(name: "densenet_bc_100", family: "DenseNet-BC, L=100, k=12 (CIFAR)", input: cifar, classes: 10) {
+            DenseNet(cifarDepth: 100, growthRate: 12, classes: $0)
+        })
+        return e
+    }()
+
+    /// Looks a model up by name; also accepts `densenet_bc_L_kK` for any depth L and growth K.
+    public static func entry(_ name: String) throws -> Entry {
+        if let e = all.first(where: { $0.name == name }) { return e }
+        let parts = name.split(separator: "_")
+        if parts.count == 4, parts[0] == "densenet", parts[1] == "bc", let depth = Int(parts[2]),
+           parts[3].hasPrefix("k"), let k = Int(parts[3].dropFirst()), depth >= 10, (depth - 4) % 6 == 0, k > 0 {
+            return Entry(name: name, family: "DenseNet-BC, L=\(depth), k=\(k) (CIFAR)", input: cifar, classes: 10) {
+                DenseNet(cifarDepth: depth, growthRate: k, classes: $0)
+            }
+        }
+        let close = all.map(\.name).filter { $0.hasPrefix(String(name.prefix(3))) }
+        throw ModelRegistryError(description: "unknown model '\(name)'" +
+            (close.isEmpty ? "" : "; did you mean one of: \(close.joined(separator: ", "))?") +
+            " (`strata models` lists them all)")
+    }
+
+    /// Builds a model by name with `classes` outputs (the model's reference count if nil).
+    public static func make(_ name: String, classes: Int? = nil) throws -> Module {
+        let e = try entry(name)
+        let n = classes ?? e.classes
+        guard n > 0 else { throw ModelRegistryError(description: "number of classes must be positive, got \(n)") }
+        return e.build(n)
+    }
+}
