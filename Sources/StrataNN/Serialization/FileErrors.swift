@@ -22,6 +22,7 @@ public struct FileFormatError: Error, CustomStringConvertible, Equatable, Sendab
     /// What the format requires instead.
     public var expected: String
 
+    /// Creates an error for `path`; `offset` is the byte where the problem was found, if any.
     public init(path: String, offset: Int? = nil, found: String, expected: String) {
         self.path = path
         self.offset = offset
@@ -29,6 +30,7 @@ public struct FileFormatError: Error, CustomStringConvertible, Equatable, Sendab
         self.expected = expected
     }
 
+    /// `path: at byte N: found; expected …`.
     public var description: String {
         let at = offset.map { "at byte \($0): " } ?? ""
         return "\(path): \(at)\(found); expected \(expected)"
@@ -47,6 +49,7 @@ public struct FileSystemError: Error, CustomStringConvertible, Equatable, Sendab
     /// The `errno` value.
     public var code: Int32
 
+    /// Creates an error for `path` from the `errno` value `code`.
     public init(path: String, operation: String, code: Int32) {
         self.path = path
         self.operation = operation
@@ -56,5 +59,6 @@ public struct FileSystemError: Error, CustomStringConvertible, Equatable, Sendab
     /// The C library's text for ``code`` (`strerror`).
     public var message: String { String(cString: strerror(code)) }
 
+    /// `path: operation failed: message (errno N)`.
     public var description: String { "\(path): \(operation) failed: \(message) (errno \(code))" }
 }

@@ -25,7 +25,10 @@ import StrataTensor
 /// print(file.metadata["format"] ?? "-", file.names.count)
 /// let w = try file.tensor("conv1.weight")          // Float32, shape [64, 3, 7, 7]
 /// ```
-public final class SafeTensorsFile {
+///
+/// Instances are immutable and the mapping is read-only, so one file can be read from
+/// several threads at once.
+public final class SafeTensorsFile: @unchecked Sendable {
     /// The path the file was opened from.
     public let path: String
     /// The `__metadata__` string map (empty when the file has none).
