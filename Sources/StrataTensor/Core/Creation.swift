@@ -4,6 +4,9 @@ extension Tensor {
         Tensor(shape: shape, storage: .zeros(dtype: dtype, count: elementCount(shape)))
     }
 
+    /// A tensor whose values are unspecified (memory is not touched): to be overwritten.
+    public static func uninitialized(_ shape: [Int], dtype: DType = .float32) -> Tensor { empty(shape, dtype) }
+
     /// A tensor of ones.
     public static func ones(_ shape: [Int], dtype: DType = .float32) -> Tensor { full(shape, 1, dtype: dtype) }
 
