@@ -1,0 +1,36 @@
+import ArgumentParser
+import Strata
+
+/// `strata infer`: logits of a model on a float32 NCHW array.
+struct Infer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model in eval mode on a float32 NCHW .npy array and write the logits as .npy.")
+
+    @Option(help: "Model name (see `strata models`).") var model: String
+    @Option(help: "Weights (.safetensors) with torchvision's key names.") var weights: String
+    @Option(help: "Input array, float32 [N, C, H, W] (.npy).") var input: String
+    @Option(help: "Where to write the logits, float32 [N, classes] (.npy).") var output: String
+    @Option(help: "Number of classes (default: the model's own).") var classes: Int?
+
+    func run() throws {
+        let net = try Init.withoutInitialization { try Models.make(model, classes: classes) }
+        let file = try SafeTensorsFile(path: weights)
+        do {
+            try net.loadStateDict(try file.tensors())
+        } catch let error as StateDictError {
+            throw ValidationError("\(weights) does not fit \(model): \(error)")
+        }
+        net.eval()
+        let x = try NPY.read(path: input, as: .float32)
+        guard x.rank == 4 else {
+            throw ValidationError("\(input): expected a 4-D array [N, C, H, W], found shape \(x.shape)")
+        }
+        let expectedChannels = try Models.entry(model).input[0]
+        guard x.shape[1] == expectedChannels else {
+            throw ValidationError("\(input): \(model) takes \(expectedChannels) channels, the array has shape \(x.shape)")
+        }
+        let logits = withNoGrad { net(x) }
+        try NPY.write(logits, to: output)
+        print("wrote \(output): logits \(logits.shape)")
+    }
+}
