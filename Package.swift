@@ -7,6 +7,8 @@ import PackageDescription
 //   StrataNN      modules (parameters found by walking them, torchvision's dotted names),
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
+//   StrataData    datasets and batch loading
+//   StrataTraining optimizers, schedules, evaluation
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -23,7 +25,9 @@ let package = Package(
         .target(name: "StrataTensor"),
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels"]),
+        .target(name: "StrataData", dependencies: ["StrataTensor"]),
+        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -37,6 +41,7 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "StrataTrainingTests", dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataModelsTests",

@@ -6,6 +6,8 @@
 @_exported import StrataTensor
 @_exported import StrataNN
 @_exported import StrataModels
+@_exported import StrataData
+@_exported import StrataTraining
 
 /// The library version.
 public let strataVersion = "0.1.0"
