@@ -103,6 +103,42 @@ struct AutogradTests {
         #expect(!z.requiresGrad)
     }
 
+    /// Every op whose result is dropped without a backward pass: nothing may keep the result
+    /// (or, through it, the graph) alive. Ops that save their output for the backward once
+    /// captured it in the closure stored in its own gradFn, a retain cycle.
+    static let recordedOps: [(name: String, op: @Sendable (Tensor) -> Tensor)] = [
+        ("exp", { $0.exp() }), ("log", { $0.abs().log() }), ("sqrt", { $0.abs().sqrt() }), ("abs", { $0.abs() }),
+        ("squared", { $0.squared() }), ("sigmoid", { $0.sigmoid() }), ("tanh", { $0.tanh() }), ("pow", { $0.abs().pow(1.5) }),
+        ("relu", { $0.relu() }), ("add", { $0 + $0 }), ("mul", { $0 * $0 }), ("div", { $0 / 2 }), ("neg", { -$0 }),
+        ("maximum", { $0.maximum($0 * 2) }), ("softmax", { $0.softmax(axis: 1) }), ("logSoftmax", { $0.logSoftmax(axis: 1) }),
+        ("sum", { $0.sum(axis: 0) }), ("max", { $0.max(axis: 1) }), ("permuted", { $0.permuted([1, 0]) }),
+        ("slice", { $0.slice(axis: 1, start: 1) }), ("concatenate", { Tensor.concatenate([$0, $0], axis: 0) }),
+        ("padded", { $0.padded([(1, 1)]) }), ("matmul", { $0.matmul($0.transposed()) }), ("to", { $0.to(.float32) }),
+        ("linear", { linear($0, weight: $0) }), ("crossEntropy", { crossEntropy($0, labels: [0, 1]) }),
+        ("conv2d", { conv2d($0.reshaped([1, 1, 2, 3]), weight: $0.reshaped([1, 1, 2, 3])) }),
+        ("maxPool2d", { maxPool2d($0.reshaped([1, 1, 2, 3]), .init(kernel: 2, stride: 1)) }),
+        ("avgPool2d", { avgPool2d($0.reshaped([1, 1, 2, 3]), .init(kernel: 2, stride: 1)) }),
+        ("adaptiveAvgPool2d", { adaptiveAvgPool2d($0.reshaped([1, 1, 2, 3]), outputSize: (1, 1)) }),
+        ("batchNorm2d", { batchNorm2d($0, runningMean: nil, runningVar: nil, weight: nil, bias: nil, training: true) }),
+        ("localResponseNorm", { localResponseNorm($0.reshaped([1, 3, 2, 1]), size: 2) }),
+        ("dropout", { var g = RandomGenerator(seed: 1); return dropout($0, p: 0.5, training: true, generator: &g) }),
+    ]
+
+    @Test("a graph dropped without a backward pass is freed", arguments: recordedOps)
+    func freedWithoutBackward(_ entry: (name: String, op: @Sendable (Tensor) -> Tensor)) {
+        weak var weakInput: Tensor?
+        weak var weakOutput: Tensor?
+        do {
+            let x = Tensor([0.5, -1, 2, 1.5, -0.25, 3], shape: [2, 3]).requiringGrad()
+            let y = entry.op(x)
+            #expect(y.requiresGrad, "\(entry.name) was not recorded")
+            weakInput = x
+            weakOutput = y
+        }
+        #expect(weakOutput == nil, "\(entry.name): the output outlives its last reference")
+        #expect(weakInput == nil, "\(entry.name): the graph keeps its input alive")
+    }
+
     @Test("backward with an explicit gradient, and leaf bookkeeping")
     func explicitGradient() {
         let x = Tensor([1.0, 2, 3]).requiringGrad()
