@@ -187,12 +187,15 @@ struct UnaryKernel: ScalarKernel {
     }
 }
 
+// Ops whose backward reads their output save `y.detached()` (same storage, no gradFn):
+// the closure lives in y.gradFn, so capturing y itself would be a retain cycle that keeps
+// y and its whole graph alive until a backward pass happens to reach it.
 extension Tensor {
     func unary(_ op: UnaryOp) -> Tensor { dtype.dispatch(UnaryKernel(x: self, op: op)) }
 
     public func exp() -> Tensor {
-        let y = unary(.exp)
-        return record("exp", y, inputs: [self]) { g in [g * y] }   // saved: the output
+        let y = unary(.exp), saved = y.detached()
+        return record("exp", y, inputs: [self]) { g in [g * saved] }   // saved: the output
     }
 
     public func log() -> Tensor {
@@ -201,8 +204,8 @@ extension Tensor {
     }
 
     public func sqrt() -> Tensor {
-        let y = unary(.sqrt)
-        return record("sqrt", y, inputs: [self]) { g in [g / (2 * y)] }
+        let y = unary(.sqrt), saved = y.detached()
+        return record("sqrt", y, inputs: [self]) { g in [g / (2 * saved)] }
     }
 
     public func abs() -> Tensor {
@@ -216,13 +219,13 @@ extension Tensor {
     }
 
     public func sigmoid() -> Tensor {
-        let y = unary(.sigmoid)
-        return record("sigmoid", y, inputs: [self]) { g in [g * y * (1 - y)] }
+        let y = unary(.sigmoid), saved = y.detached()
+        return record("sigmoid", y, inputs: [self]) { g in [g * saved * (1 - saved)] }
     }
 
     public func tanh() -> Tensor {
-        let y = unary(.tanh)
-        return record("tanh", y, inputs: [self]) { g in [g * (1 - y * y)] }
+        let y = unary(.tanh), saved = y.detached()
+        return record("tanh", y, inputs: [self]) { g in [g * (1 - saved * saved)] }
     }
 
     /// `self` raised to a constant power.
@@ -235,7 +238,7 @@ extension Tensor {
 
     /// max(x, 0). The backward passes the gradient where the output is positive.
     public func relu() -> Tensor {
-        let y = unary(.relu)
-        return record("relu", y, inputs: [self]) { g in [g * y.gt(0)] }   // saved: the output
+        let y = unary(.relu), saved = y.detached()
+        return record("relu", y, inputs: [self]) { g in [g * saved.gt(0)] }   // saved: the output
     }
 }

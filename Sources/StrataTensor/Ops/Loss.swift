@@ -30,14 +30,16 @@ extension Tensor {
     public func softmax(axis: Int = -1) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, op: "softmax")
         let y = dtype.dispatch(SoftmaxKernel(x: self, axis: a, log: false))
-        return record("softmax", y, inputs: [self]) { g in [y * (g - (g * y).sum(axis: a, keepDims: true))] }
+        let saved = y.detached()   // not y: the closure lives in y.gradFn (a retain cycle)
+        return record("softmax", y, inputs: [self]) { g in [saved * (g - (g * saved).sum(axis: a, keepDims: true))] }
     }
 
     /// Log-softmax along `axis`. Backward: ∂x = ∂y − softmax·Σ ∂y; saved: the output.
     public func logSoftmax(axis: Int = -1) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, op: "logSoftmax")
         let y = dtype.dispatch(SoftmaxKernel(x: self, axis: a, log: true))
-        return record("logSoftmax", y, inputs: [self]) { g in [g - y.exp() * g.sum(axis: a, keepDims: true)] }
+        let saved = y.detached()   // not y: the closure lives in y.gradFn (a retain cycle)
+        return record("logSoftmax", y, inputs: [self]) { g in [g - saved.exp() * g.sum(axis: a, keepDims: true)] }
     }
 }
 
