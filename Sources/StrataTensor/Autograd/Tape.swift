@@ -16,6 +16,21 @@ public final class GradNode {
         self.inputs = inputs
         self.backward = backward
     }
+
+    /// Frees an unused graph iteratively: releasing a long chain recursively (tensor → node →
+    /// input tensor → …) would overflow the stack on graphs of tens of thousands of ops.
+    deinit {
+        guard !inputs.isEmpty else { return }
+        var pending = inputs
+        inputs = []
+        backward = nil
+        while var tensor = pending.popLast() {
+            guard isKnownUniquelyReferenced(&tensor), isKnownUniquelyReferenced(&tensor.gradFn), let node = tensor.gradFn else { continue }
+            pending.append(contentsOf: node.inputs)
+            node.inputs = []
+            node.backward = nil
+        }
+    }
 }
 
 extension Tensor {
