@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// Runs the built `strata` executable (it sits beside the test bundle) and captures its output.
+func runStrata(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = testBinary.deletingLastPathComponent()
+    // On Linux the tests run from `<build>/StrataPackageTests.xctest`; on macOS from inside a bundle.
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("strata").path) && dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    let process = Process()
+    process.executableURL = dir.appendingPathComponent("strata")
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, stdout, stderr)
+}
+
+func temporaryPath(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-cli-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
+/// Bad input on the command line gives a clear message and a non-zero exit status, never a trap.
+@Suite struct CLIBadInputTests {
+    @Test func unknownModelName() throws {
+        let r = try runStrata(["summary", "resnet9000"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("unknown model 'resnet9000'"))
+    }
+
+    @Test func malformedInputShape() throws {
+        let r = try runStrata(["summary", "resnet18", "--input", "3x224"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--input"))
+    }
+
+    @Test func missingWeightsFile() throws {
+        let r = try runStrata(["infer", "--model", "resnet20", "--weights", "/nonexistent/w.safetensors",
+                               "--input", "/nonexistent/x.npy", "--output", temporaryPath("y.npy")])
+        #expect(r.status != 0 && r.status < 128)   // ≥ 128 would be a signal (a trap)
+        #expect(r.stderr.contains("/nonexistent/w.safetensors"))
+    }
+
+    @Test func truncatedWeightsFile() throws {
+        let path = temporaryPath("truncated.safetensors")
+        // Header length claims 1000 bytes; the file holds 12.
+        try Data([0xE8, 0x03, 0, 0, 0, 0, 0, 0, 0x7B, 0x7D, 0x20, 0x20]).write(to: URL(fileURLWithPath: path))
+        let r = try runStrata(["infer", "--model", "resnet20", "--weights", path, "--input", "/nonexistent/x.npy",
+                               "--output", temporaryPath("y.npy")])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderr.contains(path))
+    }
+
+    @Test func nonPositiveEpochs() throws {
+        let r = try runStrata(["train", "--epochs", "0"])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderr.contains("--epochs"))
+    }
+}
+
+@Suite struct CLISummaryTests {
+    /// `strata summary --json` totals equal torchvision's published figures (MACs).
+    @Test(arguments: [("resnet18", 11_689_512, 1.81), ("resnet50", 25_557_032, 4.09), ("vgg16", 138_357_544, 15.47),
+                      ("densenet121", 7_978_856, 2.83), ("googlenet", 13_004_888, 1.50)])
+    func publishedTotals(_ model: String, _ parameters: Int, _ gmacs: Double) throws {
+        let r = try runStrata(["summary", model, "--json"])
+        #expect(r.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(json?["parameters"] as? Int == parameters)
+        let macs = json?["macs"] as? Int ?? 0
+        #expect(abs(Double(macs) / 1e9 - gmacs) < 0.005, "\(model): \(macs) MACs")
+    }
+}
