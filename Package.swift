@@ -7,6 +7,8 @@ import PackageDescription
 //   StrataNN      modules (parameters found by walking them, torchvision's dotted names),
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
+//   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
+//                 torchvision-style transforms (resize, crop, normalize to a tensor)
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -23,7 +25,14 @@ let package = Package(
         .target(name: "StrataTensor"),
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels"]),
+        // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
+        .systemLibrary(
+            name: "_CImage",
+            pkgConfig: "libpng",
+            providers: [.apt(["libturbojpeg0-dev", "libpng-dev"]), .brew(["jpeg-turbo", "libpng"])]
+        ),
+        .target(name: "StrataImage", dependencies: ["_CImage", "StrataTensor"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataImage"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -41,6 +50,11 @@ let package = Package(
         .testTarget(
             name: "StrataModelsTests",
             dependencies: ["StrataModels", "StrataTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "StrataImageTests",
+            dependencies: ["StrataImage", "Strata"],
             exclude: ["Fixtures"]
         ),
     ],

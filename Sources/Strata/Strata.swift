@@ -6,6 +6,7 @@
 @_exported import StrataTensor
 @_exported import StrataNN
 @_exported import StrataModels
+@_exported import StrataImage
 
 /// The library version.
 public let strataVersion = "0.1.0"

@@ -7,6 +7,6 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Define, train, evaluate and inspect deep convolutional networks.",
         version: strataVersion,
-        subcommands: [Demo.self]
+        subcommands: [Demo.self, Classify.self]
     )
 }
