@@ -91,7 +91,8 @@ public enum ImageDecoder {
         guard width > 0, height > 0 else {
             throw ImageError(name: name, kind: .corrupt, detail: "corrupt \(format): header gives size \(width)×\(height)")
         }
-        guard width.multipliedReportingOverflow(by: height).partialValue <= maxPixels, width <= maxPixels, height <= maxPixels else {
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= maxPixels else {
             throw ImageError(name: name, kind: .tooLarge,
                              detail: "\(format) header gives \(width)×\(height) pixels, more than the \(maxPixels) allowed")
         }
