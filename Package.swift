@@ -9,6 +9,8 @@ import PackageDescription
 //   StrataModels  the model zoo: one file per architecture family, and a registry
 //   StrataData    datasets and batch loading
 //   StrataTraining optimizers, schedules, evaluation
+//   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
+//                 torchvision-style transforms (resize, crop, normalize to a tensor)
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -27,7 +29,14 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
         .target(name: "StrataData", dependencies: ["StrataTensor"]),
         .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining"]),
+        // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
+        .systemLibrary(
+            name: "_CImage",
+            pkgConfig: "libpng",
+            providers: [.apt(["libturbojpeg0-dev", "libpng-dev"]), .brew(["jpeg-turbo", "libpng"])]
+        ),
+        .target(name: "StrataImage", dependencies: ["_CImage", "StrataTensor"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -47,6 +56,11 @@ let package = Package(
         .testTarget(
             name: "StrataModelsTests",
             dependencies: ["StrataModels", "StrataTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "StrataImageTests",
+            dependencies: ["StrataImage", "Strata"],
             exclude: ["Fixtures"]
         ),
     ],

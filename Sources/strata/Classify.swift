@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// `strata classify IMAGE... --model NAME --weights FILE.safetensors`: the top classes of
+/// each image under a trained model.
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify JPEG/PNG images with a trained model, printing the top classes.",
+        discussion: """
+        Each image is decoded, its shorter side resized (bilinear, antialiased like PIL), \
+        center-cropped and normalized as torchvision's evaluation transforms do, then run \
+        through the model in eval mode. Class names come from --class-names, else the \
+        checkpoint's "class_names" metadata, else ImageNet's for 1000 classes, else "class i". \
+        A checkpoint may also carry "mean" and "std" metadata (JSON arrays) for normalization.
+
+        Exit status: 0 if every image was classified, 1 if any could not be read, or on bad \
+        weights or options.
+        """)
+
+    @Argument(help: "JPEG or PNG files.") var images: [String]
+    @Option(help: "Model name (see `strata models`), e.g. resnet50.") var model: String
+    @Option(help: "Weights (a safetensors state dict with torchvision's names).") var weights: String
+    @Option(help: "Number of classes (default: the checkpoint's class names, else the model's reference count).")
+    var classes: Int?
+    @Option(help: "Show this many classes per image.") var top = 5
+    @Option(name: .customLong("class-names"), help: "A text file with one class name per line (blank lines skipped).")
+    var classNamesFile: String?
+    @Option(help: "Input crop size (default: the model's input size, 224 for ImageNet models).") var crop: Int?
+    @Option(help: "Shorter side after resizing, before the crop (default: 256 for a 224 crop; the crop size for small inputs).")
+    var resize: Int?
+    @Option(help: "Normalization mean, comma-separated (default: the checkpoint's, else ImageNet's).") var mean: String?
+    @Option(help: "Normalization std, comma-separated.") var std: String?
+    @Option(name: .customLong("batch-size"), help: "Images run through the model at once.") var batchSize = 8
+
+    func validate() throws {
+        guard top > 0 else { throw ValidationError("--top must be positive, got \(top)") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        if let classes, classes <= 0 { throw ValidationError("--classes must be positive, got \(classes)") }
+        if let crop, crop <= 0 { throw ValidationError("--crop must be positive, got \(crop)") }
+        if let resize, resize <= 0 { throw ValidationError("--resize must be positive, got \(resize)") }
+        guard (mean == nil) == (std == nil) else { throw ValidationError("give --mean and --std together") }
+        _ = try normalization()
+    }
+
+    func normalization() throws -> ImageTransforms.Normalization? {
+        guard let mean, let std else { return nil }
+        func parse(_ s: String, _ name: String) throws -> [Float] {
+            let values = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+                throw ValidationError("--\(name) must be comma-separated numbers, got '\(s)'")
+            }
+            return values.map { $0! }
+        }
+        let m = try parse(mean, "mean"), s = try parse(std, "std")
+        guard m.count == s.count else { throw ValidationError("--mean has \(m.count) values, --std \(s.count)") }
+        guard s.allSatisfy({ $0 != 0 }) else { throw ValidationError("--std must not contain 0") }
+        return .init(mean: m, std: s)
+    }
+
+    func run() throws {
+        var names: [String]?
+        if let classNamesFile {
+            guard let data = FileManager.default.contents(atPath: classNamesFile),
+                  let text = String(data: data, encoding: .utf8) else {
+                throw ClassifierError("\(classNamesFile): cannot read the class names file (missing, unreadable or not UTF-8)")
+            }
+            names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let classifier = try ImageClassifier(model: model, weights: weights, classes: classes, classNames: names,
+                                             resize: resize, crop: crop, normalization: try normalization())
+        let k = min(top, classifier.classNames.count)
+        var failures = 0
+        for (path, result) in zip(images, classifier.classify(paths: images, top: k, batchSize: batchSize)) {
+            switch result {
+            case .success(let predictions):
+                print(path)
+                for (rank, p) in predictions.enumerated() {
+                    print("  \(rank + 1). \(String(format: "%6.2f%%", Double(p.probability) * 100))  \(p.name)  (\(p.index))")
+                }
+            case .failure(let error):
+                failures += 1
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            }
+        }
+        if failures > 0 {
+            FileHandle.standardError.write(Data("error: \(failures) of \(images.count) image(s) could not be classified\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
