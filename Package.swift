@@ -7,7 +7,7 @@ import PackageDescription
 //   StrataNN      modules (parameters found by walking them, torchvision's dotted names),
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
-//   StrataData    datasets and batch loading
+//   StrataData    datasets (CIFAR, MNIST, synthetic), transforms, batch loading and prefetching
 //   StrataTraining optimizers, schedules, evaluation
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
@@ -25,7 +25,8 @@ let package = Package(
         .target(name: "StrataTensor"),
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
-        .target(name: "StrataData", dependencies: ["StrataTensor"]),
+        .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"),  // zlib (gzip datasets); only StrataData imports it
+        .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib"]),
         .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
         .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining"]),
         .executableTarget(
@@ -41,6 +42,7 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTrainingTests", dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
