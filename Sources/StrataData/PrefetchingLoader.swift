@@ -20,7 +20,7 @@ import Darwin
 /// ```
 ///
 /// Breaking out of the loop early is fine: the workers stop when the loader is released
-/// (or on ``cancel()``).
+/// (or on ``cancel()``). One consumer thread only: ``next()`` is not itself thread-safe.
 public final class PrefetchingLoader: Sequence, IteratorProtocol {
     public let loader: BatchLoader
     /// Background threads assembling batches (0: on the consumer's thread, in ``next()``).

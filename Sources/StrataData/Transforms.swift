@@ -260,6 +260,7 @@ public enum ImageOps {
     /// torchvision's `Resize(int)` size: the shorter side becomes `shorterSide`, the longer
     /// one keeps the aspect ratio (truncated).
     public static func resizedSize(height: Int, width: Int, shorterSide s: Int) -> (height: Int, width: Int) {
+        guard height > 0 && width > 0 else { return (height: s, width: s) }   // a nominal, unknown size
         if width <= height { return (height: s * height / width, width: s) }
         return (height: s, width: s * width / height)
     }
