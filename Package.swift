@@ -7,7 +7,7 @@ import PackageDescription
 //   StrataNN      modules (parameters found by walking them, torchvision's dotted names),
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
-//   StrataData    datasets and batch loading
+//   StrataData    datasets (CIFAR, MNIST, synthetic), transforms, batch loading and prefetching
 //   StrataTraining optimizers, schedules, evaluation
 //   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
 //                 torchvision-style transforms (resize, crop, normalize to a tensor)
@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "StrataTensor"),
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
-        .target(name: "StrataData", dependencies: ["StrataTensor"]),
+        .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"),  // zlib (gzip datasets); only StrataData imports it
+        .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib"]),
         .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
         // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
         .systemLibrary(
@@ -51,6 +52,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "StrataCLITests", dependencies: ["strata"]),
+        .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StrataTrainingTests", dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(

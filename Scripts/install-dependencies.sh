@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system libraries Strata links against (Debian/Ubuntu, as root or with sudo).
 #   libturbojpeg0-dev, libpng-dev: image decoding (StrataImage)
+#   zlib1g-dev: gzip-compressed datasets (StrataData)
 #   pkg-config: lets SwiftPM find them
 set -euo pipefail
-packages=(pkg-config libturbojpeg0-dev libpng-dev)
+packages=(pkg-config libturbojpeg0-dev libpng-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

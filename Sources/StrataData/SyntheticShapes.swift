@@ -16,6 +16,8 @@ public struct SyntheticShapes: Dataset {
         self.seed = seed
     }
 
+    public func label(_ index: Int) -> Int { index % 10 }
+
     public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int {
         var g = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index))
         let label = index % 10
