@@ -43,26 +43,57 @@ public enum HashWeights {
         public var description: String { "HashWeights: no deterministic rule for \(key) \(shape)" }
     }
 
-    /// The value of an entry's element as a function of u, in the fixture script's arithmetic
-    /// order (so Float64 values are bit-identical to NumPy's).
-    static func rule(key: String, shape: [Int]) throws -> ((Double) -> Double)? {
-        if key.hasSuffix("num_batches_tracked") { return nil }   // zeros
-        if key.hasSuffix("running_var") { return { 0.5 + $0 } }
-        if key.hasSuffix("running_mean") { return { 0.2 * (2 * $0 - 1) } }
-        if key.hasSuffix(".bias") { return { 0.1 * (2 * $0 - 1) } }
-        if key.hasSuffix(".weight") && shape.count == 1 { return { 1 + 0.2 * (2 * $0 - 1) } }
+    /// An entry's values as offset + factor·s. Every rule has this form with the same rounding
+    /// as the fixture script's arithmetic (0.5 + u = 1 + 0.5·s exactly, since 0.5·s = u − 0.5
+    /// is exact), so Float64 values are bit-identical to NumPy's. nil: zeros.
+    static func rule(key: String, shape: [Int]) throws -> (offset: Double, factor: Double)? {
+        if key.hasSuffix("num_batches_tracked") { return nil }
+        if key.hasSuffix("running_var") { return (1, 0.5) }
+        if key.hasSuffix("running_mean") { return (0, 0.2) }
+        if key.hasSuffix(".bias") { return (0, 0.1) }
+        if key.hasSuffix(".weight") && shape.count == 1 { return (1, 0.2) }
         if key.hasSuffix(".weight") && shape.count >= 2 {
-            let scale = (6.0 / Double(shape.dropFirst().reduce(1, *))).squareRoot()
-            return { (2 * $0 - 1) * scale }
+            return (0, (6.0 / Double(shape.dropFirst().reduce(1, *))).squareRoot())
         }
         throw UnknownEntry(key: key, shape: shape)
     }
 
+    // The values of entry k, written by tight loops: test builds are unoptimized, and VGG's
+    // and AlexNet's classifiers hold 10⁸ values. x starts at x(i = 0) and steps by the
+    // multiplier; s = 2u − 1 = x·2⁻³¹ − 1 exactly.
+
+    static func write(_ p: UnsafeMutableBufferPointer<Double>, k: Int, rule: (offset: Double, factor: Double)?) {
+        guard let (offset, factor) = rule else { p.update(repeating: 0); return }
+        var next = UInt32(truncatingIfNeeded: k + 1) &* 40503 &+ 12345
+        for i in 0..<p.count {
+            var x = next
+            next = next &+ 2_654_435_761
+            x ^= x &>> 15; x = x &* 2_246_822_519
+            x ^= x &>> 13; x = x &* 3_266_489_917
+            x ^= x &>> 16
+            p[i] = offset + factor * (Double(x) * 0x1p-31 - 1)
+        }
+    }
+
+    static func write(_ p: UnsafeMutableBufferPointer<Float>, k: Int, rule: (offset: Double, factor: Double)?) {
+        guard let (offset, factor) = rule else { p.update(repeating: 0); return }
+        var next = UInt32(truncatingIfNeeded: k + 1) &* 40503 &+ 12345
+        for i in 0..<p.count {
+            var x = next
+            next = next &+ 2_654_435_761
+            x ^= x &>> 15; x = x &* 2_246_822_519
+            x ^= x &>> 13; x = x &* 3_266_489_917
+            x ^= x &>> 16
+            p[i] = Float(offset + factor * (Double(x) * 0x1p-31 - 1))
+        }
+    }
+
     /// The deterministic values of entry number `k` named `key` with `shape`, as Float64.
     public static func values(key: String, shape: [Int], k: Int) throws -> [Double] {
-        let n = shape.reduce(1, *)
-        guard let f = try rule(key: key, shape: shape) else { return [Double](repeating: 0, count: n) }
-        return (0..<n).map { f(unit(k, $0)) }
+        let r = try rule(key: key, shape: shape)
+        var out = [Double](repeating: 0, count: shape.reduce(1, *))
+        out.withUnsafeMutableBufferPointer { write($0, k: k, rule: r) }
+        return out
     }
 
     /// Overwrites every entry of a state dict (`module.stateDict()`, in its order) in place with
@@ -73,16 +104,10 @@ public enum HashWeights {
     public static func fill(_ entries: [(key: String, tensor: Tensor)]) throws -> Int {
         for (k, entry) in entries.enumerated() {
             let t = entry.tensor
-            let f = try rule(key: entry.key, shape: t.shape)
+            let r = try rule(key: entry.key, shape: t.shape)
             switch t.dtype {
-            case .float32:
-                t.withUnsafeMutableBuffer(as: Float.self) { p in
-                    for i in 0..<p.count { p[i] = f.map { Float($0(unit(k, i))) } ?? 0 }
-                }
-            case .float64:
-                t.withUnsafeMutableBuffer(as: Double.self) { p in
-                    for i in 0..<p.count { p[i] = f.map { $0(unit(k, i)) } ?? 0 }
-                }
+            case .float32: t.withUnsafeMutableBuffer(as: Float.self) { write($0, k: k, rule: r) }
+            case .float64: t.withUnsafeMutableBuffer(as: Double.self) { write($0, k: k, rule: r) }
             }
         }
         return entries.count
