@@ -27,19 +27,30 @@ import Testing
         let expected = ZooFixtures.stateDicts.models[name]!
         let model = try Init.withoutInitialization { try makeFixtureModel(name, classes: Self.classes(name)) }
         let actual = model.stateDict().map { StateDictFixture.Entry(key: $0.key, shape: $0.tensor.shape) }
-        let common = min(actual.count, expected.keys.count)
-        let firstDifference = (0..<common).first { actual[$0] != expected.keys[$0] }
-            ?? (actual.count == expected.keys.count ? nil : common)
-        if let i = firstDifference {
-            func show(_ list: [StateDictFixture.Entry]) -> String {
-                i < list.count ? "\(list[i].key) \(list[i].shape)" : "nothing (\(list.count) entries)"
-            }
-            Issue.record("""
-                \(name): state dicts first differ at entry \(i): Strata has \(show(actual)), \
-                PyTorch has \(show(expected.keys)) (\(actual.count) vs \(expected.keys.count) entries)
-                """)
-        }
+        if let difference = Self.firstDifference(actual, expected.keys) { Issue.record("\(name): \(difference)") }
         #expect(model.parameterCount == expected.parameters, "\(name)")
+    }
+
+    /// Where two state-dict layouts first differ (key, order or shape), in words; nil if equal.
+    static func firstDifference(_ actual: [StateDictFixture.Entry], _ expected: [StateDictFixture.Entry]) -> String? {
+        let common = min(actual.count, expected.count)
+        guard let i = (0..<common).first(where: { actual[$0] != expected[$0] })
+            ?? (actual.count == expected.count ? nil : common) else { return nil }
+        func show(_ list: [StateDictFixture.Entry]) -> String {
+            i < list.count ? "\(list[i].key) \(list[i].shape)" : "nothing"
+        }
+        return "state dicts first differ at entry \(i): Strata has \(show(actual)), PyTorch has \(show(expected))"
+            + " (\(actual.count) vs \(expected.count) entries)"
+    }
+
+    @Test func aDifferenceNamesTheFirstDifferingKey() {
+        let a = ZooFixtures.stateDicts.models["resnet20"]!.keys, b = ZooFixtures.stateDicts.models["resnet20_b"]!.keys
+        #expect(Self.firstDifference(a, a) == nil)
+        let message = Self.firstDifference(a, b) ?? ""
+        #expect(message.hasPrefix("state dicts first differ at entry 54: Strata has layer2.1.conv1.weight [32, 32, 3, 3], "
+            + "PyTorch has layer2.0.downsample.0.weight [32, 16, 1, 1]"), "\(message)")
+        let shorter = Self.firstDifference(Array(a.dropLast()), a) ?? ""
+        #expect(shorter.hasPrefix("state dicts first differ at entry 115: Strata has nothing, PyTorch has fc.bias [10]"), "\(shorter)")
     }
 
     @Test func numBatchesTrackedIsAScalar() throws {
