@@ -19,7 +19,10 @@ import Testing
 ///   the logit scale leaves margin without hiding a real mistake (a wrong layer changes the
 ///   logits by O(1) of their scale).
 ///
-/// Cases marked heavy (224×224, 1000 classes) run only with STRATA_HEAVY_TESTS=1.
+/// Cases marked heavy (224×224, 1000 classes) run only with STRATA_HEAVY_TESTS=1; they take
+/// minutes in a debug build and seconds in a release one:
+/// `STRATA_HEAVY_TESTS=1 swift test -c release -Xswiftc -enable-testing --filter StrataModelsTests`
+/// (-enable-testing because other test targets use `@testable import`).
 @Suite struct ParityTests {
     static let light = ZooFixtures.parity.cases.filter { !$0.heavy }
     static let heavy = ZooFixtures.parity.cases.filter(\.heavy)

@@ -88,14 +88,6 @@ public enum HashWeights {
         }
     }
 
-    /// The deterministic values of entry number `k` named `key` with `shape`, as Float64.
-    public static func values(key: String, shape: [Int], k: Int) throws -> [Double] {
-        let r = try rule(key: key, shape: shape)
-        var out = [Double](repeating: 0, count: shape.reduce(1, *))
-        out.withUnsafeMutableBufferPointer { write($0, k: k, rule: r) }
-        return out
-    }
-
     /// Overwrites every entry of a state dict (`module.stateDict()`, in its order) in place with
     /// its deterministic values, in each tensor's own dtype (Float32 entries get the Float64
     /// values rounded). Returns the number of entries filled.
