@@ -33,10 +33,10 @@ open class Module {
 
     /// Runs the module (and reports it to an active ``ModuleTrace``, e.g. for summaries).
     public final func callAsFunction(_ input: Tensor) -> Tensor {
-        guard ModuleTrace.active != nil else { return forward(input) }
-        ModuleTrace.active?.enter(self)
+        guard let trace = ModuleTrace.active else { return forward(input) }
+        trace.enter(self)
         let output = forward(input)
-        ModuleTrace.active?.exit(self, input: input.shape, output: output.shape)
+        trace.exit(self, input: input.shape, output: output.shape)
         return output
     }
 

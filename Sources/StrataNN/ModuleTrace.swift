@@ -12,7 +12,8 @@ public final class ModuleTrace {
         public let macs: Int
     }
 
-    nonisolated(unsafe) static var active: ModuleTrace?
+    // Task-local, so traces on concurrent threads (parallel tests) never see each other's calls.
+    @TaskLocal static var active: ModuleTrace?
 
     public private(set) var records: [Record] = []
     private var depth = 0
@@ -31,10 +32,7 @@ public final class ModuleTrace {
     /// Runs `body` (a forward pass) and returns what ran, innermost calls first.
     public static func capture(_ body: () -> Void) -> ModuleTrace {
         let trace = ModuleTrace()
-        let previous = active
-        active = trace
-        defer { active = previous }
-        body()
+        $active.withValue(trace) { body() }
         return trace
     }
 }
