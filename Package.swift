@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
         .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"),  // zlib (gzip datasets); only StrataData imports it
-        .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib"]),
+        .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib", "StrataImage"]),
         .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
         // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
         .systemLibrary(
