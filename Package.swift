@@ -7,10 +7,10 @@ import PackageDescription
 //   StrataNN      modules (parameters found by walking them, torchvision's dotted names),
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
-//   StrataData    datasets (CIFAR, MNIST, synthetic), transforms, batch loading and prefetching
-//   StrataTraining optimizers, schedules, evaluation
 //   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
 //                 torchvision-style transforms (resize, crop, normalize to a tensor)
+//   StrataData    datasets (CIFAR, MNIST, ImageFolder, synthetic), transforms, batch loading and prefetching
+//   StrataTraining optimizers, schedules, evaluation, checkpoints, logs
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
