@@ -8,7 +8,8 @@ import PackageDescription
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
 //   StrataData    datasets and batch loading
-//   StrataTraining optimizers, schedules, evaluation
+//   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs (uses the
+//                 zoo only for the AuxiliaryClassifying protocol of GoogLeNet/Inception)
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -26,7 +27,7 @@ let package = Package(
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
         .target(name: "StrataData", dependencies: ["StrataTensor"]),
-        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
+        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataModels", "StrataData"]),
         .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining"]),
         .executableTarget(
             name: "strata",
@@ -41,7 +42,11 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "StrataTrainingTests", dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"]),
+        .testTarget(
+            name: "StrataTrainingTests",
+            dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataModelsTests",
