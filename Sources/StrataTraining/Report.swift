@@ -72,7 +72,7 @@ public struct HTMLReport {
             ("train", "#2563eb", history.map(\.trainAccuracy)), ("validation top-1", "#dc2626", history.map(\.validationTop1)),
             ("validation top-5", "#16a34a", history.map(\.validationTop5)),
         ], percent: true)
-        h += lineChart(id: "learning-rate", title: "Learning rate (last step of each epoch)", x: x, series: [
+        h += lineChart(id: "learning-rate", title: "Learning rate (epoch's last step)", x: x, series: [
             ("learning rate", "#9333ea", history.map(\.learningRate)),
         ], percent: false)
         h += "</div>\n"
@@ -131,7 +131,7 @@ public struct HTMLReport {
         let (w, ht) = (560.0, 300.0), (left, right, top, bottom) = (64.0, 16.0, 34.0, 44.0)
         let pw = w - left - right, ph = ht - top - bottom
         var svg = "<svg id=\"plot-\(id)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(ht))\" viewBox=\"0 0 \(Int(w)) \(Int(ht))\" role=\"img\" aria-label=\"\(esc(title))\">\n"
-        svg += "<text x=\"\(left)\" y=\"20\" font-size=\"14\" font-weight=\"600\" fill=\"#1f2328\">\(esc(title))</text>\n"
+        svg += "<text x=\"\(r(left))\" y=\"20\" font-size=\"14\" font-weight=\"600\" fill=\"#1f2328\">\(esc(title))</text>\n"
         let values = series.flatMap { $0.2 }.filter(\.isFinite)
         let xs = x.isEmpty ? [1.0] : x
         var (x0, x1) = (xs.min()!, xs.max()!)
@@ -139,7 +139,8 @@ public struct HTMLReport {
         var (y0, y1) = (values.min() ?? 0, values.max() ?? 1)
         if percent { y0 = Swift.min(y0, 1); y1 = Swift.max(y1, 0) }
         if y0 > 0 && (y1 - y0) > 0.5 * y1 { y0 = 0 }   // anchor at zero when the data spans most of the range
-        if y1 - y0 < 1e-12 { let pad = Swift.max(Swift.abs(y1) * 0.1, 1e-3); y0 -= pad; y1 += pad }
+        if y1 - y0 < 1e-12 * Swift.max(1, Swift.abs(y1)) { let pad = y1 == 0 ? 1 : Swift.abs(y1) * 0.5; y0 -= pad; y1 += pad }
+        if values.allSatisfy({ $0 >= 0 }) { y0 = Swift.max(y0, 0) }   // no negative axis for losses, rates, accuracies
         let yTicks = niceTicks(y0, y1, count: 5)
         (y0, y1) = (Swift.min(y0, yTicks.first!), Swift.max(y1, yTicks.last!))
         let xTicks = niceTicks(x0, x1, count: 8).filter { $0 >= x0 - 1e-9 && $0 <= x1 + 1e-9 && $0 == $0.rounded() }
@@ -169,10 +170,11 @@ public struct HTMLReport {
                 svg += "<circle cx=\"\(r(px(xv)))\" cy=\"\(r(py(yv)))\" r=\"3\" fill=\"\(color)\"><title>\(esc(name)), epoch \(Int(xv)): \(percent ? pct(yv) : short(yv))</title></circle>"
             }
             svg += "\n"
-            // Legend.
-            let ly = top + 12 + Double(k) * 16
-            svg += "<line x1=\"\(r(left + pw - 150))\" y1=\"\(r(ly))\" x2=\"\(r(left + pw - 132))\" y2=\"\(r(ly))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(r(left + pw - 126))\" y=\"\(r(ly + 4))\" font-size=\"11\" fill=\"#1f2328\">\(esc(name))</text>\n"
+            // Legend: one row in the header, right-aligned, clear of the data.
+            let widths = series.map { Double($0.0.count) * 6.2 + 30 }
+            let lx = left + pw - widths[k...].reduce(0, +)
+            svg += "<line x1=\"\(r(lx))\" y1=\"16\" x2=\"\(r(lx + 18))\" y2=\"16\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(r(lx + 22))\" y=\"20\" font-size=\"11\" fill=\"#1f2328\">\(esc(name))</text>\n"
         }
         return svg + "</svg>\n"
     }
@@ -245,7 +247,10 @@ func short(_ v: Double) -> String {
         var e = Int(floor(log10(a)))
         var m = v / pow(10, Double(e))
         if Swift.abs(m) >= 9.995 { m /= 10; e += 1 }
-        return fixed(m, 2) + "e" + String(e)
+        var mantissa = fixed(m, 2)
+        while mantissa.hasSuffix("0") { mantissa.removeLast() }
+        if mantissa.hasSuffix(".") { mantissa.removeLast() }
+        return mantissa + "e" + String(e)
     }
     let digits = Swift.max(0, 3 - Int(floor(log10(a))))
     var s = fixed(v, digits)

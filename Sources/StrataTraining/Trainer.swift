@@ -69,7 +69,7 @@ public struct NonFiniteReport: Sendable, CustomStringConvertible {
     public let lastCheckpoint: String?
 
     public var description: String {
-        var s = "non-finite training at step \(step) (epoch \(epoch), batch \(batch)): loss \(loss)"
+        var s = "non-finite training at step \(step) (epoch \(epoch), batch \(batch)): loss \(loss.isNaN ? "nan" : "\(loss)")"
         s += culprit.map { "; first non-finite: \($0)" } ?? ""
         s += "; training stopped before the update"
         s += lastCheckpoint.map { "; the last good checkpoint \($0) is intact" } ?? ""
@@ -92,7 +92,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
         case let .invalidConfiguration(s): return "invalid training settings: \(s)"
         case let .nonFinite(r): return r.description
         case let .writeFailed(path, reason, previous):
-            return "could not write \(path): \(reason); training stopped. " +
+            let why = reason.hasPrefix(path + ": ") ? String(reason.dropFirst(path.count + 2)) : reason
+            return "could not write \(path): \(why); training stopped. " +
                 (previous.map { "The previous checkpoint is intact: \($0)." } ?? "No earlier checkpoint exists.") +
                 " Free disk space (or fix the permissions) and resume with `strata train --resume`."
         case let .corruptCheckpoint(s): return "unreadable checkpoint: \(s)"

@@ -33,7 +33,7 @@ struct Evaluate: ParsableCommand {
         }
         let start = MonotonicClock.now()
         let result = evaluate(net, on: set, batchSize: batchSize)
-        print("\(modelName) (\(w.file)) on \(datasetName) validation, \(String((MonotonicClock.now() - start) * 10 / 10)) s")
+        print("\(modelName) (\(w.file)) on \(datasetName) validation, \(((MonotonicClock.now() - start) * 10).rounded() / 10) s")
         print(result.formatted(classNames: set.classNames))
         if confusion {
             print("\nconfusion matrix (rows: true class, columns: predicted):")

@@ -74,16 +74,14 @@ struct Train: ParsableCommand {
         }
         say("run directory: \(runPath)  (report.html, metrics.jsonl; tensorboard --logdir \(runPath))")
         let start = MonotonicClock.now()
-        var last: EpochReport?
         let outcome: FitOutcome
         do {
             outcome = try trainer.fit(train: data.train, validation: data.validation) { r in
-                last = r
                 say("epoch \(r.epoch)/\(r.epochs)  loss \(fmt(r.trainLoss))  train acc \(pct(r.trainAccuracy))  val loss \(fmt(r.validation.loss))  val top-1 \(pct(r.validation.top1))  top-5 \(pct(r.validation.top5))  lr \(fmt(r.learningRate, 5))  \(Int(r.imagesPerSecond)) img/s\(r.isBest ? "  *best" : "")")
             }
-        } catch let error as TrainingError {
-            bar.clear()
-            throw ValidationError(error.description)
+        } catch {
+            bar.clear()   // the error (non-finite loss, failed write…) prints on a clean line, without the usage text
+            throw error
         }
         bar.clear()
         switch outcome {
@@ -96,7 +94,6 @@ struct Train: ParsableCommand {
             if let h = p.history.last {
                 print("validation top-1 \(pct(h.validationTop1)), top-5 \(pct(h.validationTop5)) after \(p.epoch) epochs (\(p.step) steps) in \(fmt(MonotonicClock.now() - start, 1)) s; best \(pct(p.bestTop1 ?? 0)) at epoch \(p.bestEpoch ?? 0); run directory \(runPath)")
             }
-            _ = last
         }
     }
 
