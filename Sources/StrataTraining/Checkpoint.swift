@@ -21,17 +21,20 @@ public struct EpochSummary: Sendable, Equatable {
     public var imagesPerSecond: Double
     /// Training time of the epoch (without evaluation).
     public var seconds: Double
+    /// Share of the training time spent waiting for batches (loading, augmentation).
+    public var dataWaitFraction = 0.0
 
     var json: JSON {
         .object([("epoch", .int(epoch)), ("step", .int(step)), ("train_loss", .number(trainLoss)),
                  ("train_accuracy", .number(trainAccuracy)), ("val_loss", .number(validationLoss)),
                  ("val_top1", .number(validationTop1)), ("val_top5", .number(validationTop5)),
                  ("learning_rate", .number(learningRate)), ("images_per_second", .number(imagesPerSecond)),
-                 ("seconds", .number(seconds))])
+                 ("seconds", .number(seconds)), ("data_wait_fraction", .number(dataWaitFraction))])
     }
 
     init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double, validationTop1: Double,
-         validationTop5: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double) {
+         validationTop5: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double, dataWaitFraction: Double = 0) {
+        self.dataWaitFraction = dataWaitFraction
         (self.epoch, self.step, self.trainLoss, self.trainAccuracy) = (epoch, step, trainLoss, trainAccuracy)
         (self.validationLoss, self.validationTop1, self.validationTop5) = (validationLoss, validationTop1, validationTop5)
         (self.learningRate, self.imagesPerSecond, self.seconds) = (learningRate, imagesPerSecond, seconds)
@@ -48,6 +51,7 @@ public struct EpochSummary: Sendable, Equatable {
         self.init(epoch: e, step: s, trainLoss: try n("train_loss"), trainAccuracy: try n("train_accuracy"),
                   validationLoss: try n("val_loss"), validationTop1: try n("val_top1"), validationTop5: try n("val_top5"),
                   learningRate: try n("learning_rate"), imagesPerSecond: try n("images_per_second"), seconds: try n("seconds"))
+        dataWaitFraction = json["data_wait_fraction"]?.doubleValue ?? 0
     }
 }
 
@@ -67,6 +71,8 @@ public struct TrainingProgress: Sendable, Equatable {
     public var seen = 0
     /// Training seconds spent in the current epoch so far.
     public var epochSeconds = 0.0
+    /// Of which waiting for batches.
+    public var epochDataSeconds = 0.0
     /// Every finished epoch.
     public var history: [EpochSummary] = []
     /// Best validation top-1 so far and its epoch.
@@ -79,7 +85,7 @@ public struct TrainingProgress: Sendable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool {
         a.epoch == b.epoch && a.batchInEpoch == b.batchInEpoch && a.step == b.step && a.lossSum == b.lossSum
-            && a.correct == b.correct && a.seen == b.seen && a.epochSeconds == b.epochSeconds && a.history == b.history
+            && a.correct == b.correct && a.seen == b.seen && a.epochSeconds == b.epochSeconds && a.epochDataSeconds == b.epochDataSeconds && a.history == b.history
             && a.bestTop1 == b.bestTop1 && a.bestEpoch == b.bestEpoch && a.globalRandom == b.globalRandom
     }
 }
@@ -119,7 +125,7 @@ public struct CheckpointState: Sendable {
                 ("shuffle_seed", .string(String(shuffleSeed))),
             ])),
             ("epoch_sums", .object([("loss_sum", .number(p.lossSum)), ("correct", .int(p.correct)), ("seen", .int(p.seen)),
-                                    ("seconds", .number(p.epochSeconds))])),
+                                    ("seconds", .number(p.epochSeconds)), ("data_seconds", .number(p.epochDataSeconds))])),
             ("class_names", JSON(classNames)),
             ("config", configuration.json),
             ("history", .array(p.history.map(\.json))),
@@ -151,6 +157,7 @@ public struct CheckpointState: Sendable {
         guard let lossSum = sums["loss_sum"]?.doubleValue, let correct = sums["correct"]?.intValue,
               let seen = sums["seen"]?.intValue, let seconds = sums["seconds"]?.doubleValue else { throw bad("epoch_sums is incomplete") }
         (p.lossSum, p.correct, p.seen, p.epochSeconds) = (lossSum, correct, seen, seconds)
+        p.epochDataSeconds = sums["data_seconds"]?.doubleValue ?? 0
         p.history = try (json["history"]?.arrayValue ?? []).map(EpochSummary.init(json:))
         if let b = json["best_val_top1"], b != .null { p.bestTop1 = b.doubleValue }
         if let b = json["best_epoch"], b != .null { p.bestEpoch = b.intValue }

@@ -30,7 +30,7 @@ public final class ProgressBar {
         let bar = String(repeating: "#", count: filled) + String(repeating: "·", count: barWidth - filled)
         let text = "epoch \(info.epoch)/\(info.epochs) [\(bar)] \(String(info.batch).leftPadded(String(info.batches).count))/\(info.batches)"
             + "  \(Int(info.imagesPerSecond.rounded())) img/s  loss \(fixed(info.epochLoss, 4))  lr \(short(info.learningRate))"
-            + "  ETA \(clock(info.etaSeconds))"
+            + "  ETA \(clockText(info.etaSeconds))"
         return String(text.prefix(Swift.max(20, width - 1)))
     }
 
@@ -58,7 +58,7 @@ public final class ProgressBar {
 }
 
 /// "1:02:03" or "2:03".
-func clock(_ seconds: Double) -> String {
+func clockText(_ seconds: Double) -> String {
     guard seconds.isFinite, seconds >= 0 else { return "?" }
     let t = Int(seconds.rounded())
     func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

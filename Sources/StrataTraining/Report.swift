@@ -94,11 +94,11 @@ public struct HTMLReport {
 
         // Epoch table.
         if !history.isEmpty {
-            h += "<h2>Epochs</h2>\n<table><tr><th>epoch</th><th>step</th><th>train loss</th><th>train acc</th><th>val loss</th><th>val top-1</th><th>val top-5</th><th>lr</th><th>images/s</th><th>seconds</th></tr>\n"
+            h += "<h2>Epochs</h2>\n<table><tr><th>epoch</th><th>step</th><th>train loss</th><th>train acc</th><th>val loss</th><th>val top-1</th><th>val top-5</th><th>lr</th><th>images/s</th><th>data wait</th><th>seconds</th></tr>\n"
             for s in history {
                 h += "<tr><td>\(s.epoch)\(s.epoch == bestEpoch ? " ★" : "")</td><td>\(s.step)</td><td>\(fixed(s.trainLoss, 4))</td><td>\(pct(s.trainAccuracy))</td>"
                 h += "<td>\(fixed(s.validationLoss, 4))</td><td>\(pct(s.validationTop1))</td><td>\(pct(s.validationTop5))</td>"
-                h += "<td>\(short(s.learningRate))</td><td>\(Int(s.imagesPerSecond.rounded()))</td><td>\(fixed(s.seconds, 1))</td></tr>\n"
+                h += "<td>\(short(s.learningRate))</td><td>\(Int(s.imagesPerSecond.rounded()))</td><td>\(pct(s.dataWaitFraction, digits: 1))</td><td>\(fixed(s.seconds, 1))</td></tr>\n"
             }
             h += "</table>\n"
         }

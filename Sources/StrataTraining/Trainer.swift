@@ -25,6 +25,8 @@ public struct EpochReport: Sendable {
     public let seconds: Double
     /// Whether this epoch has the best validation top-1 so far (and was saved as `best`).
     public let isBest: Bool
+    /// Share of the training time spent waiting for batches.
+    public let dataWaitFraction: Double
 }
 
 /// Where training stands after one step (for progress bars).
@@ -218,7 +220,7 @@ public final class Trainer {
         while progress.epoch < epochs && progress.step < total {
             let epoch = progress.epoch + 1
             if progress.batchInEpoch == 0 {
-                progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0
+                progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0; progress.epochDataSeconds = 0
                 // The cached second normal of Box–Muller cannot be checkpointed: start each epoch without one.
                 var g = RandomGenerator(seed: 0)
                 g.state = GlobalRandom.state.state
@@ -235,7 +237,9 @@ public final class Trainer {
                     return .interrupted(step: progress.step)
                 }
                 let b = progress.batchInEpoch
+                let fetchStart = MonotonicClock.now()
                 let batch = loader.batch(b)
+                progress.epochDataSeconds += MonotonicClock.now() - fetchStart
                 lr = schedule.learningRate(at: progress.step)
                 if let m = schedule.momentum(at: progress.step) {
                     (optimizer as? SGD)?.momentum = m
@@ -303,18 +307,20 @@ public final class Trainer {
                                        trainAccuracy: Double(progress.correct) / Double(Swift.max(1, progress.seen)),
                                        validationLoss: val.loss, validationTop1: val.top1, validationTop5: val.top5,
                                        learningRate: lr, imagesPerSecond: Double(progress.seen) / Swift.max(progress.epochSeconds, 1e-9),
-                                       seconds: progress.epochSeconds)
+                                       seconds: progress.epochSeconds,
+                                       dataWaitFraction: progress.epochDataSeconds / Swift.max(progress.epochSeconds, 1e-9))
             let isBest = progress.bestTop1.map { val.top1 > $0 } ?? true
             progress.history.append(summary)
             if isBest { (progress.bestTop1, progress.bestEpoch) = (val.top1, epoch) }
             progress.epoch = epoch
             progress.batchInEpoch = 0
-            progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0
+            progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0; progress.epochDataSeconds = 0
             try saveCheckpoints(best: isBest, nextLearningRate: schedule.learningRate(at: progress.step), totalSteps: total)
             try writeLogs(summary, evaluation: val, isBest: isBest, schedule: schedule, totalSteps: total, epochs: epochs)
             report(EpochReport(epoch: epoch, epochs: epochs, step: progress.step, trainLoss: summary.trainLoss,
                                trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
-                               imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest))
+                               imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
+                               dataWaitFraction: summary.dataWaitFraction))
             if shouldStop && progress.epoch < epochs && progress.step < total { return .interrupted(step: progress.step) }
         }
         return .completed
@@ -391,7 +397,7 @@ public final class Trainer {
             try events?.add([("loss/train", s.trainLoss), ("loss/validation", s.validationLoss),
                              ("accuracy/train", s.trainAccuracy), ("accuracy/validation_top1", s.validationTop1),
                              ("accuracy/validation_top5", s.validationTop5), ("learning_rate", s.learningRate),
-                             ("images_per_second", s.imagesPerSecond)], step: s.step)
+                             ("images_per_second", s.imagesPerSecond), ("data_wait_fraction", s.dataWaitFraction)], step: s.step)
         }
         let html = HTMLReport(configuration: configuration, schedule: schedule.summary, history: progress.history,
                               evaluation: evaluation, classNames: classNames, epochs: epochs, totalSteps: totalSteps,

@@ -44,7 +44,7 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-extension String {
+private extension String {
     func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : self + String(repeating: " ", count: n - count) }
     func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

@@ -77,7 +77,7 @@ struct Train: ParsableCommand {
         let outcome: FitOutcome
         do {
             outcome = try trainer.fit(train: data.train, validation: data.validation) { r in
-                say("epoch \(r.epoch)/\(r.epochs)  loss \(fmt(r.trainLoss))  train acc \(pct(r.trainAccuracy))  val loss \(fmt(r.validation.loss))  val top-1 \(pct(r.validation.top1))  top-5 \(pct(r.validation.top5))  lr \(fmt(r.learningRate, 5))  \(Int(r.imagesPerSecond)) img/s\(r.isBest ? "  *best" : "")")
+                say("epoch \(r.epoch)/\(r.epochs)  loss \(fmt(r.trainLoss))  train acc \(pct(r.trainAccuracy))  val loss \(fmt(r.validation.loss))  val top-1 \(pct(r.validation.top1))  top-5 \(pct(r.validation.top5))  lr \(fmt(r.learningRate, 5))  \(Int(r.imagesPerSecond)) img/s  data wait \(pct(r.dataWaitFraction))\(r.isBest ? "  *best" : "")")
             }
         } catch {
             bar.clear()   // the error (non-finite loss, failed write…) prints on a clean line, without the usage text
@@ -179,11 +179,11 @@ struct Train: ParsableCommand {
     func pct(_ v: Double) -> String { String((v * 1000).rounded() / 10) + "%" }
 }
 
-enum RunDirectoryProbe {
+private enum RunDirectoryProbe {
     static func hasCheckpoint(_ path: String) -> Bool { access(path + "/" + Checkpoint.lastName, F_OK) == 0 }
 }
 
-enum FileHandleStderr {
+private enum FileHandleStderr {
     static func write(_ s: String) {
         var bytes = Array(s.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
@@ -191,7 +191,7 @@ enum FileHandleStderr {
 }
 
 /// "20250131-123456" (UTC).
-func compactTimestamp() -> String {
+private func compactTimestamp() -> String {
     var t = time(nil)
     var tmv = tm()
     gmtime_r(&t, &tmv)
@@ -199,7 +199,7 @@ func compactTimestamp() -> String {
     return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))-\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))"
 }
 
-extension Substring {
+private extension Substring {
     func trimmingCharacters(in set: Character) -> String {
         var s = self[...]
         while s.first == set { s.removeFirst() }

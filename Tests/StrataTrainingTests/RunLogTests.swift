@@ -140,7 +140,7 @@ enum Proto {
         #expect(epochEvents.map(\.step) == [3, 6])
         let tags = Set(epochEvents[0].scalars.map(\.0))
         #expect(tags == ["loss/train", "loss/validation", "accuracy/train", "accuracy/validation_top1", "accuracy/validation_top5",
-                         "learning_rate", "images_per_second"])
+                         "learning_rate", "images_per_second", "data_wait_fraction"])
         let top1 = epochEvents.map { e in e.scalars.first { $0.0 == "accuracy/validation_top1" }!.1 }
         #expect(top1 == t.progress.history.map { Float($0.validationTop1) })
         #expect(events.filter { $0.scalars.contains { $0.0 == "step/loss" } }.map(\.step) == [1, 2, 3, 4, 5, 6])
@@ -164,7 +164,7 @@ enum Proto {
             #expect(e["val_top1"] as? Double == h.validationTop1)
             #expect(abs((e["train_loss"] as? Double ?? 0) - h.trainLoss) < 1e-12)
             #expect((e["val_per_class_accuracy"] as? [Double])?.count == 10)
-            for key in ["val_loss", "val_top5", "train_accuracy", "learning_rate", "images_per_second", "seconds", "wall_time", "best"] {
+            for key in ["val_loss", "val_top5", "train_accuracy", "learning_rate", "images_per_second", "seconds", "data_wait_fraction", "wall_time", "best"] {
                 #expect(e[key] != nil, "missing \(key)")
             }
         }
