@@ -10,7 +10,8 @@ import PackageDescription
 //   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
 //                 torchvision-style transforms (resize, crop, normalize to a tensor)
 //   StrataData    datasets (CIFAR, MNIST, ImageFolder, synthetic), transforms, batch loading and prefetching
-//   StrataTraining optimizers, schedules, evaluation, checkpoints, logs
+//   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs (uses the
+//                 zoo only for the AuxiliaryClassifying protocol of GoogLeNet/Inception)
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
         .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"),  // zlib (gzip datasets); only StrataData imports it
         .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib", "StrataImage"]),
-        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
+        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataModels", "StrataData"]),
         // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
         .systemLibrary(
             name: "_CImage",
@@ -53,7 +54,11 @@ let package = Package(
         ),
         .testTarget(name: "StrataCLITests", dependencies: ["strata"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "StrataTrainingTests", dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"]),
+        .testTarget(
+            name: "StrataTrainingTests",
+            dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataModelsTests",

@@ -1,85 +1,444 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import StrataData
+import StrataModels
 import StrataNN
 import StrataTensor
-
-/// Settings of a training run.
-public struct TrainingConfiguration: Sendable {
-    public var epochs = 3
-    public var batchSize = 64
-    public var learningRate = 0.05
-    public var momentum = 0.9
-    public var nesterov = true
-    public var weightDecay = 5e-4
-    /// Linear warmup length, in epochs, before cosine decay.
-    public var warmupEpochs = 0.0
-    public var labelSmoothing = 0.0
-    public var seed: UInt64 = 0
-    public init() {}
-}
 
 /// What one epoch produced.
 public struct EpochReport: Sendable {
     public let epoch: Int
+    /// Epochs of the run.
+    public let epochs: Int
+    /// Optimizer steps done at the end of the epoch.
+    public let step: Int
     public let trainLoss: Double
     public let trainAccuracy: Double
     public let validation: EvaluationResult
+    /// The rate of the epoch's last step.
     public let learningRate: Double
     public let imagesPerSecond: Double
+    /// Training time of the epoch (without evaluation).
     public let seconds: Double
+    /// Whether this epoch has the best validation top-1 so far (and was saved as `best`).
+    public let isBest: Bool
+    /// Share of the training time spent waiting for batches.
+    public let dataWaitFraction: Double
 }
 
-/// Trains a classifier with SGD (momentum, Nesterov, weight decay) and a warmup + cosine
-/// schedule, evaluating at the end of every epoch.
-public final class Trainer {
-    public let model: Module
-    public let configuration: TrainingConfiguration
-    public let optimizer: SGD
-    public private(set) var step = 0
+/// Where training stands after one step (for progress bars).
+public struct StepInfo: Sendable {
+    public let epoch: Int
+    public let epochs: Int
+    /// 1-based batch within the epoch, and the epoch's batch count.
+    public let batch: Int
+    public let batches: Int
+    /// Steps done, and the run's total.
+    public let step: Int
+    public let totalSteps: Int
+    public let loss: Double
+    /// Mean training loss of the epoch so far.
+    public let epochLoss: Double
+    public let learningRate: Double
+    /// Throughput of this epoch so far.
+    public let imagesPerSecond: Double
+    /// Estimated seconds until the last step (training only).
+    public let etaSeconds: Double
+}
 
-    public init(model: Module, configuration: TrainingConfiguration) {
-        self.model = model
-        self.configuration = configuration
-        // No weight decay on BN parameters and biases (1-D tensors).
-        let params = model.parameters()
-        optimizer = SGD(params, momentum: configuration.momentum, nesterov: configuration.nesterov,
-                        weightDecay: configuration.weightDecay, decays: params.map { $0.rank > 1 })
+/// How ``Trainer/fit(train:validation:report:)`` ended.
+public enum FitOutcome: Sendable, Equatable {
+    /// Every epoch (or step, with `maxSteps`) ran.
+    case completed
+    /// Stopped on request (Ctrl-C or ``Trainer/requestStop()``) after `step`; a resumable
+    /// checkpoint was saved when the trainer has a run directory.
+    case interrupted(step: Int)
+}
+
+/// Where a non-finite loss or gradient was found.
+public struct NonFiniteReport: Sendable, CustomStringConvertible {
+    public let epoch: Int
+    /// 1-based batch in the epoch and the 1-based optimizer step that failed (not taken).
+    public let batch: Int
+    public let step: Int
+    public let loss: Double
+    /// What was non-finite first ("gradient of features.0.weight (layer features.0, Conv2d)"), if found.
+    public let culprit: String?
+    /// The last checkpoint written, which is intact.
+    public let lastCheckpoint: String?
+
+    public var description: String {
+        var s = "non-finite training at step \(step) (epoch \(epoch), batch \(batch)): loss \(loss.isNaN ? "nan" : "\(loss)")"
+        s += culprit.map { "; first non-finite: \($0)" } ?? ""
+        s += "; training stopped before the update"
+        s += lastCheckpoint.map { "; the last good checkpoint \($0) is intact" } ?? ""
+        return s + ". Try a lower --lr, gradient clipping (--clip-grad-norm) or a longer warmup."
     }
+}
 
-    /// Runs every epoch, calling `report` after each.
-    public func fit(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void) {
-        let c = configuration
-        let stepsPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
-        let schedule = LearningRateSchedule.cosine(base: c.learningRate, warmup: Int(c.warmupEpochs * Double(stepsPerEpoch)),
-                                                   total: c.epochs * stepsPerEpoch)
-        for epoch in 1...c.epochs {
-            model.train()
-            let start = MonotonicClock.now()
-            var lossSum = 0.0, correct = 0, seen = 0
-            let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: c.seed &+ UInt64(epoch))
-            var lr = 0.0
-            for batch in loader {
-                lr = schedule.learningRate(at: step)
-                let logits = model(batch.images)
-                let loss = crossEntropy(logits, labels: batch.labels, labelSmoothing: c.labelSmoothing)
-                optimizer.zeroGrad()
-                loss.backward()
-                optimizer.step(lr: lr)
-                step += 1
-                lossSum += loss.item() * Double(batch.labels.count)
-                correct += correctCount(logits.detached(), labels: batch.labels)
-                seen += batch.labels.count
-            }
-            let seconds = MonotonicClock.now() - start
-            let val = evaluate(model, on: validation)
-            report(EpochReport(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
-                               validation: val, learningRate: lr, imagesPerSecond: Double(seen) / seconds, seconds: seconds))
+/// Training failures, each with a message that says what to do.
+public enum TrainingError: Error, CustomStringConvertible, Sendable {
+    case invalidConfiguration(String)
+    case nonFinite(NonFiniteReport)
+    /// A checkpoint or log file could not be written (full disk, permissions); `previous`
+    /// describes the checkpoint that is still intact.
+    case writeFailed(path: String, reason: String, previous: String?)
+    case corruptCheckpoint(String)
+    case resume(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfiguration(s): return "invalid training settings: \(s)"
+        case let .nonFinite(r): return r.description
+        case let .writeFailed(path, reason, previous):
+            let why = reason.hasPrefix(path + ": ") ? String(reason.dropFirst(path.count + 2)) : reason
+            return "could not write \(path): \(why); training stopped. " +
+                (previous.map { "The previous checkpoint is intact: \($0)." } ?? "No earlier checkpoint exists.") +
+                " Free disk space (or fix the permissions) and resume with `strata train --resume`."
+        case let .corruptCheckpoint(s): return "unreadable checkpoint: \(s)"
+        case let .resume(s): return "cannot resume: \(s)"
         }
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// Trains a classifier: SGD or AdamW, a per-step learning-rate schedule, label smoothing,
+/// auxiliary-classifier losses, optional gradient clipping; evaluates at the end of every epoch.
+///
+/// With a ``runDirectory`` it also writes checkpoints (`last` every epoch, `best` when validation
+/// top-1 improves), metrics, TensorBoard events and the HTML report, and can be resumed exactly
+/// from `last` (``restore(from:)``): the same weights, bit for bit, as an uninterrupted run on the
+/// same backend and thread count. Exactness relies on shuffling and augmentation being seeded
+/// from (seed, epoch, example) and on ``GlobalRandom`` being saved; the trainer drops the
+/// generator's cached normal at each epoch start, since that cannot be saved.
+public final class Trainer {
+    public let model: Module
+    public let configuration: TrainingConfiguration
+    public let optimizer: any Optimizer
+    /// Where the run stands (restored by ``restore(from:)``).
+    public private(set) var progress = TrainingProgress()
+    /// When set, checkpoints, metrics, events and the report go here.
+    public var runDirectory: RunDirectory?
+    /// Per-example augmentation of training images (seeded per example by the loader).
+    public var augment: (@Sendable (UnsafeMutableBufferPointer<Float>, inout RandomGenerator) -> Void)?
+    /// Whether SIGINT/SIGTERM (see ``InterruptSignal``) stop training like ``requestStop()``.
+    public var stopOnInterrupt = false
+    /// Called after every optimizer step.
+    public var onStep: ((StepInfo) -> Void)?
+    /// Evaluation batch size.
+    public var evaluationBatchSize = 256
+    /// Class names, recorded in checkpoints (set from the training set by `fit`).
+    public private(set) var classNames: [String] = []
+
+    private var stopRequested = false
+    private var events: TensorBoardWriter?
+    private var lastSaved: String?
+    private var latestEvaluation: EvaluationResult?
+    private var scheduleSummary = ""
+
+    public init(model: Module, configuration: TrainingConfiguration) {
+        self.model = model
+        self.configuration = configuration
+        optimizer = configuration.makeOptimizer(for: model)
+    }
+
+    /// Asks the trainer to stop after the current step (saving a checkpoint when it has a run directory).
+    public func requestStop() { stopRequested = true }
+
+    private var shouldStop: Bool { stopRequested || (stopOnInterrupt && InterruptSignal.received != 0) }
+
+    /// The shuffling/augmentation seed of `epoch` (1-based), from the run's seed.
+    public func shuffleSeed(epoch: Int) -> UInt64 {
+        var g = RandomGenerator(seed: configuration.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        return g.next()
+    }
+
+    /// Restores model, optimizer and progress from a checkpoint of this run.
+    public func restore(from checkpoint: Checkpoint) throws {
+        let s = checkpoint.state
+        guard s.kind == "last" else {
+            throw TrainingError.resume("\(checkpoint.path) is a '\(s.kind)' checkpoint (model weights only); resume from last.safetensors")
+        }
+        guard s.configuration.optimizer == configuration.optimizer else {
+            throw TrainingError.resume("the checkpoint was trained with \(s.configuration.optimizer.rawValue), this trainer uses \(configuration.optimizer.rawValue)")
+        }
+        do {
+            try model.loadStateDict(checkpoint.model)
+        } catch let e as StateDictError {
+            throw TrainingError.resume("\(checkpoint.path) does not fit the model \(configuration.model): \(e)")
+        }
+        do {
+            try optimizer.loadStateDict(checkpoint.optimizer)
+        } catch let e as OptimizerStateError {
+            throw TrainingError.resume("\(checkpoint.path): \(e)")
+        }
+        progress = s.progress
+        classNames = s.classNames
+        var g = RandomGenerator(seed: 0)
+        g.state = s.progress.globalRandom
+        GlobalRandom.state = g
+        lastSaved = "\(checkpoint.path) (epoch \(s.progress.epoch), step \(s.progress.step))"
+    }
+
+    /// Convenience for callers that only want reports.
+    @discardableResult
+    public func fit(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void = { _ in }) throws -> FitOutcome {
+        try run(train: train, validation: validation, report: report)
+    }
+
+    private func run(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void) throws -> FitOutcome {
+        let c = configuration
+        try c.validate()
+        guard train.count > 0 else { throw TrainingError.invalidConfiguration("the training set is empty") }
+        if progress.step > 0 || progress.epoch > 0 {
+            guard classNames == train.classNames else {
+                throw TrainingError.resume("the checkpoint's classes (\(classNames.prefix(5).joined(separator: ", "))…) differ from the dataset's (\(train.classNames.prefix(5).joined(separator: ", "))…)")
+            }
+        }
+        classNames = train.classNames
+        let total = c.totalSteps(examples: train.count)
+        let epochs = c.epochCount(examples: train.count)
+        let schedule = c.makeSchedule(examples: train.count)
+        scheduleSummary = schedule.summary
+
+        if let run = runDirectory {
+            let resuming = progress.step > 0
+            if resuming { try guardWrite(run.metricsPath) { try run.truncateMetrics(step: progress.step, epoch: progress.epoch) } }
+            do {
+                events = try TensorBoardWriter(directory: run.path, resumingAt: resuming ? progress.step + 1 : nil)
+            } catch {
+                throw TrainingError.writeFailed(path: run.path + "/events.out.tfevents.*", reason: "\(error)", previous: lastSaved)
+            }
+        }
+        defer { events?.close(); events = nil }
+
+        let sessionStart = MonotonicClock.now(), sessionFirstStep = progress.step
+        var logWindowStart = MonotonicClock.now(), logWindowImages = 0
+
+        while progress.epoch < epochs && progress.step < total {
+            let epoch = progress.epoch + 1
+            if progress.batchInEpoch == 0 {
+                progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0; progress.epochDataSeconds = 0
+                // The cached second normal of Box–Muller cannot be checkpointed: start each epoch without one.
+                var g = RandomGenerator(seed: 0)
+                g.state = GlobalRandom.state.state
+                GlobalRandom.state = g
+            }
+            model.train()
+            let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch), augment: augment)
+            var segmentStart = MonotonicClock.now()
+            var lr = schedule.learningRate(at: Swift.max(0, progress.step - 1))
+            while progress.batchInEpoch < loader.batchCount && progress.step < total {
+                if shouldStop {
+                    progress.epochSeconds += MonotonicClock.now() - segmentStart
+                    try saveCheckpoints(best: false, nextLearningRate: schedule.learningRate(at: progress.step), totalSteps: total)
+                    return .interrupted(step: progress.step)
+                }
+                let b = progress.batchInEpoch
+                let fetchStart = MonotonicClock.now()
+                let batch = loader.batch(b)
+                progress.epochDataSeconds += MonotonicClock.now() - fetchStart
+                lr = schedule.learningRate(at: progress.step)
+                if let m = schedule.momentum(at: progress.step) {
+                    (optimizer as? SGD)?.momentum = m
+                    (optimizer as? AdamW)?.beta1 = m
+                }
+                optimizer.zeroGrad()
+                let (loss, logits) = trainingLoss(images: batch.images, labels: batch.labels)
+                let lossValue = loss.item()
+                if !lossValue.isFinite {
+                    let culprit = diagnoseNonFinite(images: batch.images, logits: logits, loss: loss)
+                    throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: b + 1, step: progress.step + 1, loss: lossValue,
+                                                                  culprit: culprit, lastCheckpoint: lastSaved))
+                }
+                loss.backward()
+                let norm: Double
+                if let maxNorm = c.clipGradNorm {
+                    norm = clipGradientNorm(optimizer.parameters, maxNorm: maxNorm)
+                } else {
+                    norm = gradientNorm(optimizer.parameters)
+                }
+                if !norm.isFinite {
+                    let culprit = [allFinite(batch.images) ? nil : Self.badInput, firstNonFiniteGradient()].compactMap { $0 }
+                    throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: b + 1, step: progress.step + 1, loss: lossValue,
+                                                                  culprit: culprit.isEmpty ? nil : culprit.joined(separator: "; then "),
+                                                                  lastCheckpoint: lastSaved))
+                }
+                optimizer.step(lr: lr)
+                progress.step += 1
+                progress.batchInEpoch += 1
+                progress.lossSum += lossValue * Double(batch.labels.count)
+                progress.correct += correctCount(logits.detached(), labels: batch.labels)
+                progress.seen += batch.labels.count
+                logWindowImages += batch.labels.count
+
+                let now = MonotonicClock.now()
+                let epochSeconds = progress.epochSeconds + (now - segmentStart)
+                if let onStep {
+                    let perStep = (now - sessionStart) / Double(Swift.max(1, progress.step - sessionFirstStep))
+                    onStep(StepInfo(epoch: epoch, epochs: epochs, batch: progress.batchInEpoch, batches: loader.batchCount,
+                                    step: progress.step, totalSteps: total, loss: lossValue,
+                                    epochLoss: progress.lossSum / Double(progress.seen), learningRate: lr,
+                                    imagesPerSecond: Double(progress.seen) / Swift.max(epochSeconds, 1e-9),
+                                    etaSeconds: perStep * Double(total - progress.step)))
+                }
+                if c.logEverySteps > 0 && progress.step % c.logEverySteps == 0, let run = runDirectory {
+                    let ips = Double(logWindowImages) / Swift.max(now - logWindowStart, 1e-9)
+                    (logWindowStart, logWindowImages) = (now, 0)
+                    try guardWrite(run.metricsPath) {
+                        try run.appendMetrics(.object([("type", .string("step")), ("epoch", .int(epoch)), ("step", .int(progress.step)),
+                                                       ("loss", .number(lossValue)), ("learning_rate", .number(lr)),
+                                                       ("images_per_second", .number(ips)), ("wall_time", .number(wallClock()))]))
+                    }
+                    try guardWrite(events?.path ?? run.path) {
+                        try events?.add([("step/loss", lossValue), ("step/learning_rate", lr), ("step/images_per_second", ips)], step: progress.step)
+                    }
+                }
+            }
+            progress.epochSeconds += MonotonicClock.now() - segmentStart
+            segmentStart = MonotonicClock.now()
+
+            // End of the epoch: evaluate, then checkpoint, then logs.
+            let val = evaluate(model, on: validation, batchSize: evaluationBatchSize)
+            latestEvaluation = val
+            let summary = EpochSummary(epoch: epoch, step: progress.step, trainLoss: progress.lossSum / Double(Swift.max(1, progress.seen)),
+                                       trainAccuracy: Double(progress.correct) / Double(Swift.max(1, progress.seen)),
+                                       validationLoss: val.loss, validationTop1: val.top1, validationTop5: val.top5,
+                                       learningRate: lr, imagesPerSecond: Double(progress.seen) / Swift.max(progress.epochSeconds, 1e-9),
+                                       seconds: progress.epochSeconds,
+                                       dataWaitFraction: progress.epochDataSeconds / Swift.max(progress.epochSeconds, 1e-9))
+            let isBest = progress.bestTop1.map { val.top1 > $0 } ?? true
+            progress.history.append(summary)
+            if isBest { (progress.bestTop1, progress.bestEpoch) = (val.top1, epoch) }
+            progress.epoch = epoch
+            progress.batchInEpoch = 0
+            progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0; progress.epochDataSeconds = 0
+            try saveCheckpoints(best: isBest, nextLearningRate: schedule.learningRate(at: progress.step), totalSteps: total)
+            try writeLogs(summary, evaluation: val, isBest: isBest, schedule: schedule, totalSteps: total, epochs: epochs)
+            report(EpochReport(epoch: epoch, epochs: epochs, step: progress.step, trainLoss: summary.trainLoss,
+                               trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
+                               imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
+                               dataWaitFraction: summary.dataWaitFraction))
+            if shouldStop && progress.epoch < epochs && progress.step < total { return .interrupted(step: progress.step) }
+        }
+        return .completed
+    }
+
+    /// The training loss of a batch and the main logits: cross-entropy (with label smoothing)
+    /// plus, for models with auxiliary classifiers (GoogLeNet, Inception-v3) in training mode,
+    /// ``TrainingConfiguration/auxiliaryLossWeight`` (0.3) times each auxiliary head's loss.
+    public func trainingLoss(images: Tensor, labels: [Int]) -> (loss: Tensor, logits: Tensor) {
+        let c = configuration
+        guard let auxiliary = model as? AuxiliaryClassifying else {
+            let logits = model(images)
+            return (crossEntropy(logits, labels: labels, labelSmoothing: c.labelSmoothing), logits)
+        }
+        let out = auxiliary.forwardWithAuxiliary(images)
+        var loss = crossEntropy(out.logits, labels: labels, labelSmoothing: c.labelSmoothing)
+        for a in out.auxiliary {
+            loss = loss + crossEntropy(a, labels: labels, labelSmoothing: c.labelSmoothing) * c.auxiliaryLossWeight
+        }
+        return (loss, out.logits)
+    }
+
+    // MARK: Checkpoints and logs
+
+    private func state(kind: String, nextLearningRate: Double, totalSteps: Int) -> CheckpointState {
+        var p = progress
+        p.globalRandom = GlobalRandom.state.state
+        return CheckpointState(kind: kind, configuration: configuration, progress: p, classNames: classNames,
+                               shuffleSeed: shuffleSeed(epoch: p.epoch + 1), schedule: scheduleSummary,
+                               nextLearningRate: nextLearningRate, totalSteps: totalSteps, wallTime: wallClock())
+    }
+
+    private func saveCheckpoints(best: Bool, nextLearningRate: Double, totalSteps: Int) throws {
+        guard let run = runDirectory else { return }
+        let last = state(kind: "last", nextLearningRate: nextLearningRate, totalSteps: totalSteps)
+        var tensors: [String: Tensor] = [:]
+        for (key, t) in model.stateDict() { tensors[key] = t }
+        for (key, t) in optimizer.stateDict() { tensors[Checkpoint.optimizerPrefix + key] = t }
+        try write(state: last, tensors: tensors, to: run.lastCheckpointPath, json: run.lastStatePath, run: run)
+        lastSaved = "\(run.lastCheckpointPath) (epoch \(last.progress.epoch), step \(last.progress.step))"
+        if best {
+            var b = last
+            b.kind = "best"
+            var weights: [String: Tensor] = [:]
+            for (key, t) in model.stateDict() { weights[key] = t }
+            try write(state: b, tensors: weights, to: run.bestCheckpointPath, json: run.bestStatePath, run: run)
+        }
+    }
+
+    private func write(state: CheckpointState, tensors: [String: Tensor], to path: String, json: String, run: RunDirectory) throws {
+        let text = state.json.serialized()
+        let metadata = [Checkpoint.stateKey: text, "class_names": JSON(classNames).serialized(),
+                        "model": configuration.model, "kind": state.kind]
+        try guardWrite(path) { try run.writeSafeTensors(tensors, metadata, path) }
+        try guardWrite(json) { try run.writeFile(Array((state.json.serialized(pretty: true) + "\n").utf8), json) }
+    }
+
+    /// Runs a write, turning its failure into ``TrainingError/writeFailed(path:reason:previous:)``.
+    private func guardWrite(_ path: String, _ body: () throws -> Void) throws {
+        do { try body() } catch let e as TrainingError { throw e } catch {
+            throw TrainingError.writeFailed(path: path, reason: "\(error)", previous: lastSaved)
+        }
+    }
+
+    private func writeLogs(_ s: EpochSummary, evaluation: EvaluationResult, isBest: Bool, schedule: LearningRateSchedule,
+                           totalSteps: Int, epochs: Int) throws {
+        guard let run = runDirectory else { return }
+        var record: [(String, JSON)] = [("type", .string("epoch"))]
+        if case let .object(items) = s.json { record += items }
+        record += [("val_per_class_accuracy", JSON(evaluation.perClassAccuracy)), ("best", .bool(isBest)),
+                   ("wall_time", .number(wallClock()))]
+        try guardWrite(run.metricsPath) { try run.appendMetrics(.object(record)) }
+        try guardWrite(events?.path ?? run.path) {
+            try events?.add([("loss/train", s.trainLoss), ("loss/validation", s.validationLoss),
+                             ("accuracy/train", s.trainAccuracy), ("accuracy/validation_top1", s.validationTop1),
+                             ("accuracy/validation_top5", s.validationTop5), ("learning_rate", s.learningRate),
+                             ("images_per_second", s.imagesPerSecond), ("data_wait_fraction", s.dataWaitFraction)], step: s.step)
+        }
+        let html = HTMLReport(configuration: configuration, schedule: schedule.summary, history: progress.history,
+                              evaluation: evaluation, classNames: classNames, epochs: epochs, totalSteps: totalSteps,
+                              bestEpoch: progress.bestEpoch).render()
+        try guardWrite(run.reportPath) { try run.writeFile(Array(html.utf8), run.reportPath) }
+    }
+
+    // MARK: Non-finite diagnosis
+
+    private func diagnoseNonFinite(images: Tensor, logits: Tensor, loss: Tensor) -> String? {
+        for (name, t) in model.stateDict() where !allFinite(t) { return "values of \(describe(name))" }
+        if !allFinite(images) { return Self.badInput }
+        loss.backward()
+        if let g = firstNonFiniteGradient() { return g }
+        if !allFinite(logits) { return "the model's output (logits overflowed; every parameter is finite)" }
+        return nil
+    }
+
+    static let badInput = "the input batch (non-finite pixels: check the dataset)"
+
+    private func firstNonFiniteGradient() -> String? {
+        for (name, p) in model.namedParameters() { if let g = p.grad, !allFinite(g) { return "gradient of \(describe(name))" } }
+        return nil
+    }
+
+    /// "features.0.weight (layer features.0, Conv2d)".
+    private func describe(_ key: String) -> String {
+        guard let dot = key.lastIndex(of: ".") else { return key }
+        let path = String(key[..<dot])
+        guard let module = model.namedModules().first(where: { $0.0 == path })?.1 else { return key }
+        return "\(key) (layer \(path), \(type(of: module)))"
+    }
+}
+
+/// Whether every element of `t` is finite.
+public func allFinite(_ t: Tensor) -> Bool {
+    switch t.dtype {
+    case .float32: return t.withUnsafeBuffer(as: Float.self) { b in b.allSatisfy(\.isFinite) }
+    case .float64: return t.withUnsafeBuffer(as: Double.self) { b in b.allSatisfy(\.isFinite) }
+    }
+}
 
 /// Seconds from a monotonic clock.
 public enum MonotonicClock {

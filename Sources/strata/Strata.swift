@@ -7,6 +7,6 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Define, train, evaluate and inspect deep convolutional networks.",
         version: strataVersion,
-        subcommands: [Train.self, ListModels.self, Summary.self, Infer.self, Classify.self, Demo.self]
+        subcommands: [Train.self, Evaluate.self, ListModels.self, Summary.self, Infer.self, Classify.self, Demo.self]
     )
 }

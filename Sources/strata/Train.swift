@@ -1,56 +1,209 @@
 import ArgumentParser
 import Strata
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `strata train`: train a zoo model. With no arguments, LeNet-5 on the built-in synthetic shapes.
+/// `strata train`: train a zoo model, writing a run directory (checkpoints, metrics.jsonl,
+/// TensorBoard events, report.html). With no arguments: LeNet-5 on the built-in synthetic shapes.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model (default: LeNet-5 on the built-in synthetic shapes dataset, no files needed).")
+        abstract: "Train a model (default: LeNet-5 on the built-in synthetic shapes dataset, no files needed).",
+        discussion: """
+        Writes a run directory (--out, default runs/MODEL-DATASET-TIME): last.safetensors/last.json (resumable \
+        checkpoint, every epoch), best.safetensors/best.json (best validation top-1; model weights only), \
+        metrics.jsonl, TensorBoard event files (tensorboard --logdir RUN_DIR) and report.html.
+        Ctrl-C finishes the current step, saves a checkpoint and exits; `strata train --resume RUN_DIR` continues \
+        exactly where it stopped (same weights, bit for bit, as an uninterrupted run).
+        He et al.'s CIFAR recipe: --schedule multistep --lr 0.1 --max-steps 64000 --batch-size 128 --weight-decay 1e-4 \
+        --decay-bn-and-bias --no-nesterov (milestones default to 50% and 75% of the steps: 32k and 48k).
+        """)
 
-    @Option(help: "Model name (see `strata models`).") var model = "lenet5"
-    @Option(help: "Dataset: synthetic (built in).") var dataset = "synthetic"
-    @Option(help: "Epochs.") var epochs = 4
-    @Option(help: "Mini-batch size.") var batchSize = 64
-    @Option(help: "Peak learning rate.") var lr = 0.05
-    @Option(help: "Weight decay (not applied to BN parameters and biases).") var weightDecay = 5e-4
-    @Option(help: "Label smoothing.") var labelSmoothing = 0.0
-    @Option(help: "Random seed (weights, shuffling).") var seed: UInt64 = 0
-    @Flag(help: "Print only the final result.") var quiet = false
-
-    func validate() throws {
-        guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
-        guard dataset == "synthetic" else {
-            throw ValidationError("--dataset: only 'synthetic' is available so far, got '\(dataset)'")
-        }
-    }
+    @Option(help: "Model name (see `strata models`). Default: lenet5.") var model: String?
+    @Option(help: "Dataset: \(DatasetCatalog.all.map(\.name).joined(separator: ", ")). Default: synthetic.") var dataset: String?
+    @Option(help: "Dataset folder (not needed for synthetic).") var data: String?
+    @Option(help: "Epochs. Default: 4.") var epochs: Int?
+    @Option(help: "Stop after this many optimizer steps; the schedule spans them (He et al.: 64000).") var maxSteps: Int?
+    @Option(help: "Mini-batch size. Default: 64.") var batchSize: Int?
+    @Option(help: "Optimizer: sgd or adamw. Default: sgd.") var optimizer: String?
+    @Option(help: "Peak learning rate. Default: 0.05 (sgd), 0.001 (adamw).") var lr: Double?
+    @Option(help: "Schedule: cosine, multistep, onecycle or constant. Default: cosine.") var schedule: String?
+    @Option(help: "Linear warmup in epochs (for onecycle: the rising part). Default: 0.5.") var warmupEpochs: Double?
+    @Option(help: "Multi-step milestones in steps, comma-separated. Default: 50% and 75% of the run.") var milestones: String?
+    @Option(help: "Weight decay. Default: 5e-4 (sgd), 0.05 (adamw).") var weightDecay: Double?
+    @Flag(inversion: .prefixedNo, help: "Apply weight decay to batch-norm parameters and biases too. Default: no.") var decayBnAndBias: Bool?
+    @Option(help: "SGD momentum. Default: 0.9.") var momentum: Double?
+    @Flag(inversion: .prefixedNo, help: "Nesterov momentum (SGD). Default: on.") var nesterov: Bool?
+    @Option(help: "Label smoothing. Default: 0.") var labelSmoothing: Double?
+    @Option(help: "Clip the global gradient norm to this value.") var clipGradNorm: Double?
+    @Option(help: "Data-loading threads (0: automatic).") var workers: Int?
+    @Option(help: "Random seed (weights, shuffling, augmentation). Default: 0.") var seed: UInt64?
+    @Option(help: "Also log loss and throughput every N steps (0: per epoch only). Default: 50.") var logEvery: Int?
+    @Option(help: "Run directory. Default: runs/MODEL-DATASET-TIME.") var out: String?
+    @Option(help: "Continue the run in this directory from its last checkpoint (settings come from the checkpoint).") var resume: String?
+    @Flag(help: "No progress bar or per-epoch lines: print only the final result (for logs and CI).") var quiet = false
 
     func run() throws {
-        GlobalRandom.seed(seed)
-        let train = SyntheticShapes(count: 12_000, seed: 1), validation = SyntheticShapes(count: 2_000, seed: 2)
-        let entry = try Models.entry(model)
-        guard entry.input[0] == train.imageShape[0] else {
-            throw ValidationError("\(model) takes \(entry.input[0])-channel input; the synthetic dataset is \(train.imageShape[0])-channel (use lenet5)")
+        let (config, runPath, checkpoint) = try settings()
+        let data = try DatasetCatalog.load(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath)
+        let entry = try Models.entry(config.model)
+        guard entry.input[0] == data.train.imageShape[0] else {
+            throw ValidationError("\(config.model) takes \(entry.input[0])-channel input; the \(config.dataset) dataset is \(data.train.imageShape[0])-channel")
         }
-        let net = try Models.make(model, classes: train.classNames.count)
-        var config = TrainingConfiguration()
-        (config.epochs, config.batchSize, config.learningRate, config.weightDecay, config.labelSmoothing, config.seed) =
-            (epochs, batchSize, lr, weightDecay, labelSmoothing, seed)
-        config.warmupEpochs = 0.5
-        if !quiet { print("training \(model) (\(groupedThousands(net.parameterCount)) parameters) on synthetic shapes: \(train.count) train, \(validation.count) validation") }
+        GlobalRandom.seed(config.seed)
+        let net = try Models.make(config.model, classes: data.train.classNames.count)
+        let trainer = Trainer(model: net, configuration: config)
+        trainer.augment = data.augment
+        let runDirectory = try RunDirectory(runPath)
+        trainer.runDirectory = runDirectory
+        if let checkpoint { try trainer.restore(from: checkpoint) }
+
+        let bar = ProgressBar(enabled: quiet ? false : nil)
+        trainer.onStep = { bar.update($0) }
+        trainer.stopOnInterrupt = true
+        InterruptSignal.install()
+        defer { InterruptSignal.uninstall() }
+        // A write past a file-size limit fails with EFBIG (reported) instead of killing the process.
+        signal(SIGXFSZ, SIG_IGN)
+
+        func say(_ s: String) { if !quiet { bar.clear(); print(s) } }
+        if let checkpoint {
+            say("resuming \(runPath) at epoch \(checkpoint.state.progress.epoch + 1), step \(checkpoint.state.progress.step)")
+        } else {
+            say("training \(config.model) (\(groupedThousands(net.parameterCount)) parameters) on \(data.description)")
+        }
+        say("run directory: \(runPath)  (report.html, metrics.jsonl; tensorboard --logdir \(runPath))")
         let start = MonotonicClock.now()
-        var last: EpochReport?
-        Trainer(model: net, configuration: config).fit(train: train, validation: validation) { r in
-            last = r
-            if !quiet {
-                print("epoch \(r.epoch)/\(epochs)  loss \(fmt(r.trainLoss))  train acc \(pct(r.trainAccuracy))  val loss \(fmt(r.validation.loss))  val top-1 \(pct(r.validation.top1))  \(Int(r.imagesPerSecond)) img/s")
+        let outcome: FitOutcome
+        do {
+            outcome = try trainer.fit(train: data.train, validation: data.validation) { r in
+                say("epoch \(r.epoch)/\(r.epochs)  loss \(fmt(r.trainLoss))  train acc \(pct(r.trainAccuracy))  val loss \(fmt(r.validation.loss))  val top-1 \(pct(r.validation.top1))  top-5 \(pct(r.validation.top5))  lr \(fmt(r.learningRate, 5))  \(Int(r.imagesPerSecond)) img/s  data wait \(pct(r.dataWaitFraction))\(r.isBest ? "  *best" : "")")
             }
+        } catch {
+            bar.clear()   // the error (non-finite loss, failed write…) prints on a clean line, without the usage text
+            throw error
         }
-        if let last {
-            print("validation top-1 \(pct(last.validation.top1)), top-5 \(pct(last.validation.top5)) after \(epochs) epochs in \(fmt(MonotonicClock.now() - start)) s")
+        bar.clear()
+        switch outcome {
+        case let .interrupted(step):
+            print("interrupted after step \(step); checkpoint saved to \(runDirectory.lastCheckpointPath)")
+            print("continue with: strata train --resume \(runPath)")
+            throw ExitCode(130)
+        case .completed:
+            let p = trainer.progress
+            if let h = p.history.last {
+                print("validation top-1 \(pct(h.validationTop1)), top-5 \(pct(h.validationTop5)) after \(p.epoch) epochs (\(p.step) steps) in \(fmt(MonotonicClock.now() - start, 1)) s; best \(pct(p.bestTop1 ?? 0)) at epoch \(p.bestEpoch ?? 0); run directory \(runPath)")
+            }
         }
     }
 
-    func fmt(_ v: Double) -> String { String((v * 1000).rounded() / 1000) }
+    /// The run's settings: from the options (new run) or from the checkpoint (--resume).
+    func settings() throws -> (TrainingConfiguration, String, Checkpoint?) {
+        if let resume {
+            var given: [String] = []
+            if model != nil { given.append("--model") }; if dataset != nil { given.append("--dataset") }
+            if data != nil { given.append("--data") }; if maxSteps != nil { given.append("--max-steps") }
+            if batchSize != nil { given.append("--batch-size") }; if optimizer != nil { given.append("--optimizer") }
+            if lr != nil { given.append("--lr") }; if schedule != nil { given.append("--schedule") }
+            if warmupEpochs != nil { given.append("--warmup-epochs") }; if milestones != nil { given.append("--milestones") }
+            if weightDecay != nil { given.append("--weight-decay") }; if decayBnAndBias != nil { given.append("--[no-]decay-bn-and-bias") }
+            if momentum != nil { given.append("--momentum") }; if nesterov != nil { given.append("--[no-]nesterov") }
+            if labelSmoothing != nil { given.append("--label-smoothing") }; if clipGradNorm != nil { given.append("--clip-grad-norm") }
+            if seed != nil { given.append("--seed") }
+            if let out, out != resume { given.append("--out") }
+            guard given.isEmpty else {
+                throw ValidationError("--resume continues with the checkpoint's own settings; drop \(given.joined(separator: ", ")) (only --epochs, --workers, --log-every and --quiet may be given)")
+            }
+            let checkpoint = try Checkpoint.load(resume)
+            var config = checkpoint.state.configuration
+            if let epochs {
+                guard epochs >= checkpoint.state.progress.epoch else {
+                    throw ValidationError("--epochs \(epochs) is below the \(checkpoint.state.progress.epoch) epochs already trained")
+                }
+                if epochs != config.epochs && config.maxSteps == nil {
+                    FileHandleStderr.write("note: --epochs \(epochs) changes the run's length from \(config.epochs) epochs; the schedule is stretched, so the result differs from a run started with \(epochs)\n")
+                }
+                config.epochs = epochs
+            }
+            if let workers { config.workers = workers }
+            if let logEvery { config.logEverySteps = logEvery }
+            return (config, resume, checkpoint)
+        }
+
+        var c = TrainingConfiguration()
+        c.model = model ?? "lenet5"
+        c.dataset = dataset ?? "synthetic"
+        c.dataPath = data ?? ""
+        c.epochs = epochs ?? 4
+        c.maxSteps = maxSteps
+        c.batchSize = batchSize ?? 64
+        if let optimizer {
+            guard let o = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be sgd or adamw, got '\(optimizer)'") }
+            c.optimizer = o
+        }
+        c.learningRate = lr ?? (c.optimizer == .adamw ? 1e-3 : 0.05)
+        if let schedule {
+            guard let s = ScheduleKind(rawValue: schedule) else {
+                throw ValidationError("--schedule must be one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(schedule)'")
+            }
+            c.schedule = s
+        }
+        c.warmupEpochs = warmupEpochs ?? 0.5
+        if let milestones {
+            let parts = milestones.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ValidationError("--milestones must be comma-separated step numbers, got '\(milestones)'") }
+            c.milestones = parts.map { $0! }
+        }
+        c.weightDecay = weightDecay ?? (c.optimizer == .adamw ? 0.05 : 5e-4)
+        c.decayNormAndBias = decayBnAndBias ?? false
+        c.momentum = momentum ?? 0.9
+        c.nesterov = nesterov ?? (c.optimizer == .sgd && c.momentum > 0)
+        c.labelSmoothing = labelSmoothing ?? 0
+        c.clipGradNorm = clipGradNorm
+        c.workers = workers ?? 0
+        c.seed = seed ?? 0
+        c.logEverySteps = logEvery ?? 50
+        do { try c.validate() } catch let e as TrainingError { throw ValidationError(e.description) }
+        let path = out ?? "runs/\(c.model)-\(c.dataset)-\(compactTimestamp())"
+        if RunDirectoryProbe.hasCheckpoint(path) {
+            throw ValidationError("\(path) already holds a run; continue it with --resume \(path), or choose another --out")
+        }
+        return (c, path, nil)
+    }
+
+    func fmt(_ v: Double, _ digits: Int = 3) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        return String((v * scale).rounded() / scale)
+    }
     func pct(_ v: Double) -> String { String((v * 1000).rounded() / 10) + "%" }
+}
+
+private enum RunDirectoryProbe {
+    static func hasCheckpoint(_ path: String) -> Bool { access(path + "/" + Checkpoint.lastName, F_OK) == 0 }
+}
+
+private enum FileHandleStderr {
+    static func write(_ s: String) {
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// "20250131-123456" (UTC).
+private func compactTimestamp() -> String {
+    var t = time(nil)
+    var tmv = tm()
+    gmtime_r(&t, &tmv)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))-\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))"
+}
+
+private extension Substring {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = self[...]
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
 }

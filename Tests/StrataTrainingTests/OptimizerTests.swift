@@ -54,13 +54,13 @@ import StrataTraining
 
     /// LeNet-5 learns the built-in dataset (the README's main job, shortened). Slow in a debug
     /// build, so it runs with STRATA_HEAVY_TESTS=1 (`swift test -c release` takes seconds).
-    @Test(.enabled(if: heavyTestsEnabled)) func lenetLearnsSyntheticShapes() {
+    @Test(.enabled(if: heavyTestsEnabled)) func lenetLearnsSyntheticShapes() throws {
         GlobalRandom.seed(0)
         let model = LeNet5(classes: 10)
         var config = TrainingConfiguration()
         (config.epochs, config.batchSize, config.learningRate, config.warmupEpochs) = (3, 64, 0.05, 0.5)
         var accuracy = 0.0
-        Trainer(model: model, configuration: config).fit(train: SyntheticShapes(count: 6_000, seed: 1),
+        try Trainer(model: model, configuration: config).fit(train: SyntheticShapes(count: 6_000, seed: 1),
                                                           validation: SyntheticShapes(count: 300, seed: 2)) { accuracy = $0.validation.top1 }
         #expect(accuracy > 0.9)
     }

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Strata
+
+/// `strata evaluate`: loss, top-1, top-5 and per-class accuracy of trained weights.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate trained weights: loss, top-1, top-5 and per-class accuracy on a dataset's validation split.")
+
+    @Option(help: "Model name (default: the one recorded in the checkpoint).") var model: String?
+    @Option(help: "A run directory (its best.safetensors, else last.safetensors) or a .safetensors file.") var weights: String
+    @Option(help: "Dataset (default: the checkpoint's, else synthetic).") var dataset: String?
+    @Option(help: "Dataset folder (default: the checkpoint's).") var data: String?
+    @Option(help: "Batch size.") var batchSize = 256
+    @Flag(help: "Also print the confusion matrix.") var confusion = false
+
+    func run() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        let w = try Checkpoint.modelWeights(weights)
+        guard let modelName = model ?? w.model, !modelName.isEmpty else {
+            throw ValidationError("\(w.file) does not record its model; pass --model")
+        }
+        let datasetName = dataset ?? w.state?.configuration.dataset ?? "synthetic"
+        let dataPath = data ?? w.state.flatMap { $0.configuration.dataPath.isEmpty ? nil : $0.configuration.dataPath }
+        let set = try DatasetCatalog.load(datasetName, data: dataPath).validation
+        if let names = w.classNames, names != set.classNames {
+            throw ValidationError("\(w.file) was trained on classes \(names.prefix(4).joined(separator: ", "))…; \(datasetName) has \(set.classNames.prefix(4).joined(separator: ", "))…")
+        }
+        let net = try Init.withoutInitialization { try Models.make(modelName, classes: set.classNames.count) }
+        do {
+            try net.loadStateDict(w.tensors)
+        } catch let error as StateDictError {
+            throw ValidationError("\(w.file) does not fit \(modelName): \(error)")
+        }
+        let start = MonotonicClock.now()
+        let result = evaluate(net, on: set, batchSize: batchSize)
+        print("\(modelName) (\(w.file)) on \(datasetName) validation, \(((MonotonicClock.now() - start) * 10).rounded() / 10) s")
+        print(result.formatted(classNames: set.classNames))
+        if confusion {
+            print("\nconfusion matrix (rows: true class, columns: predicted):")
+            for (i, row) in result.confusion.enumerated() {
+                print(set.classNames[i].padding(18) + row.map { String($0).leftPad(6) }.joined())
+            }
+        }
+    }
+}
+
+private extension String {
+    func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : self + String(repeating: " ", count: n - count) }
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
