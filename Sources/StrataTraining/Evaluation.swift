@@ -49,7 +49,8 @@ public struct EvaluationResult: Sendable, Equatable {
 }
 
 /// Runs `model` in eval mode over `dataset` without recording gradients.
-public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 256) -> EvaluationResult {
+/// - Parameter transform: applied to every example (normalization, resize + center crop).
+public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 256, transform: ImageTransform? = nil) -> EvaluationResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
@@ -57,7 +58,7 @@ public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
     var lossSum = 0.0, top1 = 0, top5 = 0
     withNoGrad {
-        for batch in BatchLoader(dataset, batchSize: batchSize) {
+        for batch in BatchLoader(dataset, batchSize: batchSize, transform: transform).prefetching(workers: 1, depth: 2) {
             let logits = model(batch.images)
             lossSum += crossEntropy(logits, labels: batch.labels, reduction: .sum).item()
             top1 += correctCount(logits, labels: batch.labels, k: 1)

@@ -121,6 +121,11 @@ public final class Trainer {
     public private(set) var progress = TrainingProgress()
     /// When set, checkpoints, metrics, events and the report go here.
     public var runDirectory: RunDirectory?
+    /// Per-example transform of training images (e.g. the CIFAR pad-crop-flip + normalization),
+    /// seeded per example by the loader.
+    public var trainTransform: ImageTransform?
+    /// Per-example transform for evaluation (normalization, resize + center crop).
+    public var evaluationTransform: ImageTransform?
     /// Per-example augmentation of training images (seeded per example by the loader).
     public var augment: (@Sendable (UnsafeMutableBufferPointer<Float>, inout RandomGenerator) -> Void)?
     /// Whether SIGINT/SIGTERM (see ``InterruptSignal``) stop training like ``requestStop()``.
@@ -227,7 +232,12 @@ public final class Trainer {
                 GlobalRandom.state = g
             }
             model.train()
-            let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch), augment: augment)
+            let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
+                                     transform: trainTransform, augment: augment)
+            // Batches are assembled on background threads while the model computes; each is a pure
+            // function of (seed, position), so a resumed epoch continues with the very same batches.
+            let prefetch = loader.prefetching(workers: Swift.max(1, c.workers), depth: 3, startingAt: progress.batchInEpoch)
+            defer { prefetch.cancel() }
             var segmentStart = MonotonicClock.now()
             var lr = schedule.learningRate(at: Swift.max(0, progress.step - 1))
             while progress.batchInEpoch < loader.batchCount && progress.step < total {
@@ -238,7 +248,7 @@ public final class Trainer {
                 }
                 let b = progress.batchInEpoch
                 let fetchStart = MonotonicClock.now()
-                let batch = loader.batch(b)
+                guard let batch = prefetch.next() else { break }
                 progress.epochDataSeconds += MonotonicClock.now() - fetchStart
                 lr = schedule.learningRate(at: progress.step)
                 if let m = schedule.momentum(at: progress.step) {
@@ -301,7 +311,7 @@ public final class Trainer {
             segmentStart = MonotonicClock.now()
 
             // End of the epoch: evaluate, then checkpoint, then logs.
-            let val = evaluate(model, on: validation, batchSize: evaluationBatchSize)
+            let val = evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
             latestEvaluation = val
             let summary = EpochSummary(epoch: epoch, step: progress.step, trainLoss: progress.lossSum / Double(Swift.max(1, progress.seen)),
                                        trainAccuracy: Double(progress.correct) / Double(Swift.max(1, progress.seen)),

@@ -21,7 +21,8 @@ struct Evaluate: ParsableCommand {
         }
         let datasetName = dataset ?? w.state?.configuration.dataset ?? "synthetic"
         let dataPath = data ?? w.state.flatMap { $0.configuration.dataPath.isEmpty ? nil : $0.configuration.dataPath }
-        let set = try DatasetCatalog.load(datasetName, data: dataPath).validation
+        let loaded = try DatasetCatalog.load(datasetName, data: dataPath, inputSize: (try? Models.entry(model ?? w.model ?? ""))?.input[1] ?? 32)
+        let set = loaded.validation
         if let names = w.classNames, names != set.classNames {
             throw ValidationError("\(w.file) was trained on classes \(names.prefix(4).joined(separator: ", "))…; \(datasetName) has \(set.classNames.prefix(4).joined(separator: ", "))…")
         }
@@ -32,7 +33,7 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("\(w.file) does not fit \(modelName): \(error)")
         }
         let start = MonotonicClock.now()
-        let result = evaluate(net, on: set, batchSize: batchSize)
+        let result = evaluate(net, on: set, batchSize: batchSize, transform: loaded.evaluationTransform)
         print("\(modelName) (\(w.file)) on \(datasetName) validation, \(((MonotonicClock.now() - start) * 10).rounded() / 10) s")
         print(result.formatted(classNames: set.classNames))
         if confusion {

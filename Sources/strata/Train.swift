@@ -45,8 +45,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let (config, runPath, checkpoint) = try settings()
-        let data = try DatasetCatalog.load(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath)
         let entry = try Models.entry(config.model)
+        let data = try DatasetCatalog.load(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath, inputSize: entry.input[1])
         guard entry.input[0] == data.train.imageShape[0] else {
             throw ValidationError("\(config.model) takes \(entry.input[0])-channel input; the \(config.dataset) dataset is \(data.train.imageShape[0])-channel")
         }
@@ -54,6 +54,8 @@ struct Train: ParsableCommand {
         let net = try Models.make(config.model, classes: data.train.classNames.count)
         let trainer = Trainer(model: net, configuration: config)
         trainer.augment = data.augment
+        trainer.trainTransform = data.trainTransform
+        trainer.evaluationTransform = data.evaluationTransform
         let runDirectory = try RunDirectory(runPath)
         trainer.runDirectory = runDirectory
         if let checkpoint { try trainer.restore(from: checkpoint) }

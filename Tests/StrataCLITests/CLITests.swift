@@ -62,7 +62,7 @@ func temporaryPath(_ name: String) -> String {
     @Test func nonPositiveEpochs() throws {
         let r = try runStrata(["train", "--epochs", "0"])
         #expect(r.status != 0 && r.status < 128)
-        #expect(r.stderr.contains("--epochs"))
+        #expect(r.stderr.contains("epochs must be positive"))
     }
 }
 
