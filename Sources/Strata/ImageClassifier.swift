@@ -1,5 +1,8 @@
 import Foundation
 import StrataImage
+#if canImport(Glibc)
+import Glibc
+#endif
 import StrataModels
 import StrataNN
 import StrataTensor
@@ -66,6 +69,11 @@ public final class ImageClassifier {
     public init(model modelName: String, weights weightsPath: String, classes: Int? = nil, classNames: [String]? = nil,
                 resize: Int? = nil, crop: Int? = nil, normalization: ImageTransforms.Normalization? = nil) throws {
         let entry = try Models.entry(modelName)
+        // A run directory stands for its best checkpoint (else its last).
+        var weightsPath = weightsPath
+        if let inRun = ["best.safetensors", "last.safetensors"].map({ weightsPath + "/" + $0 }).first(where: { access($0, F_OK) == 0 }) {
+            weightsPath = inRun
+        }
         let file = try SafeTensorsFile(path: weightsPath)
         let metaNames = try Self.jsonStrings(file.metadata["class_names"], key: "class_names", path: weightsPath)
         let n = classes ?? metaNames?.count ?? classNames?.count ?? entry.classes
@@ -109,7 +117,8 @@ public final class ImageClassifier {
         }
 
         let model = try Init.withoutInitialization { try Models.make(entry.name, classes: n) }
-        let tensors = try file.tensors()
+        // A training checkpoint (last.safetensors) also holds optimizer state under "optimizer/".
+        let tensors = try file.tensors().filter { !$0.key.hasPrefix("optimizer/") }
         do {
             try model.loadStateDict(tensors)
         } catch let error as StateDictError {

@@ -7,16 +7,16 @@ struct Infer: ParsableCommand {
         abstract: "Run a model in eval mode on a float32 NCHW .npy array and write the logits as .npy.")
 
     @Option(help: "Model name (see `strata models`).") var model: String
-    @Option(help: "Weights (.safetensors) with torchvision's key names.") var weights: String
+    @Option(help: "Weights (.safetensors with torchvision's key names) or a training run directory.") var weights: String
     @Option(help: "Input array, float32 [N, C, H, W] (.npy).") var input: String
     @Option(help: "Where to write the logits, float32 [N, classes] (.npy).") var output: String
     @Option(help: "Number of classes (default: the model's own).") var classes: Int?
 
     func run() throws {
         let net = try Init.withoutInitialization { try Models.make(model, classes: classes) }
-        let file = try SafeTensorsFile(path: weights)
+        let file = try Checkpoint.modelWeights(weights)   // a .safetensors file or a run directory
         do {
-            try net.loadStateDict(try file.tensors())
+            try net.loadStateDict(file.tensors)
         } catch let error as StateDictError {
             throw ValidationError("\(weights) does not fit \(model): \(error)")
         }
