@@ -9,6 +9,7 @@ import PackageDescription
 //   StrataModels  the model zoo: one file per architecture family, and a registry
 //   StrataData    datasets and batch loading
 //   StrataTraining optimizers, schedules, evaluation
+//   StrataDNNL    the oneDNN backend (the only target that imports the C module _CDNNL)
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -27,7 +28,10 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
         .target(name: "StrataData", dependencies: ["StrataTensor"]),
         .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining"]),
+        // oneDNN 2.6 from Debian's libdnnl-dev (no pkg-config file: the module map links "dnnl").
+        .systemLibrary(name: "_CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "StrataDNNL", dependencies: ["StrataTensor", "_CDNNL"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataDNNL"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -41,6 +45,7 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "StrataDNNLTests", dependencies: ["StrataDNNL", "StrataModels", "StrataTraining", "StrataTestSupport"]),
         .testTarget(name: "StrataTrainingTests", dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(

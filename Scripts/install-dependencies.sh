@@ -3,7 +3,7 @@
 #   libturbojpeg0-dev, libpng-dev: image decoding (StrataImage)
 #   pkg-config: lets SwiftPM find them
 set -euo pipefail
-packages=(pkg-config libturbojpeg0-dev libpng-dev)
+packages=(pkg-config libturbojpeg0-dev libpng-dev libdnnl-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,7 @@
 @_exported import StrataModels
 @_exported import StrataData
 @_exported import StrataTraining
+@_exported import StrataDNNL
 
 /// The library version.
 public let strataVersion = "0.1.0"

@@ -72,6 +72,11 @@ public struct BatchNormSaved {
     public var mean: Tensor
     /// Per-channel 1/√(var + eps), [C] (biased batch variance in training, running variance in eval).
     public var invStd: Tensor
+
+    public init(mean: Tensor, invStd: Tensor) {
+        self.mean = mean
+        self.invStd = invStd
+    }
 }
 
 /// The kernels a compute backend provides. Every op in StrataTensor calls its "fat"
@@ -101,6 +106,10 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Batch statistics over (N, H, W): mean and 1/√(biased var + eps), per channel.
     func batchNormStatistics(_ x: Tensor, eps: Double) -> BatchNormSaved
+    /// Training-mode batch norm in one call: the batch statistics and the normalized output.
+    /// The default runs ``batchNormStatistics(_:eps:)`` then ``batchNormApply(_:saved:weight:bias:)``;
+    /// a backend may do both in one pass over `x`.
+    func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved)
     /// y = (x − mean)·invStd·weight + bias, per channel.
     func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor
     /// Gradients of ``batchNormApply``; `trainingStatistics` adds the terms through the batch mean and variance.
@@ -110,6 +119,13 @@ public protocol Backend: AnyObject, Sendable {
     /// Local response normalization across channels (AlexNet).
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
     func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
+}
+
+extension Backend {
+    public func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved) {
+        let saved = batchNormStatistics(x, eps: eps)
+        return (batchNormApply(x, saved: saved, weight: weight, bias: bias), saved)
+    }
 }
 
 /// The backend ops use; the reference backend unless changed.

@@ -6,6 +6,11 @@ public final class TensorStorage: @unchecked Sendable {
     public let dtype: DType
     public let count: Int
     public let pointer: UnsafeMutableRawPointer
+    /// Bumped after every in-place write made through ``Tensor``'s APIs (``Tensor/assign(_:)``,
+    /// ``Tensor/withUnsafeMutableBuffer(as:_:)``), so that a backend may cache a derived copy
+    /// (oneDNN's reordered weights) and know when it is stale. Code writing through ``pointer``
+    /// directly must call ``markModified()``.
+    public private(set) var version: Int = 0
 
     /// Allocates uninitialized storage for `count` elements.
     public init(dtype: DType, count: Int) {
@@ -23,6 +28,9 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit { pointer.deallocate() }
+
+    /// Records an in-place write (see ``version``).
+    public func markModified() { version &+= 1 }
 
     @inline(__always)
     public func typed<T: TensorScalar>(_: T.Type) -> UnsafeMutablePointer<T> {

@@ -100,7 +100,8 @@ public final class Tensor: @unchecked Sendable {
     /// Writes into the elements in place. Not recorded by autograd: for optimizers,
     /// running statistics and initializers only.
     public func withUnsafeMutableBuffer<T: TensorScalar, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
+        defer { storage.markModified() }
+        return try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
     }
 
     // MARK: Autograd helpers
@@ -131,6 +132,7 @@ public final class Tensor: @unchecked Sendable {
         shapeCheck(other.shape == shape, "assign", got: "\(other.shape)", expected: "\(shape)")
         let src = other.dtype == dtype ? other : other.to(dtype)
         storage.pointer.copyMemory(from: src.storage.pointer, byteCount: count * dtype.byteCount)
+        storage.markModified()
     }
 
     /// Changes this leaf tensor's dtype in place (for converting a whole model, e.g. to

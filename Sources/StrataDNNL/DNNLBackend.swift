@@ -1,0 +1,201 @@
+// The oneDNN backend: every fat op of the Backend protocol on oneDNN primitives, for Float32.
+// Float64 tensors (gradient checks) and the few cases oneDNN has no kernel for go to the
+// reference backend. The ops themselves live in the DNNL*.swift files next to this one,
+// forward and backward side by side.
+
+import _CDNNL
+import Foundation
+import StrataTensor
+
+/// A ``Backend`` on oneDNN (Intel's deep-learning kernels): direct and Winograd convolutions
+/// with AVX-512 JIT code, pooling, batch norm and LRN, with primitives cached by op, shapes and
+/// attributes, and weights reordered into oneDNN's blocked layouts once per change.
+///
+/// ```swift
+/// Backends.setDefault(DNNLBackend())          // or: StrataBackends.configureDefault()
+/// Backends.with(DNNLBackend()) { model(x) }   // for one computation
+/// ```
+///
+/// Threads: oneDNN runs on OpenMP; ``DNNLThreads/count`` (default all cores, or
+/// `STRATA_NUM_THREADS`) sets how many.
+public final class DNNLBackend: Backend, @unchecked Sendable {
+    public let name = "dnnl"
+
+    /// How convolutions are computed.
+    public enum ConvolutionAlgorithm: Sendable {
+        /// Direct convolution (oneDNN's JIT kernels): the same arithmetic as the definition.
+        case direct
+        /// oneDNN chooses: Winograd F(4×4, 3×3) for the 3×3 stride-1 convolutions where it is
+        /// faster (numerically different from direct convolution: about 1e-4 relative), direct elsewhere.
+        case auto
+    }
+
+    /// The convolution algorithm for new primitives. Default `.direct`.
+    public let convolutionAlgorithm: ConvolutionAlgorithm
+
+    /// Float64 tensors and the cases oneDNN has no kernel for run here.
+    let reference = ReferenceBackend()
+
+    public init(convolutionAlgorithm: ConvolutionAlgorithm = .direct) {
+        self.convolutionAlgorithm = convolutionAlgorithm
+        _ = DNNLEngine.shared
+    }
+
+    // MARK: Caches
+
+    private let lock = NSLock()
+    private var primitives: [PrimitiveKey: AnyObject] = [:]
+    private var reorders: [ReorderKey: Primitive] = [:]
+    private var weights: [WeightKey: WeightEntry] = [:]
+
+    /// An op and every number that shapes its primitive (dimensions, strides, flags).
+    struct PrimitiveKey: Hashable {
+        let op: String
+        let values: [Int]
+    }
+
+    /// The cached object for `op` and `values`, created by `make` on first use. Creating a
+    /// primitive costs ~0.2–0.6 ms (JIT code generation), executing a small one a few µs.
+    func cached<T: AnyObject>(_ op: String, _ values: [Int], _ make: () throws -> T) -> T {
+        let key = PrimitiveKey(op: op, values: values)
+        lock.lock(); defer { lock.unlock() }
+        if let hit = primitives[key] { return hit as! T }
+        let made = orTrap(make)
+        primitives[key] = made
+        return made
+    }
+
+    /// Like ``cached(_:_:_:)`` but remembers a failure (`nil`), for primitives oneDNN may not
+    /// implement (the caller then falls back to the reference kernels).
+    func cachedIfImplemented<T: AnyObject>(_ op: String, _ values: [Int], _ make: () throws -> T) -> T? {
+        let key = PrimitiveKey(op: op, values: values)
+        lock.lock(); defer { lock.unlock() }
+        if let hit = primitives[key] { return hit as? T }
+        do {
+            let made = try make()
+            primitives[key] = made
+            return made
+        } catch let error as DNNLError where error.isUnimplemented {
+            primitives[key] = NSNull()
+            return nil
+        } catch {
+            fatalError("StrataDNNL: \(error)")
+        }
+    }
+
+    /// Number of cached primitives (for tests and diagnostics).
+    public var cachedPrimitiveCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return primitives.count + reorders.count
+    }
+
+    // MARK: Layout conversion
+
+    private struct ReorderKey: Hashable { let from: MemoryDescKey, to: MemoryDescKey }
+
+    /// `buffer` (in layout `from`) converted to layout `to`; the same buffer when they agree.
+    func reorder(_ buffer: Buffer, from: MemoryDesc, to: MemoryDesc) -> Buffer {
+        if from == to { return buffer }
+        let out = Buffer.bytes(to.byteCount)
+        reorder(buffer, from: from, into: out, to: to)
+        return out
+    }
+
+    /// Converts `buffer` (layout `from`) into `destination` (layout `to`).
+    func reorder(_ buffer: Buffer, from: MemoryDesc, into destination: Buffer, to: MemoryDesc) {
+        let key = ReorderKey(from: from.key, to: to.key)
+        lock.lock()
+        let primitive: Primitive
+        if let hit = reorders[key] {
+            primitive = hit
+        } else {
+            primitive = orTrap { try Primitive(reorderFrom: from, to: to) }
+            reorders[key] = primitive
+        }
+        lock.unlock()
+        orTrap { try primitive.execute([.init(DNNL_ARG_FROM, from, buffer), .init(DNNL_ARG_TO, to, destination)]) }
+    }
+
+    /// A Float32 tensor's values in layout `md` (a reorder from its row-major storage when needed).
+    func input(_ t: Tensor, as md: MemoryDesc, dims: [Int]? = nil) -> Buffer {
+        reorder(t.storage, from: .plain(dims ?? t.shape), to: md)
+    }
+
+    /// A tensor of `shape` from a primitive's result in layout `md`.
+    func output(_ buffer: Buffer, _ md: MemoryDesc, shape: [Int], dims: [Int]? = nil) -> Tensor {
+        let plain = MemoryDesc.plain(dims ?? shape)
+        let count = shape.reduce(1, *)
+        if md == plain && buffer.count == count { return Tensor(shape: shape, storage: buffer) }
+        let storage = TensorStorage(dtype: .float32, count: count)
+        reorder(buffer, from: md, into: storage, to: plain)
+        return Tensor(shape: shape, storage: storage)
+    }
+
+    /// A buffer for a primitive's result in layout `md`. Plain layouts get exactly a tensor's
+    /// element count, so that ``output(_:_:shape:dims:)`` can adopt the buffer without a copy.
+    func resultBuffer(_ md: MemoryDesc) -> Buffer { Buffer.bytes(md.byteCount) }
+
+    // MARK: Weights
+
+    /// Reordered weights, keyed by the source storage's identity and the target layout.
+    private struct WeightKey: Hashable { let storage: ObjectIdentifier, layout: MemoryDescKey }
+    private final class WeightEntry {
+        weak var source: TensorStorage?
+        let version: Int
+        let buffer: Buffer
+        init(source: TensorStorage, version: Int, buffer: Buffer) { (self.source, self.version, self.buffer) = (source, source.version, buffer) }
+    }
+
+    /// `weight` in layout `md`, reordered once and reused until the weight changes (optimizers
+    /// write through ``Tensor/assign(_:)``, which bumps ``TensorStorage/version``).
+    func weightBuffer(_ weight: Tensor, plain: MemoryDesc, as md: MemoryDesc) -> Buffer {
+        if plain == md { return weight.storage }
+        let storage = weight.storage
+        let key = WeightKey(storage: ObjectIdentifier(storage), layout: md.key)
+        lock.lock()
+        if let hit = weights[key], hit.source === storage, hit.version == storage.version {
+            lock.unlock()
+            return hit.buffer
+        }
+        lock.unlock()
+        let version = storage.version
+        let buffer = reorder(storage, from: plain, to: md)
+        lock.lock(); defer { lock.unlock() }
+        if weights.count > 4096 { weights = weights.filter { $0.value.source != nil } }
+        weights[key] = WeightEntry(source: storage, version: version, buffer: buffer)
+        return buffer
+    }
+
+    // MARK: Matrix product
+
+    public func matmul(_ a: Tensor, _ b: Tensor, transA: Bool, transB: Bool) -> Tensor {
+        guard a.dtype == .float32 else { return reference.matmul(a, b, transA: transA, transB: transB) }
+        // oneDNN's sgemm (row-major, the same JIT GEMM its inner-product and matmul primitives use):
+        // no primitive to create, so every shape is equally cheap to call.
+        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let n = transB ? b.shape[0] : b.shape[1]
+        let c = TensorStorage(dtype: .float32, count: m * n)
+        if m * n > 0 {
+            if k == 0 {
+                c.pointer.initializeMemory(as: Float.self, repeating: 0, count: m * n)
+            } else {
+                DNNLThreads.applyToCurrentThread()
+                let ta = CChar(UInt8(ascii: transA ? "T" : "N")), tb = CChar(UInt8(ascii: transB ? "T" : "N"))
+                orTrap {
+                    try check(dnnl_sgemm(ta, tb, Int64(m), Int64(n), Int64(k), 1, a.storage.typed(Float.self), Int64(a.shape[1]),
+                                         b.storage.typed(Float.self), Int64(b.shape[1]), 0, c.typed(Float.self), Int64(n)),
+                              "sgemm \(m)×\(k)·\(k)×\(n)", "dnnl_sgemm")
+                }
+            }
+        }
+        withExtendedLifetime((a, b)) {}
+        return Tensor(shape: [m, n], storage: c)
+    }
+}
+
+/// Calls `body` with a pointer to `value`, or nil.
+@inline(__always)
+func withOptionalPointer<T, R>(to value: T?, _ body: (UnsafePointer<T>?) throws -> R) rethrows -> R {
+    guard var v = value else { return try body(nil) }
+    return try withUnsafePointer(to: &v) { try body($0) }
+}
