@@ -45,19 +45,20 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     private let lock = NSLock()
     private var primitives: [PrimitiveKey: AnyObject] = [:]
-    private var reorders: [ReorderKey: Primitive] = [:]
     private var weights: [WeightKey: WeightEntry] = [:]
 
-    /// An op and every number that shapes its primitive (dimensions, strides, flags).
+    /// An op, every number that shapes its primitive (dimensions, strides, flags), and the
+    /// layouts of its given (not `any`) memories.
     struct PrimitiveKey: Hashable {
         let op: String
         let values: [Int]
+        let layouts: [MemoryDescKey]
     }
 
     /// The cached object for `op` and `values`, created by `make` on first use. Creating a
     /// primitive costs ~0.2–0.6 ms (JIT code generation), executing a small one a few µs.
-    func cached<T: AnyObject>(_ op: String, _ values: [Int], _ make: () throws -> T) -> T {
-        let key = PrimitiveKey(op: op, values: values)
+    func cached<T: AnyObject>(_ op: String, _ values: [Int], layouts: [MemoryDesc] = [], _ make: () throws -> T) -> T {
+        let key = PrimitiveKey(op: op, values: values, layouts: layouts.map(\.key))
         lock.lock(); defer { lock.unlock() }
         if let hit = primitives[key] { return hit as! T }
         let made = orTrap(make)
@@ -67,8 +68,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     /// Like ``cached(_:_:_:)`` but remembers a failure (`nil`), for primitives oneDNN may not
     /// implement (the caller then falls back to the reference kernels).
-    func cachedIfImplemented<T: AnyObject>(_ op: String, _ values: [Int], _ make: () throws -> T) -> T? {
-        let key = PrimitiveKey(op: op, values: values)
+    func cachedIfImplemented<T: AnyObject>(_ op: String, _ values: [Int], layouts: [MemoryDesc] = [], _ make: () throws -> T) -> T? {
+        let key = PrimitiveKey(op: op, values: values, layouts: layouts.map(\.key))
         lock.lock(); defer { lock.unlock() }
         if let hit = primitives[key] { return hit as? T }
         do {
@@ -86,54 +87,55 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// Number of cached primitives (for tests and diagnostics).
     public var cachedPrimitiveCount: Int {
         lock.lock(); defer { lock.unlock() }
-        return primitives.count + reorders.count
+        return primitives.count
     }
 
-    // MARK: Layout conversion
-
-    private struct ReorderKey: Hashable { let from: MemoryDescKey, to: MemoryDescKey }
+    // MARK: Layouts
+    //
+    // Results stay in the layout their primitive chose (``DNNLLayout``: nChw16c for most
+    // activations) and the next primitive takes them as they are; a reorder happens only where
+    // layouts differ, or when Swift code reads the values (``Tensor/storage``).
 
     /// `buffer` (in layout `from`) converted to layout `to`; the same buffer when they agree.
     func reorder(_ buffer: Buffer, from: MemoryDesc, to: MemoryDesc) -> Buffer {
-        if from == to { return buffer }
-        let out = Buffer.bytes(to.byteCount)
-        reorder(buffer, from: from, into: out, to: to)
-        return out
+        Reorders.convert(buffer, from: from, to: to)
     }
 
-    /// Converts `buffer` (layout `from`) into `destination` (layout `to`).
-    func reorder(_ buffer: Buffer, from: MemoryDesc, into destination: Buffer, to: MemoryDesc) {
-        let key = ReorderKey(from: from.key, to: to.key)
-        lock.lock()
-        let primitive: Primitive
-        if let hit = reorders[key] {
-            primitive = hit
-        } else {
-            primitive = orTrap { try Primitive(reorderFrom: from, to: to) }
-            reorders[key] = primitive
-        }
-        lock.unlock()
-        orTrap { try primitive.execute([.init(DNNL_ARG_FROM, from, buffer), .init(DNNL_ARG_TO, to, destination)]) }
+    /// The layout `t`'s elements are held in now (its oneDNN layout, else row-major).
+    func currentLayout(_ t: Tensor, dims: [Int]? = nil) -> (Buffer, MemoryDesc) {
+        let (data, layout) = t.representation
+        if let l = layout as? DNNLLayout, dims == nil || dims! == t.shape { return (data, l.md) }
+        return (t.storage, .plain(dims ?? t.shape))
     }
 
-    /// A Float32 tensor's values in layout `md` (a reorder from its row-major storage when needed).
+    /// A Float32 tensor's values in layout `md` (reordered only when held in another layout).
     func input(_ t: Tensor, as md: MemoryDesc, dims: [Int]? = nil) -> Buffer {
-        reorder(t.storage, from: .plain(dims ?? t.shape), to: md)
+        let (data, from) = currentLayout(t, dims: dims)
+        return reorder(data, from: from, to: md)
     }
 
-    /// A tensor of `shape` from a primitive's result in layout `md`.
-    func output(_ buffer: Buffer, _ md: MemoryDesc, shape: [Int], dims: [Int]? = nil) -> Tensor {
+    /// A tensor of `shape` holding a primitive's result in layout `md`: kept in that layout
+    /// unless `rowMajor` (parameter gradients, which optimizers update in place) or it is plain.
+    func output(_ buffer: Buffer, _ md: MemoryDesc, shape: [Int], dims: [Int]? = nil, rowMajor: Bool = false) -> Tensor {
         let plain = MemoryDesc.plain(dims ?? shape)
         let count = shape.reduce(1, *)
         if md == plain && buffer.count == count { return Tensor(shape: shape, storage: buffer) }
+        if !rowMajor && dims == nil && md.dims == shape {
+            return Tensor(shape: shape, physical: buffer, layout: DNNLLayout(md))
+        }
         let storage = TensorStorage(dtype: .float32, count: count)
-        reorder(buffer, from: md, into: storage, to: plain)
+        Reorders.convert(buffer, from: md, into: storage, to: plain)
         return Tensor(shape: shape, storage: storage)
     }
 
-    /// A buffer for a primitive's result in layout `md`. Plain layouts get exactly a tensor's
-    /// element count, so that ``output(_:_:shape:dims:)`` can adopt the buffer without a copy.
-    func resultBuffer(_ md: MemoryDesc) -> Buffer { Buffer.bytes(md.byteCount) }
+    /// A buffer for a primitive's result in layout `md`.
+    /// Padded layouts start zeroed: oneDNN primitives do not all write their output's padding,
+    /// and the padding must be zero (a NaN there would survive multiplication by zero weights).
+    func resultBuffer(_ md: MemoryDesc) -> Buffer {
+        let b = Buffer.bytes(md.byteCount)
+        if md.isPadded { b.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: md.byteCount) }
+        return b
+    }
 
     // MARK: Weights
 

@@ -118,7 +118,7 @@ extension DNNLBackend {
                 .init(DNNL_ARG_DIFF_WEIGHTS, diffWeiMD, diffWei),
             ])
         }
-        return output(diffWei, diffWeiMD, shape: weightShape, dims: g.weights)
+        return output(diffWei, diffWeiMD, shape: weightShape, dims: g.weights, rowMajor: true)
     }
 
     /// The forward primitive descriptor a backward one is created against (no bias: the

@@ -171,6 +171,29 @@ struct MemoryDesc {
         return text
     }
 
+    /// The same kind of layout for other dimensions: channel-blocked (`nChw16c`, `nChw8c`) or plain.
+    func sameKind(dims: [Int]) -> MemoryDesc {
+        let b = raw.format_desc.blocking
+        if isBlocked && b.inner_nblks == 1 && b.inner_idxs.0 == 1 && dims.count == 4 {
+            switch b.inner_blks.0 {
+            case 16: return MemoryDesc(dims, dnnl_aBcd16b)
+            case 8: return MemoryDesc(dims, dnnl_aBcd8b)
+            default: break
+            }
+        }
+        return .plain(dims)
+    }
+
+    /// Whether the layout has padding (channels rounded up to the block size).
+    var isPadded: Bool {
+        withUnsafeBytes(of: raw.dims) { d in
+            withUnsafeBytes(of: raw.padded_dims) { p in
+                let n = Int(raw.ndims)
+                return !zip(d.bindMemory(to: Int64.self).prefix(n), p.bindMemory(to: Int64.self).prefix(n)).allSatisfy { $0 == $1 }
+            }
+        }
+    }
+
     /// Whether this is a blocked layout with inner blocks (`nChw16c`, `OIhw16i16o`, ...).
     var isBlocked: Bool { raw.format_kind == dnnl_blocked && raw.format_desc.blocking.inner_nblks > 0 }
 }

@@ -8,7 +8,10 @@ extension DNNLBackend {
     //
     // Strata saves (mean, 1/√(var + ε)) and does not pass ε to the apply and backward kernels;
     // oneDNN wants (mean, var) and ε. Both agree when oneDNN is given var' = 1/invStd² = var + ε
-    // and ε' = 0, which is what every primitive here except the statistics one gets.
+    // and ε' ≈ 0, which is what every primitive here except the statistics one gets. ε' is a tiny
+    // positive number rather than 0: in a padded blocked layout (C not a multiple of 16) the
+    // padding channels have variance 0, and 1/√0 would fill them with NaN; 1e-30 vanishes
+    // next to any real var + ε.
     //
     // Scale and shift are always passed (ones and zeros when the layer has no affine part), so
     // one primitive serves both; oneDNN's backward with `use_shift` also needs DNNL_ARG_SHIFT
@@ -16,10 +19,18 @@ extension DNNLBackend {
 
     private static let bnFlags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
 
-    /// BN sees [N, C, H, W] or [N, C]; statistics are [C].
-    private func bnDesc(_ shape: [Int], prop: dnnl_prop_kind_t, eps: Float, globalStats: Bool) throws -> dnnl_batch_normalization_desc_t {
+    /// The layout batch norm runs in: the input's oneDNN layout if it has one; else nChw16c for
+    /// images (oneDNN's plain-layout batch norm is a slow generic kernel); [N, C] stays plain.
+    func bnLayout(_ x: Tensor) -> MemoryDesc {
+        let (_, md) = currentLayout(x)
+        if md.isBlocked || x.rank != 4 { return md }
+        return MemoryDesc(x.shape, dnnl_aBcd16b)
+    }
+
+    /// BN sees [N, C, H, W] or [N, C] in layout `data`; statistics are [C].
+    private func bnDesc(_ data: MemoryDesc, prop: dnnl_prop_kind_t, eps: Float, globalStats: Bool) throws -> dnnl_batch_normalization_desc_t {
         var desc = dnnl_batch_normalization_desc_t()
-        var data = MemoryDesc.plain(shape).raw
+        var data = data.raw
         let flags = Self.bnFlags | (globalStats ? dnnl_use_global_stats.rawValue : 0)
         if prop == dnnl_backward {
             try check(dnnl_batch_normalization_backward_desc_init(&desc, prop, &data, &data, eps, flags),
@@ -33,9 +44,9 @@ extension DNNLBackend {
 
     /// Forward batch norm: `globalStats` normalizes with given (mean, var'), otherwise with the
     /// batch's, which it also returns.
-    private func bnForward(_ shape: [Int], eps: Float, globalStats: Bool) -> Primitive {
-        cached("bn.fwd\(globalStats ? ".global" : "")", shape + [Int(eps.bitPattern)]) {
-            var desc = try bnDesc(shape, prop: globalStats ? dnnl_forward_inference : dnnl_forward_training, eps: eps, globalStats: globalStats)
+    private func bnForward(_ data: MemoryDesc, eps: Float, globalStats: Bool) -> Primitive {
+        cached("bn.fwd\(globalStats ? ".global" : "")", [Int(eps.bitPattern)], layouts: [data]) {
+            var desc = try bnDesc(data, prop: globalStats ? dnnl_forward_inference : dnnl_forward_training, eps: eps, globalStats: globalStats)
             return try Primitive("batch normalization forward", desc: &desc)
         }
     }
@@ -47,7 +58,7 @@ extension DNNLBackend {
     /// Runs the batch-statistics forward: y, mean, biased variance.
     private func bnTrainingForward(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (Buffer, MemoryDesc, Buffer, Buffer) {
         let c = x.shape[1]
-        let f = bnForward(x.shape, eps: Float(eps), globalStats: false)
+        let f = bnForward(bnLayout(x), eps: Float(eps), globalStats: false)
         let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([c])
         let dst = resultBuffer(dstMD)
         let mean = Buffer(dtype: .float32, count: c), variance = Buffer(dtype: .float32, count: c)
@@ -69,7 +80,10 @@ extension DNNLBackend {
         return BatchNormSaved(mean: Tensor(shape: [c], storage: mean), invStd: Tensor(shape: [c], storage: invStd))
     }
 
-    /// var' = 1/invStd² (= var + ε), for primitives created with ε' = 0.
+    /// ε' for the primitives that take Strata's saved statistics.
+    static let tinyEps: Float = 1e-30
+
+    /// var' = 1/invStd² (= var + ε), for primitives created with ε' = ``tinyEps``.
     private func varianceWithEps(_ saved: BatchNormSaved) -> Buffer {
         let c = saved.invStd.count
         let out = Buffer(dtype: .float32, count: c)
@@ -93,7 +107,7 @@ extension DNNLBackend {
     public func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor {
         guard x.dtype == .float32 else { return reference.batchNormApply(x, saved: saved, weight: weight, bias: bias) }
         let c = x.shape[1]
-        let f = bnForward(x.shape, eps: 0, globalStats: true)
+        let f = bnForward(bnLayout(x), eps: Self.tinyEps, globalStats: true)
         let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([c])
         let dst = resultBuffer(dstMD)
         let (scale, shift) = scaleShift(weight, bias, channels: c)
@@ -114,10 +128,11 @@ extension DNNLBackend {
         }
         let c = x.shape[1]
         let global = !trainingStatistics
-        let b = cached("bn.bwd\(global ? ".global" : "")", x.shape) {
-            var hintDesc = try bnDesc(x.shape, prop: dnnl_forward_training, eps: 0, globalStats: global)
+        let layout = bnLayout(x)
+        let b = cached("bn.bwd\(global ? ".global" : "")", [], layouts: [layout]) {
+            var hintDesc = try bnDesc(layout, prop: dnnl_forward_training, eps: Self.tinyEps, globalStats: global)
             let hint = try Primitive("batch normalization forward (hint)", desc: &hintDesc)
-            var desc = try bnDesc(x.shape, prop: dnnl_backward, eps: 0, globalStats: global)
+            var desc = try bnDesc(layout, prop: dnnl_backward, eps: Self.tinyEps, globalStats: global)
             return try Primitive("batch normalization backward", desc: &desc, hint: hint)
         }
         let dataMD = b.md(dnnl_query_src_md), diffDstMD = b.md(dnnl_query_diff_dst_md), diffSrcMD = b.md(dnnl_query_diff_src_md)

@@ -31,9 +31,12 @@ struct PoolGeometryDNNL {
 }
 
 extension DNNLBackend {
-    private func poolDesc(_ g: PoolGeometryDNNL, forward: Bool, prop: dnnl_prop_kind_t, alg: dnnl_alg_kind_t) throws -> dnnl_pooling_v2_desc_t {
+    /// `src` is the input's layout (forward) or the one ∂x is wanted in (backward); `dst` the
+    /// output's (`any` in the forward: pooling keeps its input's layout).
+    private func poolDesc(_ g: PoolGeometryDNNL, src: MemoryDesc, dst: MemoryDesc, forward: Bool, prop: dnnl_prop_kind_t,
+                          alg: dnnl_alg_kind_t) throws -> dnnl_pooling_v2_desc_t {
         var desc = dnnl_pooling_v2_desc_t()
-        var src = MemoryDesc.plain(g.src).raw, dst = MemoryDesc.any(g.dst).raw
+        var src = src.raw, dst = dst.raw
         let dilation: [Int64] = [0, 0]
         if forward {
             try check(dnnl_pooling_v2_forward_desc_init(&desc, prop, alg, &src, &dst, g.strides, g.kernel, dilation, g.padL, g.padR),
@@ -45,19 +48,22 @@ extension DNNLBackend {
         return desc
     }
 
-    /// Forward pooling primitive; nil when oneDNN has no kernel for this case.
-    private func poolForward(_ g: PoolGeometryDNNL, alg: dnnl_alg_kind_t, training: Bool) -> Primitive? {
-        cachedIfImplemented("pool.fwd\(alg.rawValue)\(training ? ".train" : "")", g.key) {
-            var desc = try poolDesc(g, forward: true, prop: training ? dnnl_forward_training : dnnl_forward_inference, alg: alg)
+    /// Forward pooling primitive for input layout `src`; nil when oneDNN has no kernel for this case.
+    private func poolForward(_ g: PoolGeometryDNNL, src: MemoryDesc, alg: dnnl_alg_kind_t, training: Bool) -> Primitive? {
+        cachedIfImplemented("pool.fwd\(alg.rawValue)\(training ? ".train" : "")", g.key, layouts: [src]) {
+            var desc = try poolDesc(g, src: src, dst: .any(g.dst), forward: true,
+                                    prop: training ? dnnl_forward_training : dnnl_forward_inference, alg: alg)
             return try Primitive("pooling forward", desc: &desc)
         }
     }
 
-    private func poolBackward(_ g: PoolGeometryDNNL, alg: dnnl_alg_kind_t) -> Primitive? {
-        cachedIfImplemented("pool.bwd\(alg.rawValue)", g.key) {
-            var hintDesc = try poolDesc(g, forward: true, prop: dnnl_forward_training, alg: alg)
+    /// Backward pooling primitive for ∂y in layout `diffDst`; ∂x comes in the same kind of layout.
+    private func poolBackward(_ g: PoolGeometryDNNL, diffDst: MemoryDesc, alg: dnnl_alg_kind_t) -> Primitive? {
+        cachedIfImplemented("pool.bwd\(alg.rawValue)", g.key, layouts: [diffDst]) {
+            let diffSrc = diffDst.sameKind(dims: g.src)
+            var hintDesc = try poolDesc(g, src: diffSrc, dst: diffDst, forward: true, prop: dnnl_forward_training, alg: alg)
             let hint = try Primitive("pooling forward (hint)", desc: &hintDesc)
-            var desc = try poolDesc(g, forward: false, prop: dnnl_backward_data, alg: alg)
+            var desc = try poolDesc(g, src: diffSrc, dst: diffDst, forward: false, prop: dnnl_backward_data, alg: alg)
             return try Primitive("pooling backward", desc: &desc, hint: hint)
         }
     }
@@ -72,7 +78,9 @@ extension DNNLBackend {
         let g = PoolGeometryDNNL(input: x.shape, p)
         // Indices only matter when the backward will run: without it, no workspace.
         let training = GradMode.isEnabled && x.requiresGrad
-        guard let f = poolForward(g, alg: dnnl_pooling_max, training: training) else { return reference.maxPool2d(x, p) }
+        guard let f = poolForward(g, src: currentLayout(x).1, alg: dnnl_pooling_max, training: training) else {
+            return reference.maxPool2d(x, p)
+        }
         let srcMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         var args: [Primitive.Arg] = [.init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)), .init(DNNL_ARG_DST, dstMD, dst)]
@@ -138,7 +146,9 @@ extension DNNLBackend {
     public func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor {
         guard x.dtype == .float32 else { return reference.avgPool2d(x, p) }
         let g = PoolGeometryDNNL(input: x.shape, p)
-        guard let alg = avgAlgorithm(g, p), let f = poolForward(g, alg: alg, training: false) else { return reference.avgPool2d(x, p) }
+        guard let alg = avgAlgorithm(g, p), let f = poolForward(g, src: currentLayout(x).1, alg: alg, training: false) else {
+            return reference.avgPool2d(x, p)
+        }
         let srcMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         orTrap { try f.execute([.init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)), .init(DNNL_ARG_DST, dstMD, dst)]) }
@@ -148,7 +158,7 @@ extension DNNLBackend {
     public func avgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int], _ p: Pool2dParameters) -> Tensor {
         guard gradOutput.dtype == .float32 else { return reference.avgPool2dBackward(gradOutput, inputShape: inputShape, p) }
         let g = PoolGeometryDNNL(input: inputShape, p)
-        guard let alg = avgAlgorithm(g, p), let b = poolBackward(g, alg: alg) else {
+        guard let alg = avgAlgorithm(g, p), let b = poolBackward(g, diffDst: currentLayout(gradOutput).1, alg: alg) else {
             return reference.avgPool2dBackward(gradOutput, inputShape: inputShape, p)
         }
         let diffDstMD = b.md(dnnl_query_diff_dst_md), diffSrcMD = b.md(dnnl_query_diff_src_md)

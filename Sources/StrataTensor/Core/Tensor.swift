@@ -15,8 +15,31 @@
 public final class Tensor: @unchecked Sendable {
     /// Dimensions, outermost first.
     public let shape: [Int]
-    /// The elements, row-major.
-    public private(set) var storage: TensorStorage
+    /// The elements, row-major. For a tensor a backend made in its own ``layout`` this
+    /// converts the elements to row-major on first access (once; the tensor is row-major after).
+    public internal(set) var storage: TensorStorage {
+        get {
+            if _layout == nil { return _data }
+            return LayoutLock.shared.sync {
+                if let layout = _layout {
+                    _data = layout.rowMajor(_data, shape: shape)
+                    _layout = nil
+                }
+                return _data
+            }
+        }
+        set {
+            LayoutLock.shared.sync {
+                _data = newValue
+                _layout = nil
+            }
+        }
+    }
+    /// The elements in `_layout`'s order, or row-major when `_layout` is nil.
+    private var _data: TensorStorage
+    private var _layout: (any TensorLayout)?
+    /// Elements in the tensor (the product of ``shape``).
+    public let count: Int
     /// Whether gradients are accumulated into ``grad`` by ``backward(_:)``.
     public var requiresGrad: Bool
     /// The accumulated gradient of a leaf tensor; `nil` until a backward pass reaches it.
@@ -29,9 +52,32 @@ public final class Tensor: @unchecked Sendable {
         precondition(elementCount(shape) == storage.count,
                      "Tensor: shape \(shape) holds \(elementCount(shape)) elements, storage has \(storage.count)")
         self.shape = shape
-        self.storage = storage
+        _data = storage
+        count = storage.count
         self.requiresGrad = requiresGrad
     }
+
+    /// A tensor whose elements a backend keeps in its own `layout` (`physical` holds them in
+    /// that order, possibly with padding). See ``TensorLayout``.
+    public init(shape: [Int], physical: TensorStorage, layout: any TensorLayout, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        precondition(physical.count >= elementCount(shape), "Tensor: layout storage smaller than shape \(shape)")
+        self.shape = shape
+        _data = physical
+        _layout = layout
+        count = elementCount(shape)
+        self.requiresGrad = requiresGrad
+    }
+
+    /// The elements as they are held now: in the backend's layout (without converting them),
+    /// or row-major with a nil layout. For backends and layout-preserving elementwise ops.
+    public var representation: (storage: TensorStorage, layout: (any TensorLayout)?) {
+        if _layout == nil { return (_data, nil) }
+        return LayoutLock.shared.sync { (_data, _layout) }
+    }
+
+    /// The backend layout the elements are held in, or nil for row-major.
+    public var layout: (any TensorLayout)? { representation.layout }
 
     /// Makes a tensor from Swift values in row-major order.
     public convenience init<T: TensorScalar>(_ values: [T], shape: [Int]) {
@@ -59,9 +105,8 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: Properties
 
-    public var dtype: DType { storage.dtype }
+    public var dtype: DType { representation.storage.dtype }
     public var rank: Int { shape.count }
-    public var count: Int { storage.count }
     /// Row-major strides, in elements.
     public var strides: [Int] { contiguousStrides(shape) }
     /// True when the tensor was made by the user (not by a recorded op).
@@ -115,7 +160,11 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A tensor sharing this one's values, cut from the graph.
-    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+    public func detached() -> Tensor {
+        let (data, layout) = representation
+        guard let layout else { return Tensor(shape: shape, storage: data) }
+        return Tensor(shape: shape, physical: data, layout: layout)
+    }
 
     /// Clears ``grad``.
     public func zeroGrad() { grad = nil }
