@@ -202,7 +202,16 @@ struct MemoryDesc {
 /// so equal layouts have equal bytes.
 struct MemoryDescKey: Hashable {
     let bytes: [UInt8]
-    init(_ md: MemoryDesc) { bytes = withUnsafeBytes(of: md.raw) { Array($0) } }
+    /// Hashed once: cache lookups happen on every kernel call, and the struct is ~1 KB.
+    let hashValue_: Int
+    init(_ md: MemoryDesc) {
+        bytes = withUnsafeBytes(of: md.raw) { Array($0) }
+        var h = Hasher()
+        h.combine(bytes)
+        hashValue_ = h.finalize()
+    }
+    func hash(into hasher: inout Hasher) { hasher.combine(hashValue_) }
+    static func == (a: MemoryDescKey, b: MemoryDescKey) -> Bool { a.hashValue_ == b.hashValue_ && a.bytes == b.bytes }
 }
 
 // MARK: Buffers
@@ -248,6 +257,9 @@ final class Primitive: @unchecked Sendable {
                   name, "dnnl_reorder_primitive_desc_create")
         try self.init(name, pd: pd!, hint: nil)
     }
+
+    /// A primitive from a descriptor made by a `*_primitive_desc_create` call (concat, sum).
+    convenience init(_ name: String, pd: dnnl_primitive_desc_t) throws { try self.init(name, pd: pd, hint: nil) }
 
     /// Takes ownership of `pd` (destroyed here if the primitive cannot be created).
     private init(_ name: String, pd: dnnl_primitive_desc_t, hint: Primitive?) throws {

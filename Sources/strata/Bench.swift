@@ -263,6 +263,10 @@ final class ProfilingBackend: Backend, @unchecked Sendable {
                            trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor) {
         time("batchNormBackward") { base.batchNormBackward(g, input: input, saved: saved, weight: weight, trainingStatistics: trainingStatistics) }
     }
+    func relu(_ x: Tensor) -> Tensor { time("relu") { base.relu(x) } }
+    func reluBackward(_ g: Tensor, output: Tensor) -> Tensor { time("reluBackward") { base.reluBackward(g, output: output) } }
+    func add(_ a: Tensor, _ b: Tensor) -> Tensor { time("add") { base.add(a, b) } }
+    func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor { time("concatenate") { base.concatenate(tensors, axis: axis) } }
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor {
         time("localResponseNorm") { base.localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k) }
     }

@@ -209,3 +209,42 @@ struct DNNLMatmulTests {
         expectClose(y, yRef, tolerance: 0, "Float64 conv")
     }
 }
+
+@Suite("oneDNN backend vs reference: memory-bound ops in blocked layouts")
+struct DNNLLayoutOpTests {
+    @Test("relu and add on convolution outputs (blocked), channels 16 and 19", arguments: [16, 19])
+    func reluAdd(_ k: Int) {
+        let inputs = [f32([2, 5, 7, 7], 51), f32([k, 5, 3, 3], 52, std: 0.3), f32([k, 5, 1, 1], 53, std: 0.3)]
+        expectBackendsAgree("relu(conv) + conv, K=\(k)", inputs) { t in
+            conv2d(t[0], weight: t[1], .init(padding: 1)).relu() + conv2d(t[0], weight: t[2])
+        }
+    }
+
+    @Test("a row-major operand added to a blocked one, both orders")
+    func mixedAdd() {
+        let inputs = [f32([2, 5, 6, 6], 54), f32([17, 5, 1, 1], 55), f32([2, 17, 6, 6], 56)]
+        expectBackendsAgree("conv + plain", inputs) { t in conv2d(t[0], weight: t[1]) + t[2] }
+        expectBackendsAgree("plain + conv", inputs) { t in t[2] + conv2d(t[0], weight: t[1]) }
+    }
+
+    @Test("concatenation of blocked tensors with channel counts not multiples of 16, then a convolution")
+    func concat() {
+        let inputs = [f32([2, 4, 5, 5], 57), f32([12, 4, 3, 3], 58, std: 0.3), f32([20, 4, 1, 1], 59, std: 0.3),
+                      f32([2, 6, 5, 5], 60), f32([8, 38, 3, 3], 61, std: 0.2)]
+        expectBackendsAgree("concat", inputs) { t in
+            let a = conv2d(t[0], weight: t[1], .init(padding: 1)).relu(), b = conv2d(t[0], weight: t[2])
+            return conv2d(Tensor.concatenate([a, b, t[3]], axis: 1), weight: t[4], .init(padding: 1))
+        }
+    }
+
+    @Test("reading a blocked result from Swift gives row-major values (and padding stays zero)")
+    func materialize() {
+        let x = f32([1, 3, 4, 4], 62), w = f32([17, 3, 1, 1], 63)
+        let y = Backends.with(dnnl) { conv2d(x, weight: w).relu() }
+        #expect(y.layout != nil, "a convolution's output stays in oneDNN's layout")
+        let yRef = Backends.with(reference) { conv2d(x, weight: w).relu() }
+        expectClose(y, yRef, tolerance: opTolerance, "values")
+        #expect(y.layout == nil, "row-major after the first read")
+        #expect(y.sum().item().isFinite)
+    }
+}

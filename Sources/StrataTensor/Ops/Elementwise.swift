@@ -121,7 +121,8 @@ extension Tensor {
     func scalarLike(_ v: Double) -> Tensor { Tensor(scalar: v, dtype: dtype) }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = binary(a, b, .add, name: "add")
+        // Equal shapes (residual additions, gradient accumulation) go to the backend.
+        let out = a.shape == b.shape && a.dtype == b.dtype ? Backends.current.add(a, b) : binary(a, b, .add, name: "add")
         return record("add", out, inputs: [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
     }
 
@@ -317,7 +318,7 @@ extension Tensor {
 
     /// max(x, 0). The backward passes the gradient where the output is positive.
     public func relu() -> Tensor {
-        let y = unary(.relu), saved = y.detached()
-        return record("relu", y, inputs: [self]) { g in [g * saved.gt(0)] }   // saved: the output
+        let y = Backends.current.relu(self), saved = y.detached()
+        return record("relu", y, inputs: [self]) { g in [Backends.current.reluBackward(g, output: saved)] }   // saved: the output
     }
 }

@@ -90,17 +90,7 @@ extension Tensor {
             s1[a] = 0; s0[a] = 0
             shapeCheck(s1 == s0, "concatenate", got: "shapes \(tensors.map(\.shape))", expected: "equal sizes except along axis \(a)")
         }
-        var outShape = first.shape
-        outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
-        let out = Tensor.empty(outShape, first.dtype)
-        let outStrides = out.strides
-        var offsets: [Int] = []
-        var pos = 0
-        for t in tensors {
-            offsets.append(pos * outStrides[a])
-            stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides, shape: t.shape)
-            pos += t.shape[a]
-        }
+        let out = Backends.current.concatenate(tensors, axis: a)
         var starts: [Int] = []
         var p = 0
         for t in tensors { starts.append(p); p += t.shape[a] }
@@ -134,4 +124,18 @@ extension Tensor {
             return [dx]
         }
     }
+}
+
+/// The portable concatenation (``Backend/concatenate(_:axis:)``'s default): strided copies.
+func concatenateKernel(_ tensors: [Tensor], axis a: Int) -> Tensor {
+    var outShape = tensors[0].shape
+    outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+    let out = Tensor.empty(outShape, tensors[0].dtype)
+    let outStrides = out.strides
+    var pos = 0
+    for t in tensors {
+        stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides, shape: t.shape)
+        pos += t.shape[a]
+    }
+    return out
 }
