@@ -123,7 +123,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         if !rowMajor && dims == nil && md.dims == shape {
             return Tensor(shape: shape, physical: buffer, layout: DNNLLayout(md))
         }
-        let storage = TensorStorage(dtype: .float32, count: count)
+        let storage = BufferPool.storage(bytes: count * 4)
         Reorders.convert(buffer, from: md, into: storage, to: plain)
         return Tensor(shape: shape, storage: storage)
     }
@@ -176,7 +176,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         // no primitive to create, so every shape is equally cheap to call.
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
-        let c = TensorStorage(dtype: .float32, count: m * n)
+        let c = BufferPool.storage(bytes: m * n * 4)
         if m * n > 0 {
             if k == 0 {
                 c.pointer.initializeMemory(as: Float.self, repeating: 0, count: m * n)

@@ -221,8 +221,9 @@ struct MemoryDescKey: Hashable {
 typealias Buffer = TensorStorage
 
 extension TensorStorage {
-    /// A 64-byte aligned buffer of at least `bytes` bytes (counted in Float32 elements).
-    static func bytes(_ bytes: Int) -> TensorStorage { TensorStorage(dtype: .float32, count: (bytes + 3) / 4) }
+    /// A 64-byte aligned buffer of at least `bytes` bytes (counted in Float32 elements); large
+    /// ones come from the ``BufferPool``.
+    static func bytes(_ bytes: Int) -> TensorStorage { BufferPool.storage(bytes: bytes) }
 }
 
 // MARK: Primitives

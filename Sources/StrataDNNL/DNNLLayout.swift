@@ -11,7 +11,7 @@ final class DNNLLayout: TensorLayout, @unchecked Sendable {
     init(_ md: MemoryDesc) { self.md = md }
 
     func rowMajor(_ physical: TensorStorage, shape: [Int]) -> TensorStorage {
-        let out = TensorStorage(dtype: .float32, count: shape.reduce(1, *))
+        let out = BufferPool.storage(bytes: shape.reduce(1, *) * 4)
         Reorders.convert(physical, from: md, into: out, to: .plain(shape))
         return out
     }

@@ -12,12 +12,28 @@ public final class TensorStorage: @unchecked Sendable {
     /// directly must call ``markModified()``.
     public private(set) var version: Int = 0
 
+    /// Who frees ``pointer``: nil for the Swift allocator.
+    private let deallocator: (@Sendable (UnsafeMutableRawPointer) -> Void)?
+
     /// Allocates uninitialized storage for `count` elements.
     public init(dtype: DType, count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         self.dtype = dtype
         self.count = count
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteCount, 1), alignment: 64)
+        deallocator = nil
+    }
+
+    /// Storage over memory a backend manages (for example a pool that recycles large buffers):
+    /// `deallocate` receives `pointer` when the storage dies. The memory must hold `count`
+    /// elements and be 64-byte aligned.
+    public init(dtype: DType, count: Int, pointer: UnsafeMutableRawPointer,
+                deallocate: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        self.dtype = dtype
+        self.count = count
+        self.pointer = pointer
+        deallocator = deallocate
     }
 
     /// Allocates storage filled with zeros.
@@ -27,7 +43,9 @@ public final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if let deallocator { deallocator(pointer) } else { pointer.deallocate() }
+    }
 
     /// Records an in-place write (see ``version``).
     public func markModified() { version &+= 1 }
