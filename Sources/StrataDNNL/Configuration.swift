@@ -8,6 +8,8 @@ import StrataTensor
 /// | `STRATA_BACKEND` | `dnnl`, `reference` | `dnnl` |
 /// | `STRATA_NUM_THREADS` | threads for oneDNN (OpenMP) and the reference kernels | all cores |
 /// | `STRATA_CONV_ALGORITHM` | `direct`, `auto` (Winograd where oneDNN finds it faster) | `direct` |
+/// | `STRATA_DNNL_FUSION` | `1`, `0`: fuse inference batch norm, residual add and ReLU into convolutions | `1` |
+/// | `STRATA_DNNL_POOL_MIB` | idle memory the oneDNN backend keeps for reuse | `1024` |
 ///
 /// ```swift
 /// StrataBackends.configureDefault()   // the CLI does this first thing
@@ -17,9 +19,10 @@ public enum StrataBackends {
     public static let names = ["dnnl", "reference"]
 
     /// A new backend by name (`dnnl`, `reference`); nil for an unknown name.
-    public static func make(_ name: String, convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm = .direct) -> (any Backend)? {
+    public static func make(_ name: String, convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm = .direct,
+                            fusion: Bool = true) -> (any Backend)? {
         switch name.lowercased() {
-        case "dnnl", "onednn": return DNNLBackend(convolutionAlgorithm: convolutionAlgorithm)
+        case "dnnl", "onednn": return DNNLBackend(convolutionAlgorithm: convolutionAlgorithm, fusion: fusion)
         case "reference", "ref": return ReferenceBackend()
         default: return nil
         }
@@ -35,12 +38,13 @@ public enum StrataBackends {
         if let threads, threads > 0 { DNNLThreads.count = threads }
         let algorithm = convolutionAlgorithm ?? (env["STRATA_CONV_ALGORITHM"]?.lowercased() == "auto" ? .auto : .direct)
         let requested = name ?? env["STRATA_BACKEND"] ?? "dnnl"
+        let fusion = env["STRATA_DNNL_FUSION"] != "0"
         let backend: any Backend
-        if let b = make(requested, convolutionAlgorithm: algorithm) {
+        if let b = make(requested, convolutionAlgorithm: algorithm, fusion: fusion) {
             backend = b
         } else {
             FileHandle.standardError.write(Data("strata: unknown backend '\(requested)' (STRATA_BACKEND: \(names.joined(separator: ", "))); using dnnl\n".utf8))
-            backend = DNNLBackend(convolutionAlgorithm: algorithm)
+            backend = DNNLBackend(convolutionAlgorithm: algorithm, fusion: fusion)
         }
         Backends.setDefault(backend)
         return backend

@@ -33,11 +33,18 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// The convolution algorithm for new primitives. Default `.direct`.
     public let convolutionAlgorithm: ConvolutionAlgorithm
 
+    /// Whether convolutions that need no gradient are deferred so that a following inference
+    /// batch norm, residual add and ReLU fuse into them (see DNNLInferenceFusion.swift).
+    public let fusion: Bool
+
     /// Float64 tensors and the cases oneDNN has no kernel for run here.
     let reference = ReferenceBackend()
+    /// Convolution weights with a batch norm folded in.
+    let foldCache = FoldCache()
 
-    public init(convolutionAlgorithm: ConvolutionAlgorithm = .direct) {
+    public init(convolutionAlgorithm: ConvolutionAlgorithm = .direct, fusion: Bool = true) {
         self.convolutionAlgorithm = convolutionAlgorithm
+        self.fusion = fusion
         _ = DNNLEngine.shared
     }
 

@@ -60,6 +60,7 @@ extension DNNLBackend {
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor {
         guard x.dtype == .float32 else { return reference.conv2d(x, weight: weight, bias: bias, p) }
         let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
+        if mayFuse(x, weight, bias) { return deferredConv(x, weight: weight, bias: bias, g) }
         let f = convForwardPrimitive(g, bias: bias != nil)
         let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)

@@ -26,6 +26,7 @@ extension DNNLBackend {
 
     public func relu(_ x: Tensor) -> Tensor {
         guard x.dtype == .float32, x.count > 0, (1...5).contains(x.rank) else { return reference.relu(x) }
+        if let fused = fuseReLU(x) { return fused }
         if x.count < 1 << 15 && x.layout == nil { return reference.relu(x) }
         let (src, md) = currentLayout(x)
         let f = cached("relu.fwd", [], layouts: [md]) {
@@ -59,6 +60,7 @@ extension DNNLBackend {
 
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         guard a.dtype == .float32, a.count > 0, (1...5).contains(a.rank) else { return reference.add(a, b) }
+        if let fused = fuseAdd(a, b) { return fused }
         // Small row-major operands (optimizer updates, biases): a Swift loop beats a primitive call.
         if a.count < 1 << 15 && a.layout == nil && b.layout == nil { return reference.add(a, b) }
         // The result takes the layout of an operand already in a oneDNN layout (the other is

@@ -106,6 +106,7 @@ extension DNNLBackend {
 
     public func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor {
         guard x.dtype == .float32 else { return reference.batchNormApply(x, saved: saved, weight: weight, bias: bias) }
+        if let folded = foldBatchNorm(x, saved: saved, weight: weight, bias: bias) { return folded }
         let c = x.shape[1]
         let f = bnForward(bnLayout(x), eps: Self.tinyEps, globalStats: true)
         let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([c])

@@ -248,3 +248,40 @@ struct DNNLLayoutOpTests {
         #expect(y.sum().item().isFinite)
     }
 }
+
+@Suite("oneDNN backend: inference fusion")
+struct DNNLFusionTests {
+    /// ResNet's tail: relu(bn(conv(x)) + shortcut), and the same with a bias and no batch norm.
+    @Test("conv → batch norm → + residual → relu is one deferred convolution, equal to the reference",
+          arguments: [(16, true), (19, true), (16, false)])
+    func resnetTail(_ k: Int, _ norm: Bool) {
+        let x = f32([2, 8, 9, 9], 71), w = f32([k, 8, 3, 3], 72, std: 0.2), b = f32([k], 73)
+        let mean = f32([k], 74), variance = f32([k], 75).abs() + 0.5, gamma = f32([k], 76), beta = f32([k], 77)
+        let shortcut = f32([2, k, 9, 9], 78)
+        func tail() -> Tensor {
+            var h = conv2d(x, weight: w, bias: norm ? nil : b, .init(padding: 1))
+            if norm { h = batchNorm2d(h, runningMean: mean, runningVar: variance, weight: gamma, bias: beta, training: false) }
+            return (h + shortcut).relu()
+        }
+        let y = withNoGrad { Backends.with(dnnl) { tail() } }
+        #expect(y.deferred != nil, "nothing has run yet")
+        let yRef = withNoGrad { Backends.with(reference) { tail() } }
+        expectClose(y, yRef, tolerance: opTolerance, "fused K=\(k) norm=\(norm)")
+    }
+
+    @Test("a deferred convolution uses the weights it was given, even if they change before it runs")
+    func weightSnapshot() {
+        let x = f32([1, 16, 5, 5], 79), w = f32([16, 16, 3, 3], 80)
+        let expected = Backends.with(reference) { conv2d(x, weight: w, .init(padding: 1)) }
+        let y = withNoGrad { Backends.with(dnnl) { conv2d(x, weight: w, .init(padding: 1)) } }
+        w.assign(w * 3)
+        expectClose(y, expected, tolerance: opTolerance, "snapshot")
+    }
+
+    @Test("with gradients needed nothing is deferred")
+    func noDeferralWithGrad() {
+        let x = f32([1, 4, 5, 5], 81).requiringGrad(), w = f32([4, 4, 3, 3], 82)
+        let y = Backends.with(dnnl) { conv2d(x, weight: w, .init(padding: 1)) }
+        #expect(y.deferred == nil)
+    }
+}

@@ -21,6 +21,17 @@ public protocol TensorLayout: AnyObject, Sendable {
     func isSame(as other: any TensorLayout) -> Bool
 }
 
+/// A computation a backend has not run yet: the elements of a tensor made with
+/// ``Tensor/init(shape:dtype:deferred:)``. It runs when anything needs the elements (Swift
+/// code reading them, another backend kernel), at most once. Until then, the backend that made
+/// it may fuse the next op into it (oneDNN folds an inference batch norm into the preceding
+/// convolution's weights and applies a following ReLU or residual add as post-ops). The
+/// computation must not depend on anything that changes after it was created.
+public protocol DeferredTensorData: AnyObject, Sendable {
+    /// Computes the elements: storage in `layout` order, or row-major for a nil layout.
+    func realize() -> (TensorStorage, (any TensorLayout)?)
+}
+
 /// Serializes the one-time conversion of layout tensors to row-major.
 final class LayoutLock: @unchecked Sendable {
     static let shared = LayoutLock()
