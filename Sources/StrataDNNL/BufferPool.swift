@@ -11,7 +11,7 @@ import _CDNNL
 import Foundation
 import StrataTensor
 
-enum BufferPool {
+public enum BufferPool {
     /// Below this, malloc's own free lists do the job.
     static let minimumBytes = 1 << 18
     /// The most memory kept idle in the pool (STRATA_DNNL_POOL_MIB, default 1024 MiB); beyond it,
@@ -26,6 +26,14 @@ enum BufferPool {
     nonisolated(unsafe) private static var idleBytes = 0
     /// Sizes in the order they were returned, oldest first (for eviction).
     nonisolated(unsafe) private static var returned: [Int] = []
+    nonisolated(unsafe) private static var liveBytes = 0
+    nonisolated(unsafe) private static var peakLiveBytes = 0
+
+    /// Bytes in pooled buffers now in use, the most ever in use, and idle in the pool.
+    public static var statistics: (live: Int, peakLive: Int, idle: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (liveBytes, peakLiveBytes, idleBytes)
+    }
 
     /// Page-rounded size of a request.
     private static func rounded(_ bytes: Int) -> Int { (bytes + 4095) & ~4095 }
@@ -36,6 +44,10 @@ enum BufferPool {
         if bytes < minimumBytes { return TensorStorage(dtype: .float32, count: count) }
         let size = rounded(bytes)
         let pointer = take(size) ?? map(size)
+        lock.lock()
+        liveBytes += size
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
+        lock.unlock()
         return TensorStorage(dtype: .float32, count: count, pointer: pointer) { p in give(p, size) }
     }
 
@@ -49,6 +61,7 @@ enum BufferPool {
 
     private static func give(_ p: UnsafeMutableRawPointer, _ size: Int) {
         lock.lock()
+        liveBytes -= size
         free[size, default: []].append(p)
         returned.append(size)
         idleBytes += size

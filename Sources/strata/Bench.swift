@@ -15,7 +15,8 @@ struct Bench: ParsableCommand {
         densenet_bc_100 at batch 64 and resnet50 at batch 32. Filters select cases; a --model/--mode/--batch
         combination outside the defaults runs as given. GFLOP/s counts 2 × MACs per image for inference and
         3 × that (forward + backward) for a training step. Times are medians after one warm-up iteration.
-        Backend and threads: --backend/--threads, else STRATA_BACKEND / STRATA_NUM_THREADS.
+        Backend and threads: --backend/--threads, else STRATA_BACKEND / STRATA_NUM_THREADS. Each case runs in a
+        child process of its own (peak RSS is that case's).
         """)
 
     @Option(name: .customLong("model"), help: "Only these models (repeatable or comma-separated).") var models: [String] = []
@@ -26,7 +27,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Backend: dnnl or reference (default: STRATA_BACKEND, else dnnl).") var backend: String?
     @Option(help: "Convolution algorithm for dnnl: direct or auto (Winograd where faster).") var convAlgorithm: String?
     @Flag(help: "Print one JSON object per case instead of a table.") var json = false
-    @Flag(help: "Run the cases in this process (no child processes).") var inProcess = false
+    @Flag(help: "Run the cases in this process (no child processes; OMP_WAIT_POLICY as inherited).") var inProcess = false
+    @Option(help: "OpenMP wait policy for the child processes (passive, active), unless OMP_WAIT_POLICY is set. Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")
+    var ompWaitPolicy = "passive"
     @Flag(help: "Print where the time goes: wall time per backend kernel, and outside the backend (one case).") var profile = false
 
     struct Case: Equatable {
@@ -46,6 +49,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("--backend must be one of \(StrataBackends.names.joined(separator: ", ")), got '\(backend)'")
         }
         if let convAlgorithm, !["direct", "auto"].contains(convAlgorithm) { throw ValidationError("--conv-algorithm must be direct or auto") }
+        if !["passive", "active"].contains(ompWaitPolicy) { throw ValidationError("--omp-wait-policy must be passive or active") }
         for m in selectedModels { _ = try Models.entry(m) }
     }
 
@@ -80,7 +84,7 @@ struct Bench: ParsableCommand {
         }
         for c in todo {
             let result: Result
-            if inProcess || todo.count == 1 {
+            if inProcess {
                 result = try measure(c, threads: threadCount, backendName: chosen.name)
             } else {
                 result = try runChild(c)
@@ -129,7 +133,12 @@ struct Bench: ParsableCommand {
         if let threads { args += ["--threads", "\(threads)"] }
         if let backend { args += ["--backend", backend] }
         if let convAlgorithm { args += ["--conv-algorithm", convAlgorithm] }
+        if profile { args.append("--profile") }
         let process = Process()
+        // libgomp reads OMP_WAIT_POLICY once, when it loads: it can only be chosen for a new process.
+        var environment = ProcessInfo.processInfo.environment
+        if environment["OMP_WAIT_POLICY"] == nil { environment["OMP_WAIT_POLICY"] = ompWaitPolicy }
+        process.environment = environment
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : "/proc/self/exe")
         process.arguments = args
         let pipe = Pipe()
@@ -138,6 +147,7 @@ struct Bench: ParsableCommand {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        for extra in lines.dropLast() { print(extra) }   // --profile tables
         guard process.terminationStatus == 0, let line = lines.last, let result = Result(jsonLine: String(line)) else {
             throw ValidationError("benchmark case \(c.model) \(c.mode) batch \(c.batch) failed (exit \(process.terminationStatus))")
         }
@@ -174,6 +184,8 @@ struct Bench: ParsableCommand {
             let t0 = MonotonicClock.now()
             Backends.with(profiler) { for _ in 0..<n { step() } }
             print(profiler.report(total: MonotonicClock.now() - t0, iterations: n))
+            let pool = BufferPool.statistics
+            print("oneDNN buffers: peak in use \(pool.peakLive >> 20) MiB, idle in pool \(pool.idle >> 20) MiB; peak RSS \(Int(peakRSSMiB())) MiB")
         }
         var times: [Double] = []
         let start = MonotonicClock.now()
@@ -267,6 +279,7 @@ final class ProfilingBackend: Backend, @unchecked Sendable {
     func reluBackward(_ g: Tensor, output: Tensor) -> Tensor { time("reluBackward") { base.reluBackward(g, output: output) } }
     func add(_ a: Tensor, _ b: Tensor) -> Tensor { time("add") { base.add(a, b) } }
     func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor { time("concatenate") { base.concatenate(tensors, axis: axis) } }
+    func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor] { time("split") { base.split(x, axis: axis, sizes: sizes) } }
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor {
         time("localResponseNorm") { base.localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k) }
     }

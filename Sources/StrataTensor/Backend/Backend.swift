@@ -128,6 +128,9 @@ public protocol Backend: AnyObject, Sendable {
     func add(_ a: Tensor, _ b: Tensor) -> Tensor
     /// Concatenation along `axis` (already validated: one rank and dtype, equal other dimensions).
     func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor
+    /// The inverse of ``concatenate(_:axis:)`` (its backward): `x` cut along `axis` into parts of
+    /// `sizes` (which sum to the axis length).
+    func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor]
 
     /// Local response normalization across channels (AlexNet).
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
@@ -144,6 +147,8 @@ extension Backend {
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor { binary(a, b, .add, name: "add") }
 
     public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor { concatenateKernel(tensors, axis: axis) }
+
+    public func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor] { splitKernel(x, axis: axis, sizes: sizes) }
 
     public func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved) {
         let saved = batchNormStatistics(x, eps: eps)

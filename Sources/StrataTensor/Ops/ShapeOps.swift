@@ -91,11 +91,9 @@ extension Tensor {
             shapeCheck(s1 == s0, "concatenate", got: "shapes \(tensors.map(\.shape))", expected: "equal sizes except along axis \(a)")
         }
         let out = Backends.current.concatenate(tensors, axis: a)
-        var starts: [Int] = []
-        var p = 0
-        for t in tensors { starts.append(p); p += t.shape[a] }
         return record("concatenate", out, inputs: tensors) { g in
-            zip(tensors, starts).map { t, s in t.requiresGrad ? g.slice(axis: a, start: s, end: s + t.shape[a]) : nil }
+            let parts = Backends.current.split(g, axis: a, sizes: tensors.map { $0.shape[a] })
+            return zip(tensors, parts).map { t, part in t.requiresGrad ? part : nil }
         }
     }
 
@@ -138,4 +136,17 @@ func concatenateKernel(_ tensors: [Tensor], axis a: Int) -> Tensor {
         pos += t.shape[a]
     }
     return out
+}
+
+/// The portable split (``Backend/split(_:axis:sizes:)``'s default): strided copies.
+func splitKernel(_ x: Tensor, axis a: Int, sizes: [Int]) -> [Tensor] {
+    var start = 0
+    return sizes.map { size in
+        var shape = x.shape
+        shape[a] = size
+        let out = Tensor.empty(shape, x.dtype)
+        stridedCopy(from: x, srcOffset: start * x.strides[a], srcStrides: x.strides, to: out, dstStrides: out.strides, shape: shape)
+        start += size
+        return out
+    }
 }
