@@ -31,6 +31,8 @@ struct Bench: ParsableCommand {
     @Option(help: "OpenMP wait policy for the child processes (passive, active), unless OMP_WAIT_POLICY is set. Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")
     var ompWaitPolicy = "passive"
     @Flag(help: "Print where the time goes: wall time per backend kernel, and outside the backend (one case).") var profile = false
+    @Flag(help: "Instead of timing: how far Winograd (--conv-algorithm auto) logits are from direct convolution's, per selected model (eval mode, --batch or 32).")
+    var winogradError = false
 
     struct Case: Equatable {
         let model: String, mode: String, batch: Int
@@ -77,6 +79,11 @@ struct Bench: ParsableCommand {
         let threadCount = chosen is DNNLBackend ? DNNLThreads.count : (threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let todo = cases
         if todo.isEmpty { throw ValidationError("no benchmark case matches the filters") }
+        if winogradError {
+            var seen = Set<String>()
+            for c in todo where seen.insert(c.model).inserted { try printWinogradError(c.model) }
+            return
+        }
         if !json {
             print("backend \(chosen.name), \(threadCount) threads\(convAlgorithm.map { ", conv \($0)" } ?? "")")
             print("Model".padded(17) + "Mode".padded(11) + "Batch".leftPadded(6) + "img/s".leftPadded(10) + "ms/batch".leftPadded(11)
@@ -152,6 +159,23 @@ struct Bench: ParsableCommand {
             throw ValidationError("benchmark case \(c.model) \(c.mode) batch \(c.batch) failed (exit \(process.terminationStatus))")
         }
         return result
+    }
+
+    /// Logits of `model` in eval mode with direct and with Winograd-enabled convolutions, and
+    /// their scaled difference max|Δ| / max|direct|.
+    func printWinogradError(_ name: String) throws {
+        GlobalRandom.seed(0)
+        let entry = try Models.entry(name)
+        let model = try Models.make(name)
+        model.eval()
+        var rng = RandomGenerator(seed: 1)
+        let x = Tensor.normal([batch ?? 32] + entry.input, generator: &rng)
+        let direct = withNoGrad { Backends.with(DNNLBackend(convolutionAlgorithm: .direct)) { model(x) } }.floats
+        let auto = withNoGrad { Backends.with(DNNLBackend(convolutionAlgorithm: .auto)) { model(x) } }.floats
+        let scale = direct.map { abs($0) }.max() ?? 0
+        let worst = zip(direct, auto).map { abs($0 - $1) }.max() ?? 0
+        print("\(name.padded(17)) max |Δ| \(String(format: "%.3g", worst))  max |logit| \(String(format: "%.3g", scale))  scaled error \(String(format: "%.3g", worst / max(scale, 1e-30)))")
+        fflush(stdout)
     }
 
     /// Times one case in this process.
