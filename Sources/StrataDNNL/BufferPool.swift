@@ -14,11 +14,11 @@ import StrataTensor
 public enum BufferPool {
     /// Below this, malloc's own free lists do the job.
     static let minimumBytes = 1 << 18
-    /// The most memory kept idle in the pool (STRATA_DNNL_POOL_MIB, default 1024 MiB); beyond it,
-    /// freed buffers are unmapped.
+    /// The most memory kept idle in the pool (STRATA_DNNL_POOL_MIB, default 256 MiB); beyond it,
+    /// the buffers returned longest ago are unmapped. Idle memory counts in the process's RSS.
     static let capacity: Int = {
         if let s = ProcessInfo.processInfo.environment["STRATA_DNNL_POOL_MIB"], let mib = Int(s), mib >= 0 { return mib << 20 }
-        return 1 << 30
+        return 256 << 20
     }()
 
     private static let lock = NSLock()

@@ -7,9 +7,9 @@ import StrataTensor
 /// |---|---|---|
 /// | `STRATA_BACKEND` | `dnnl`, `reference` | `dnnl` |
 /// | `STRATA_NUM_THREADS` | threads for oneDNN (OpenMP) and the reference kernels | all cores |
-/// | `STRATA_CONV_ALGORITHM` | `direct`, `auto` (Winograd where oneDNN finds it faster) | `direct` |
+/// | `STRATA_CONV_ALGORITHM` | `auto` (Winograd for 3×3 convolutions where oneDNN finds it faster), `direct` | `auto` |
 /// | `STRATA_DNNL_FUSION` | `1`, `0`: fuse inference batch norm, residual add and ReLU into convolutions | `1` |
-/// | `STRATA_DNNL_POOL_MIB` | idle memory the oneDNN backend keeps for reuse | `1024` |
+/// | `STRATA_DNNL_POOL_MIB` | idle memory (MiB) the oneDNN backend keeps for reuse | `256` |
 ///
 /// ```swift
 /// StrataBackends.configureDefault()   // the CLI does this first thing
@@ -19,7 +19,7 @@ public enum StrataBackends {
     public static let names = ["dnnl", "reference"]
 
     /// A new backend by name (`dnnl`, `reference`); nil for an unknown name.
-    public static func make(_ name: String, convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm = .direct,
+    public static func make(_ name: String, convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm = .auto,
                             fusion: Bool = true) -> (any Backend)? {
         switch name.lowercased() {
         case "dnnl", "onednn": return DNNLBackend(convolutionAlgorithm: convolutionAlgorithm, fusion: fusion)
@@ -36,7 +36,7 @@ public enum StrataBackends {
                                         convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm? = nil) -> any Backend {
         let env = ProcessInfo.processInfo.environment
         if let threads, threads > 0 { DNNLThreads.count = threads }
-        let algorithm = convolutionAlgorithm ?? (env["STRATA_CONV_ALGORITHM"]?.lowercased() == "auto" ? .auto : .direct)
+        let algorithm = convolutionAlgorithm ?? (env["STRATA_CONV_ALGORITHM"]?.lowercased() == "direct" ? .direct : .auto)
         let requested = name ?? env["STRATA_BACKEND"] ?? "dnnl"
         let fusion = env["STRATA_DNNL_FUSION"] != "0"
         let backend: any Backend

@@ -5,8 +5,10 @@
 //   conv → + residual          a `sum` post-op: the convolution accumulates onto the residual
 //   conv → relu                a `relu` post-op
 //
-// in that order (ResNet's conv → bn → (+ shortcut) → relu becomes one primitive). Anything
-// else that needs the result runs the convolution. Models need no change: the fusion happens
+// in that order (ResNet's conv → bn → (+ shortcut) → relu becomes one primitive). Likewise a
+// batch norm that cannot be folded (DenseNet's pre-activation: bn → relu → conv) is deferred
+// so that a following ReLU runs inside it (oneDNN's fuse_norm_relu). Anything else that needs
+// the result runs the deferred primitive. Models need no change: the fusion happens
 // behind the Backend protocol, from the order the ops arrive in.
 
 import _CDNNL
@@ -59,6 +61,37 @@ final class PendingConv: DeferredTensorData, @unchecked Sendable {
     var tensor: Tensor { Tensor(shape: geometry.dst, dtype: .float32, deferred: self) }
 }
 
+/// A batch norm with fixed statistics waiting to run, possibly with a ReLU fused into it.
+final class PendingNorm: DeferredTensorData, @unchecked Sendable {
+    let backend: DNNLBackend
+    let input: Tensor
+    /// [C] each, private copies; `variance` is var + ε (see DNNLNormalization.swift).
+    let mean: Buffer, variance: Buffer, scale: Buffer, shift: Buffer
+    let relu: Bool
+
+    private let lock = NSLock()
+    private var result: (TensorStorage, (any TensorLayout)?)?
+
+    init(backend: DNNLBackend, input: Tensor, mean: Buffer, variance: Buffer, scale: Buffer, shift: Buffer, relu: Bool) {
+        (self.backend, self.input, self.mean, self.variance, self.scale, self.shift, self.relu) =
+            (backend, input, mean, variance, scale, shift, relu)
+    }
+
+    func withReLU() -> PendingNorm {
+        PendingNorm(backend: backend, input: input, mean: mean, variance: variance, scale: scale, shift: shift, relu: true)
+    }
+
+    func realize() -> (TensorStorage, (any TensorLayout)?) {
+        lock.lock(); defer { lock.unlock() }
+        if let result { return result }
+        let r = backend.run(self)
+        result = r
+        return r
+    }
+
+    var tensor: Tensor { Tensor(shape: input.shape, dtype: .float32, deferred: self) }
+}
+
 extension DNNLBackend {
     /// Whether ops on these tensors may be deferred and fused: no gradient will be asked of them.
     func mayFuse(_ tensors: Tensor?...) -> Bool {
@@ -79,7 +112,7 @@ extension DNNLBackend {
                            weights: w, weightsMD: md, bias: b).tensor
     }
 
-    private func copy(_ b: Buffer, bytes: Int) -> Buffer {
+    func copy(_ b: Buffer, bytes: Int) -> Buffer {
         let out = Buffer.bytes(bytes)
         out.pointer.copyMemory(from: b.pointer, byteCount: bytes)
         return out
@@ -153,10 +186,35 @@ extension DNNLBackend {
         return out
     }
 
-    /// ReLU after a pending convolution: a post-op.
+    /// ReLU after a pending convolution (a post-op) or a pending batch norm (fuse_norm_relu).
     func fuseReLU(_ x: Tensor) -> Tensor? {
-        guard let pc = x.deferred as? PendingConv, !pc.postOps.contains(.relu), mayFuse(x) else { return nil }
-        return pc.with(postOps: pc.postOps + [.relu]).tensor
+        guard mayFuse(x), let d = x.deferred else { return nil }
+        if let pc = d as? PendingConv, !pc.postOps.contains(.relu) { return pc.with(postOps: pc.postOps + [.relu]).tensor }
+        if let pn = d as? PendingNorm, !pn.relu { return pn.withReLU().tensor }
+        return nil
+    }
+
+    /// Batch norm with fixed statistics, deferred (its statistics and affine parameters copied now).
+    func deferredNorm(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor {
+        let c = x.shape[1]
+        let (scale, shift) = scaleShift(weight, bias, channels: c)
+        return PendingNorm(backend: self, input: x, mean: copy(saved.mean.storage, bytes: c * 4), variance: varianceWithEps(saved),
+                           scale: copy(scale, bytes: c * 4), shift: copy(shift, bytes: c * 4), relu: false).tensor
+    }
+
+    /// Runs a pending batch norm (with its ReLU if one was fused).
+    func run(_ pn: PendingNorm) -> (TensorStorage, (any TensorLayout)?) {
+        let x = pn.input
+        let f = bnForward(bnLayout(x), eps: Self.tinyEps, globalStats: true, fuseReLU: pn.relu)
+        let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([x.shape[1]])
+        let dst = resultBuffer(dstMD)
+        orTrap {
+            try f.execute([.init(DNNL_ARG_SRC, dataMD, input(x, as: dataMD)), .init(DNNL_ARG_DST, dstMD, dst),
+                           .init(DNNL_ARG_MEAN, statMD, pn.mean), .init(DNNL_ARG_VARIANCE, statMD, pn.variance),
+                           .init(DNNL_ARG_SCALE, statMD, pn.scale), .init(DNNL_ARG_SHIFT, statMD, pn.shift)])
+        }
+        if dstMD == .plain(x.shape) { return (dst, nil) }
+        return (dst, DNNLLayout(dstMD))
     }
 
     /// A pending convolution plus another tensor of its shape: a `sum` post-op.

@@ -28,10 +28,11 @@ extension DNNLBackend {
     }
 
     /// BN sees [N, C, H, W] or [N, C] in layout `data`; statistics are [C].
-    private func bnDesc(_ data: MemoryDesc, prop: dnnl_prop_kind_t, eps: Float, globalStats: Bool) throws -> dnnl_batch_normalization_desc_t {
+    private func bnDesc(_ data: MemoryDesc, prop: dnnl_prop_kind_t, eps: Float, globalStats: Bool,
+                        fuseReLU: Bool = false) throws -> dnnl_batch_normalization_desc_t {
         var desc = dnnl_batch_normalization_desc_t()
         var data = data.raw
-        let flags = Self.bnFlags | (globalStats ? dnnl_use_global_stats.rawValue : 0)
+        let flags = Self.bnFlags | (globalStats ? dnnl_use_global_stats.rawValue : 0) | (fuseReLU ? dnnl_fuse_norm_relu.rawValue : 0)
         if prop == dnnl_backward {
             try check(dnnl_batch_normalization_backward_desc_init(&desc, prop, &data, &data, eps, flags),
                       "batch normalization backward", "dnnl_batch_normalization_backward_desc_init")
@@ -44,14 +45,15 @@ extension DNNLBackend {
 
     /// Forward batch norm: `globalStats` normalizes with given (mean, var'), otherwise with the
     /// batch's, which it also returns.
-    private func bnForward(_ data: MemoryDesc, eps: Float, globalStats: Bool) -> Primitive {
-        cached("bn.fwd\(globalStats ? ".global" : "")", [Int(eps.bitPattern)], layouts: [data]) {
-            var desc = try bnDesc(data, prop: globalStats ? dnnl_forward_inference : dnnl_forward_training, eps: eps, globalStats: globalStats)
+    func bnForward(_ data: MemoryDesc, eps: Float, globalStats: Bool, fuseReLU: Bool = false) -> Primitive {
+        cached("bn.fwd\(globalStats ? ".global" : "")\(fuseReLU ? "+relu" : "")", [Int(eps.bitPattern)], layouts: [data]) {
+            var desc = try bnDesc(data, prop: globalStats ? dnnl_forward_inference : dnnl_forward_training, eps: eps,
+                                  globalStats: globalStats, fuseReLU: fuseReLU)
             return try Primitive("batch normalization forward", desc: &desc)
         }
     }
 
-    private func scaleShift(_ weight: Tensor?, _ bias: Tensor?, channels c: Int) -> (Buffer, Buffer) {
+    func scaleShift(_ weight: Tensor?, _ bias: Tensor?, channels c: Int) -> (Buffer, Buffer) {
         (weight?.storage ?? Tensor.ones([c]).storage, bias?.storage ?? Tensor.zeros([c]).storage)
     }
 
@@ -84,7 +86,7 @@ extension DNNLBackend {
     static let tinyEps: Float = 1e-30
 
     /// var' = 1/invStd² (= var + ε), for primitives created with ε' = ``tinyEps``.
-    private func varianceWithEps(_ saved: BatchNormSaved) -> Buffer {
+    func varianceWithEps(_ saved: BatchNormSaved) -> Buffer {
         let c = saved.invStd.count
         let out = Buffer(dtype: .float32, count: c)
         let s = saved.invStd.storage.typed(Float.self), v = out.typed(Float.self)
@@ -107,6 +109,7 @@ extension DNNLBackend {
     public func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor {
         guard x.dtype == .float32 else { return reference.batchNormApply(x, saved: saved, weight: weight, bias: bias) }
         if let folded = foldBatchNorm(x, saved: saved, weight: weight, bias: bias) { return folded }
+        if x.rank == 4 && mayFuse(x, weight, bias) { return deferredNorm(x, saved: saved, weight: weight, bias: bias) }
         let c = x.shape[1]
         let f = bnForward(bnLayout(x), eps: Self.tinyEps, globalStats: true)
         let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([c])

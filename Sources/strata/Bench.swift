@@ -25,7 +25,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed iterations per case (default: at least 3 and about 5 s).") var iterations: Int?
     @Option(help: "Threads for the backend (default: all cores, or STRATA_NUM_THREADS).") var threads: Int?
     @Option(help: "Backend: dnnl or reference (default: STRATA_BACKEND, else dnnl).") var backend: String?
-    @Option(help: "Convolution algorithm for dnnl: direct or auto (Winograd where faster).") var convAlgorithm: String?
+    @Option(help: "Convolution algorithm for dnnl: auto (Winograd where faster; the default) or direct (else STRATA_CONV_ALGORITHM).") var convAlgorithm: String?
     @Flag(help: "Print one JSON object per case instead of a table.") var json = false
     @Flag(help: "Run the cases in this process (no child processes; OMP_WAIT_POLICY as inherited).") var inProcess = false
     @Option(help: "OpenMP wait policy for the child processes (passive, active), unless OMP_WAIT_POLICY is set. Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")

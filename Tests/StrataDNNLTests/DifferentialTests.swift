@@ -11,7 +11,8 @@ import Testing
 // (blocked JIT kernels vs im2col GEMM); typical errors are 1e-7–1e-6.
 
 /// One backend instance for the whole suite, so that its primitive cache is exercised too.
-let dnnl = DNNLBackend()
+/// Direct convolution: Winograd (the default) has its own test.
+let dnnl = DNNLBackend(convolutionAlgorithm: .direct)
 let reference = ReferenceBackend()
 let opTolerance = 1e-4
 
@@ -272,6 +273,22 @@ struct DNNLFusionTests {
         #expect(y.deferred != nil, "nothing has run yet")
         let yRef = withNoGrad { Backends.with(reference) { tail() } }
         expectClose(y, yRef, tolerance: opTolerance, "fused K=\(k) norm=\(norm)")
+    }
+
+    /// DenseNet's pre-activation: bn → relu → conv, the batch norm not foldable (its input is no convolution).
+    @Test("batch norm → relu runs as one primitive (fuse_norm_relu), equal to the reference", arguments: [16, 19])
+    func preActivation(_ c: Int) {
+        let x = f32([2, c, 7, 7], 83), mean = f32([c], 84), variance = f32([c], 85).abs() + 0.5
+        let gamma = f32([c], 86), beta = f32([c], 87), w = f32([8, c, 1, 1], 88, std: 0.3)
+        func block() -> (Tensor, Tensor) {
+            let h = batchNorm2d(x, runningMean: mean, runningVar: variance, weight: gamma, bias: beta, training: false).relu()
+            if Backends.current === dnnl { #expect(h.deferred != nil, "bn → relu deferred") }
+            return (h, conv2d(h, weight: w))
+        }
+        let (h, y) = withNoGrad { Backends.with(dnnl) { block() } }
+        let (hRef, yRef) = withNoGrad { Backends.with(reference) { block() } }
+        expectClose(y, yRef, tolerance: opTolerance, "conv(relu(bn)) C=\(c)")
+        expectClose(h, hRef, tolerance: opTolerance, "relu(bn) C=\(c)")
     }
 
     @Test("a deferred convolution uses the weights it was given, even if they change before it runs")
