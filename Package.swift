@@ -12,6 +12,7 @@ import PackageDescription
 //   StrataData    datasets (CIFAR, MNIST, ImageFolder, synthetic), transforms, batch loading and prefetching
 //   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs (uses the
 //                 zoo only for the AuxiliaryClassifying protocol of GoogLeNet/Inception)
+//   StrataDNNL    the oneDNN backend (the only target that imports the C module _CDNNL)
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -38,7 +39,10 @@ let package = Package(
             providers: [.apt(["libturbojpeg0-dev", "libpng-dev"]), .brew(["jpeg-turbo", "libpng"])]
         ),
         .target(name: "StrataImage", dependencies: ["_CImage", "StrataTensor"]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage"]),
+        // oneDNN 2.6 from Debian's libdnnl-dev (no pkg-config file: the module map links "dnnl").
+        .systemLibrary(name: "_CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "StrataDNNL", dependencies: ["StrataTensor", "_CDNNL"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -59,6 +63,7 @@ let package = Package(
             dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "StrataDNNLTests", dependencies: ["StrataDNNL", "StrataModels", "StrataTraining", "StrataTestSupport"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataModelsTests",

@@ -9,6 +9,7 @@
 @_exported import StrataData
 @_exported import StrataTraining
 @_exported import StrataImage
+@_exported import StrataDNNL
 
 /// The library version.
 public let strataVersion = "0.1.0"

@@ -72,6 +72,11 @@ public struct BatchNormSaved {
     public var mean: Tensor
     /// Per-channel 1/√(var + eps), [C] (biased batch variance in training, running variance in eval).
     public var invStd: Tensor
+
+    public init(mean: Tensor, invStd: Tensor) {
+        self.mean = mean
+        self.invStd = invStd
+    }
 }
 
 /// The kernels a compute backend provides. Every op in StrataTensor calls its "fat"
@@ -101,15 +106,54 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Batch statistics over (N, H, W): mean and 1/√(biased var + eps), per channel.
     func batchNormStatistics(_ x: Tensor, eps: Double) -> BatchNormSaved
+    /// Training-mode batch norm in one call: the batch statistics and the normalized output.
+    /// The default runs ``batchNormStatistics(_:eps:)`` then ``batchNormApply(_:saved:weight:bias:)``;
+    /// a backend may do both in one pass over `x`.
+    func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved)
     /// y = (x − mean)·invStd·weight + bias, per channel.
     func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor
     /// Gradients of ``batchNormApply``; `trainingStatistics` adds the terms through the batch mean and variance.
     func batchNormBackward(_ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
                            trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor)
 
+    // Memory-bound ops between the fat kernels. The defaults are the portable Swift kernels;
+    // a backend that keeps tensors in its own layouts provides them too, so that activations
+    // and gradients stay in those layouts from one kernel to the next.
+
+    /// max(x, 0).
+    func relu(_ x: Tensor) -> Tensor
+    /// ∂L/∂x of relu from ∂L/∂y and the forward's output y: ∂L/∂y where y > 0, else 0.
+    func reluBackward(_ gradOutput: Tensor, output: Tensor) -> Tensor
+    /// a + b for tensors of one shape and dtype (residual additions, gradient accumulation).
+    func add(_ a: Tensor, _ b: Tensor) -> Tensor
+    /// Concatenation along `axis` (already validated: one rank and dtype, equal other dimensions).
+    func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor
+    /// The inverse of ``concatenate(_:axis:)`` (its backward): `x` cut along `axis` into parts of
+    /// `sizes` (which sum to the axis length).
+    func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor]
+
     /// Local response normalization across channels (AlexNet).
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
     func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
+}
+
+extension Backend {
+    public func relu(_ x: Tensor) -> Tensor { x.unary(.relu) }
+
+    public func reluBackward(_ gradOutput: Tensor, output: Tensor) -> Tensor {
+        binary(gradOutput, binary(output, output.scalarLike(0), .greater, name: "relu backward"), .mul, name: "relu backward")
+    }
+
+    public func add(_ a: Tensor, _ b: Tensor) -> Tensor { binary(a, b, .add, name: "add") }
+
+    public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor { concatenateKernel(tensors, axis: axis) }
+
+    public func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor] { splitKernel(x, axis: axis, sizes: sizes) }
+
+    public func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved) {
+        let saved = batchNormStatistics(x, eps: eps)
+        return (batchNormApply(x, saved: saved, weight: weight, bias: bias), saved)
+    }
 }
 
 /// The backend ops use; the reference backend unless changed.

@@ -6,6 +6,14 @@ public final class TensorStorage: @unchecked Sendable {
     public let dtype: DType
     public let count: Int
     public let pointer: UnsafeMutableRawPointer
+    /// Bumped after every in-place write made through ``Tensor``'s APIs (``Tensor/assign(_:)``,
+    /// ``Tensor/withUnsafeMutableBuffer(as:_:)``), so that a backend may cache a derived copy
+    /// (oneDNN's reordered weights) and know when it is stale. Code writing through ``pointer``
+    /// directly must call ``markModified()``.
+    public private(set) var version: Int = 0
+
+    /// Who frees ``pointer``: nil for the Swift allocator.
+    private let deallocator: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
     /// Allocates uninitialized storage for `count` elements.
     public init(dtype: DType, count: Int) {
@@ -13,6 +21,19 @@ public final class TensorStorage: @unchecked Sendable {
         self.dtype = dtype
         self.count = count
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteCount, 1), alignment: 64)
+        deallocator = nil
+    }
+
+    /// Storage over memory a backend manages (for example a pool that recycles large buffers):
+    /// `deallocate` receives `pointer` when the storage dies. The memory must hold `count`
+    /// elements and be 64-byte aligned.
+    public init(dtype: DType, count: Int, pointer: UnsafeMutableRawPointer,
+                deallocate: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        self.dtype = dtype
+        self.count = count
+        self.pointer = pointer
+        deallocator = deallocate
     }
 
     /// Allocates storage filled with zeros.
@@ -22,7 +43,12 @@ public final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if let deallocator { deallocator(pointer) } else { pointer.deallocate() }
+    }
+
+    /// Records an in-place write (see ``version``).
+    public func markModified() { version &+= 1 }
 
     @inline(__always)
     public func typed<T: TensorScalar>(_: T.Type) -> UnsafeMutablePointer<T> {

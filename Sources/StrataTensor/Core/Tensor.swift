@@ -15,8 +15,38 @@
 public final class Tensor: @unchecked Sendable {
     /// Dimensions, outermost first.
     public let shape: [Int]
-    /// The elements, row-major.
-    public private(set) var storage: TensorStorage
+    /// The elements, row-major. For a tensor a backend made in its own ``layout`` (or has not
+    /// computed yet, see ``DeferredTensorData``) this first brings the elements to row-major
+    /// (once; the tensor is row-major after).
+    public internal(set) var storage: TensorStorage {
+        get {
+            if _layout == nil && _deferred == nil { return _data }
+            realize()
+            return LayoutLock.shared.sync {
+                if let layout = _layout {
+                    _data = layout.rowMajor(_data, shape: shape)
+                    _layout = nil
+                }
+                return _data
+            }
+        }
+        set {
+            LayoutLock.shared.sync {
+                _data = newValue
+                _dtype = newValue.dtype
+                _layout = nil
+                _deferred = nil
+            }
+        }
+    }
+    /// The elements in `_layout`'s order, or row-major when `_layout` is nil (empty while deferred).
+    private var _data: TensorStorage
+    private var _layout: (any TensorLayout)?
+    /// The computation that will produce `_data` and `_layout`, until something needs them.
+    private var _deferred: (any DeferredTensorData)?
+    private var _dtype: DType
+    /// Elements in the tensor (the product of ``shape``).
+    public let count: Int
     /// Whether gradients are accumulated into ``grad`` by ``backward(_:)``.
     public var requiresGrad: Bool
     /// The accumulated gradient of a leaf tensor; `nil` until a backward pass reaches it.
@@ -29,9 +59,65 @@ public final class Tensor: @unchecked Sendable {
         precondition(elementCount(shape) == storage.count,
                      "Tensor: shape \(shape) holds \(elementCount(shape)) elements, storage has \(storage.count)")
         self.shape = shape
-        self.storage = storage
+        _data = storage
+        _dtype = storage.dtype
+        count = storage.count
         self.requiresGrad = requiresGrad
     }
+
+    /// A tensor whose elements a backend keeps in its own `layout` (`physical` holds them in
+    /// that order, possibly with padding). See ``TensorLayout``.
+    public init(shape: [Int], physical: TensorStorage, layout: any TensorLayout, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        precondition(physical.count >= elementCount(shape), "Tensor: layout storage smaller than shape \(shape)")
+        self.shape = shape
+        _data = physical
+        _dtype = physical.dtype
+        _layout = layout
+        count = elementCount(shape)
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor a backend computes only when its elements are needed (see ``DeferredTensorData``).
+    public init(shape: [Int], dtype: DType, deferred: any DeferredTensorData) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        self.shape = shape
+        _data = TensorStorage(dtype: dtype, count: 0)
+        _dtype = dtype
+        _deferred = deferred
+        count = elementCount(shape)
+        requiresGrad = false
+    }
+
+    /// Runs the deferred computation, if any. Not under the layout lock: the computation runs
+    /// backend kernels that read other tensors.
+    private func realize() {
+        guard let d = deferred else { return }
+        let (data, layout) = d.realize()
+        precondition(data.dtype == _dtype && data.count >= count, "Tensor: a deferred computation produced the wrong storage")
+        LayoutLock.shared.sync {
+            if _deferred === d { (_data, _layout, _deferred) = (data, layout, nil) }
+        }
+    }
+
+    /// The elements as they are held now: in the backend's layout (without converting them),
+    /// or row-major with a nil layout. For backends and layout-preserving elementwise ops.
+    /// A deferred tensor is computed first.
+    public var representation: (storage: TensorStorage, layout: (any TensorLayout)?) {
+        if _layout == nil && _deferred == nil { return (_data, nil) }
+        realize()
+        return LayoutLock.shared.sync { (_data, _layout) }
+    }
+
+    /// The computation this tensor is waiting on, if it has not run yet (lets a backend fuse
+    /// the next op into it instead of running it).
+    public var deferred: (any DeferredTensorData)? {
+        if _deferred == nil { return nil }
+        return LayoutLock.shared.sync { _deferred }
+    }
+
+    /// The backend layout the elements are held in, or nil for row-major.
+    public var layout: (any TensorLayout)? { representation.layout }
 
     /// Makes a tensor from Swift values in row-major order.
     public convenience init<T: TensorScalar>(_ values: [T], shape: [Int]) {
@@ -59,9 +145,8 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: Properties
 
-    public var dtype: DType { storage.dtype }
+    public var dtype: DType { _dtype }
     public var rank: Int { shape.count }
-    public var count: Int { storage.count }
     /// Row-major strides, in elements.
     public var strides: [Int] { contiguousStrides(shape) }
     /// True when the tensor was made by the user (not by a recorded op).
@@ -100,7 +185,8 @@ public final class Tensor: @unchecked Sendable {
     /// Writes into the elements in place. Not recorded by autograd: for optimizers,
     /// running statistics and initializers only.
     public func withUnsafeMutableBuffer<T: TensorScalar, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
+        defer { storage.markModified() }
+        return try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
     }
 
     // MARK: Autograd helpers
@@ -114,7 +200,12 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A tensor sharing this one's values, cut from the graph.
-    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+    public func detached() -> Tensor {
+        if let d = deferred { return Tensor(shape: shape, dtype: dtype, deferred: d) }
+        let (data, layout) = representation
+        guard let layout else { return Tensor(shape: shape, storage: data) }
+        return Tensor(shape: shape, physical: data, layout: layout)
+    }
 
     /// Clears ``grad``.
     public func zeroGrad() { grad = nil }
@@ -131,6 +222,7 @@ public final class Tensor: @unchecked Sendable {
         shapeCheck(other.shape == shape, "assign", got: "\(other.shape)", expected: "\(shape)")
         let src = other.dtype == dtype ? other : other.to(dtype)
         storage.pointer.copyMemory(from: src.storage.pointer, byteCount: count * dtype.byteCount)
+        storage.markModified()
     }
 
     /// Changes this leaf tensor's dtype in place (for converting a whole model, e.g. to

@@ -61,14 +61,68 @@ func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp, name: String) -> Tensor {
         shapeCheck(false, name, got: "shapes \(a.shape) and \(b.shape)", expected: "broadcast-compatible shapes")
         fatalError()
     }
+    if let kept = layoutPreservingBinary(a, b, op) { return kept }
     return a.dtype.dispatch(BinaryKernel(a: a, b: b, op: op, outShape: outShape))
+}
+
+// MARK: Backend layouts (see TensorLayout)
+
+/// `op` applied to the physical elements of operands a backend keeps in one layout, giving a
+/// result in that layout; nil where the row-major path must run. Requires equal shapes (or a
+/// one-element operand) and an op that keeps zeros zero, so that padding stays zero.
+func layoutPreservingBinary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor? {
+    let (da, la) = a.representation, (db, lb) = b.representation
+    guard la != nil || lb != nil else { return nil }
+    if a.shape == b.shape, let layout = la ?? lb {
+        // An operand in row-major order is rearranged into the other's layout, so that the
+        // chain of activations stays in the backend's layout.
+        let pa = la == nil ? layout.physical(fromRowMajor: da, shape: a.shape) : (la!.isSame(as: layout) ? da : nil)
+        let pb = lb == nil ? layout.physical(fromRowMajor: db, shape: b.shape) : (lb!.isSame(as: layout) ? db : nil)
+        guard let pa, let pb, pa.count == pb.count else { return nil }
+        return a.dtype.dispatch(PhysicalBinaryKernel(a: pa, b: pb, scalarA: false, scalarB: false, op: op))
+            .map { Tensor(shape: a.shape, physical: $0, layout: layout) }
+    }
+    if b.count == 1, b.rank <= a.rank, lb == nil, let la {
+        return a.dtype.dispatch(PhysicalBinaryKernel(a: da, b: db, scalarA: false, scalarB: true, op: op))
+            .map { Tensor(shape: a.shape, physical: $0, layout: la) }
+    }
+    if a.count == 1, a.rank <= b.rank, la == nil, let lb {
+        return a.dtype.dispatch(PhysicalBinaryKernel(a: da, b: db, scalarA: true, scalarB: false, op: op))
+            .map { Tensor(shape: b.shape, physical: $0, layout: lb) }
+    }
+    return nil
+}
+
+/// A binary op over physical storages (one of them may be a single scalar); nil when the op
+/// would turn zero padding into non-zeros.
+struct PhysicalBinaryKernel: ScalarKernel {
+    let a: TensorStorage, b: TensorStorage, scalarA: Bool, scalarB: Bool, op: BinaryOp
+    func run<T: TensorScalar>(_: T.Type) -> TensorStorage? {
+        let pa = a.typed(T.self), pb = b.typed(T.self)
+        let zeroA: T = scalarA ? pa[0] : 0, zeroB: T = scalarB ? pb[0] : 0
+        guard op.apply(zeroA, zeroB) == 0 else { return nil }
+        let n = scalarA ? b.count : a.count
+        let out = TensorStorage(dtype: T.dtype, count: n)
+        let o = out.typed(T.self), op = self.op
+        if scalarB {
+            let y = pb[0]
+            for i in 0..<n { o[i] = op.apply(pa[i], y) }
+        } else if scalarA {
+            let x = pa[0]
+            for i in 0..<n { o[i] = op.apply(x, pb[i]) }
+        } else {
+            for i in 0..<n { o[i] = op.apply(pa[i], pb[i]) }
+        }
+        return out
+    }
 }
 
 extension Tensor {
     func scalarLike(_ v: Double) -> Tensor { Tensor(scalar: v, dtype: dtype) }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = binary(a, b, .add, name: "add")
+        // Equal shapes (residual additions, gradient accumulation) go to the backend.
+        let out = a.shape == b.shape && a.dtype == b.dtype ? Backends.current.add(a, b) : binary(a, b, .add, name: "add")
         return record("add", out, inputs: [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
     }
 
@@ -169,9 +223,19 @@ enum UnaryOp {
 struct UnaryKernel: ScalarKernel {
     let x: Tensor, op: UnaryOp
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
+        // A tensor in a backend layout stays in it when the op keeps zero padding zero.
+        let (data, layout) = x.representation
+        if let layout, op.apply(T(0)) == 0 {
+            let out = TensorStorage(dtype: T.dtype, count: data.count)
+            apply(data.typed(T.self), out.typed(T.self), data.count)
+            return Tensor(shape: x.shape, physical: out, layout: layout)
+        }
         let out = Tensor.empty(x.shape, T.dtype)
-        let o = out.storage.typed(T.self), p = x.storage.typed(T.self)
-        let n = x.count
+        apply(x.storage.typed(T.self), out.storage.typed(T.self), x.count)
+        return out
+    }
+
+    func apply<T: TensorScalar>(_ p: UnsafeMutablePointer<T>, _ o: UnsafeMutablePointer<T>, _ n: Int) {
         switch op {
         case .exp: for i in 0..<n { o[i] = T.exp(p[i]) }
         case .log: for i in 0..<n { o[i] = T.log(p[i]) }
@@ -183,7 +247,23 @@ struct UnaryKernel: ScalarKernel {
         case .square: for i in 0..<n { o[i] = p[i] * p[i] }
         case .reciprocal: for i in 0..<n { o[i] = 1 / p[i] }
         }
-        return out
+    }
+}
+
+extension UnaryOp {
+    /// The op on one value (to test whether it keeps zeros zero).
+    func apply<T: TensorScalar>(_ v: T) -> T {
+        switch self {
+        case .exp: return T.exp(v)
+        case .log: return T.log(v)
+        case .sqrt: return T.sqrt(v)
+        case .abs: return Swift.abs(v)
+        case .relu: return v > 0 ? v : 0
+        case .sigmoid: return 1 / (1 + T.exp(-v))
+        case .tanh: return T.tanh(v)
+        case .square: return v * v
+        case .reciprocal: return 1 / v
+        }
     }
 }
 
@@ -238,7 +318,7 @@ extension Tensor {
 
     /// max(x, 0). The backward passes the gradient where the output is positive.
     public func relu() -> Tensor {
-        let y = unary(.relu), saved = y.detached()
-        return record("relu", y, inputs: [self]) { g in [g * saved.gt(0)] }   // saved: the output
+        let y = Backends.current.relu(self), saved = y.detached()
+        return record("relu", y, inputs: [self]) { g in [Backends.current.reluBackward(g, output: saved)] }   // saved: the output
     }
 }

@@ -17,13 +17,13 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
         if let t { shapeCheck(t.shape == [c] && t.dtype == x.dtype, "batchNorm2d", got: "\(name) \(t.shape) \(t.dtype)", expected: "[\(c)] \(x.dtype)") }
     }
     let backend = Backends.current
-    let saved: BatchNormSaved
+    let saved: BatchNormSaved, y: Tensor
     let useBatchStats = training || runningMean == nil || runningVar == nil
     if useBatchStats {
         let perChannel = x.count / Swift.max(c, 1)
         shapeCheck(!training || perChannel > 1, "batchNorm2d", got: "input \(x.shape) in training mode",
                    expected: "more than one value per channel")
-        saved = backend.batchNormStatistics(x, eps: eps)
+        (y, saved) = backend.batchNormTraining(x, eps: eps, weight: weight, bias: bias)
         if training, let runningMean, let runningVar {
             withNoGrad {
                 let variance = 1 / (saved.invStd * saved.invStd) - eps
@@ -34,8 +34,8 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
         }
     } else {
         saved = BatchNormSaved(mean: runningMean!.detached(), invStd: withNoGrad { 1 / (runningVar! + eps).sqrt() })
+        y = backend.batchNormApply(x, saved: saved, weight: weight, bias: bias)
     }
-    let y = backend.batchNormApply(x, saved: saved, weight: weight, bias: bias)
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
     return Tensor.record("batchNorm2d", y, inputs: inputs) { g in
         let grads = Backends.current.batchNormBackward(g, input: x, saved: saved, weight: weight, trainingStatistics: useBatchStats)

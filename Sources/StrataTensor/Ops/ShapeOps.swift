@@ -90,22 +90,10 @@ extension Tensor {
             s1[a] = 0; s0[a] = 0
             shapeCheck(s1 == s0, "concatenate", got: "shapes \(tensors.map(\.shape))", expected: "equal sizes except along axis \(a)")
         }
-        var outShape = first.shape
-        outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
-        let out = Tensor.empty(outShape, first.dtype)
-        let outStrides = out.strides
-        var offsets: [Int] = []
-        var pos = 0
-        for t in tensors {
-            offsets.append(pos * outStrides[a])
-            stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides, shape: t.shape)
-            pos += t.shape[a]
-        }
-        var starts: [Int] = []
-        var p = 0
-        for t in tensors { starts.append(p); p += t.shape[a] }
+        let out = Backends.current.concatenate(tensors, axis: a)
         return record("concatenate", out, inputs: tensors) { g in
-            zip(tensors, starts).map { t, s in t.requiresGrad ? g.slice(axis: a, start: s, end: s + t.shape[a]) : nil }
+            let parts = Backends.current.split(g, axis: a, sizes: tensors.map { $0.shape[a] })
+            return zip(tensors, parts).map { t, part in t.requiresGrad ? part : nil }
         }
     }
 
@@ -133,5 +121,32 @@ extension Tensor {
             stridedCopy(from: g, srcOffset: offset, srcStrides: outStrides, to: dx, dstStrides: dx.strides, shape: source)
             return [dx]
         }
+    }
+}
+
+/// The portable concatenation (``Backend/concatenate(_:axis:)``'s default): strided copies.
+func concatenateKernel(_ tensors: [Tensor], axis a: Int) -> Tensor {
+    var outShape = tensors[0].shape
+    outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+    let out = Tensor.empty(outShape, tensors[0].dtype)
+    let outStrides = out.strides
+    var pos = 0
+    for t in tensors {
+        stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides, shape: t.shape)
+        pos += t.shape[a]
+    }
+    return out
+}
+
+/// The portable split (``Backend/split(_:axis:sizes:)``'s default): strided copies.
+func splitKernel(_ x: Tensor, axis a: Int, sizes: [Int]) -> [Tensor] {
+    var start = 0
+    return sizes.map { size in
+        var shape = x.shape
+        shape[a] = size
+        let out = Tensor.empty(shape, x.dtype)
+        stridedCopy(from: x, srcOffset: start * x.strides[a], srcStrides: x.strides, to: out, dstStrides: out.strides, shape: shape)
+        start += size
+        return out
     }
 }

@@ -1,0 +1,136 @@
+// Convolution: forward, backward-data and backward-weights side by side.
+//
+// Every primitive is created with `format_tag_any` for activations and weights, so oneDNN
+// picks its fast blocked layouts (nChw16c activations, OIhw16i16o-style weights); plain
+// tensors are reordered in and out, weights once per change (see DNNLBackend.weightBuffer).
+
+import _CDNNL
+import StrataTensor
+
+/// The oneDNN view of one convolution: dimensions and geometry.
+struct ConvGeometryDNNL {
+    let src: [Int]          // N, C, H, W
+    let weights: [Int]      // K, C/g, kh, kw; or g, K/g, C/g, kh, kw when grouped
+    let dst: [Int]          // N, K, OH, OW
+    let strides: [Int64]
+    /// oneDNN counts dilation from 0 (a dense kernel has dilation 0); Strata from 1, as PyTorch.
+    let dilates: [Int64]
+    let padL: [Int64]       // top, left
+    let padR: [Int64]       // bottom, right
+    let groups: Int
+
+    init(input: [Int], weight: [Int], _ p: Conv2dParameters) {
+        let (oh, ow) = p.outputSize(h: input[2], w: input[3], kh: weight[2], kw: weight[3])
+        src = input
+        dst = [input[0], weight[0], oh, ow]
+        groups = p.groups
+        weights = p.groups == 1 ? weight : [p.groups, weight[0] / p.groups] + weight[1...]
+        strides = [Int64(p.strideH), Int64(p.strideW)]
+        dilates = [Int64(p.dilationH - 1), Int64(p.dilationW - 1)]
+        padL = [Int64(p.padTop), Int64(p.padLeft)]
+        padR = [Int64(p.padBottom), Int64(p.padRight)]
+    }
+
+    /// Everything that makes primitives differ, for the cache key.
+    var key: [Int] { src + weights + dst + (strides + dilates + padL + padR).map(Int.init) }
+}
+
+extension DNNLBackend {
+    var convAlgorithm: dnnl_alg_kind_t {
+        convolutionAlgorithm == .auto ? dnnl_convolution_auto : dnnl_convolution_direct
+    }
+
+    /// The forward primitive (forward_training, so that it also serves as the backward
+    /// primitives' hint), with or without bias, and optional post-ops for fused inference.
+    func convForwardPrimitive(_ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp] = []) -> Primitive {
+        cached("conv.fwd\(bias ? "+bias" : "")\(postOps)", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
+            var desc = dnnl_convolution_desc_t()
+            var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+            let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([g.dst[1]]).raw : nil
+            try withOptionalPointer(to: biasMD) { b in
+                try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, convAlgorithm, &src, &wei, b, &dst,
+                                                                     g.strides, g.dilates, g.padL, g.padR),
+                          "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+            }
+            let attr = postOps.isEmpty ? nil : try DNNLAttributes(postOps: postOps)
+            return try Primitive("convolution forward", desc: &desc, attr: attr)
+        }
+    }
+
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor {
+        guard x.dtype == .float32 else { return reference.conv2d(x, weight: weight, bias: bias, p) }
+        let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
+        if mayFuse(x, weight, bias) { return deferredConv(x, weight: weight, bias: bias, g) }
+        let f = convForwardPrimitive(g, bias: bias != nil)
+        let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
+        let dst = resultBuffer(dstMD)
+        var args: [Primitive.Arg] = [
+            .init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)),
+            .init(DNNL_ARG_WEIGHTS, weiMD, weightBuffer(weight, plain: .plain(g.weights), as: weiMD)),
+            .init(DNNL_ARG_DST, dstMD, dst),
+        ]
+        if let bias { args.append(.init(DNNL_ARG_BIAS, .plain([g.dst[1]]), bias.storage)) }
+        orTrap { try f.execute(args) }
+        return output(dst, dstMD, shape: g.dst)
+    }
+
+    // ∂L/∂x: a "transposed" convolution of ∂L/∂y with the same weights.
+    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor {
+        guard gradOutput.dtype == .float32 else { return reference.conv2dBackwardData(gradOutput, weight: weight, inputShape: inputShape, p) }
+        let g = ConvGeometryDNNL(input: inputShape, weight: weight.shape, p)
+        let b = cached("conv.bwd_data", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
+            var desc = dnnl_convolution_desc_t()
+            var diffSrc = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, convAlgorithm, &diffSrc, &wei, &diffDst,
+                                                                       g.strides, g.dilates, g.padL, g.padR),
+                      "convolution backward data", "dnnl_dilated_convolution_backward_data_desc_init")
+            return try Primitive("convolution backward data", desc: &desc, hint: convForwardHint(g))
+        }
+        let diffDstMD = b.md(dnnl_query_diff_dst_md), weiMD = b.md(dnnl_query_weights_md), diffSrcMD = b.md(dnnl_query_diff_src_md)
+        let diffSrc = resultBuffer(diffSrcMD)
+        orTrap {
+            try b.execute([
+                .init(DNNL_ARG_DIFF_DST, diffDstMD, input(gradOutput, as: diffDstMD)),
+                .init(DNNL_ARG_WEIGHTS, weiMD, weightBuffer(weight, plain: .plain(g.weights), as: weiMD)),
+                .init(DNNL_ARG_DIFF_SRC, diffSrcMD, diffSrc),
+            ])
+        }
+        return output(diffSrc, diffSrcMD, shape: g.src)
+    }
+
+    // ∂L/∂W: the correlation of the forward's input with ∂L/∂y (the op sums the bias gradient itself).
+    public func conv2dBackwardWeight(_ gradOutput: Tensor, input x: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
+        guard x.dtype == .float32 else { return reference.conv2dBackwardWeight(gradOutput, input: x, weightShape: weightShape, p) }
+        let g = ConvGeometryDNNL(input: x.shape, weight: weightShape, p)
+        let b = cached("conv.bwd_weights", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
+            var desc = dnnl_convolution_desc_t()
+            var src = MemoryDesc.any(g.src).raw, diffWei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
+            try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, convAlgorithm, &src, &diffWei, nil, &diffDst,
+                                                                          g.strides, g.dilates, g.padL, g.padR),
+                      "convolution backward weights", "dnnl_dilated_convolution_backward_weights_desc_init")
+            return try Primitive("convolution backward weights", desc: &desc, hint: convForwardHint(g))
+        }
+        let srcMD = b.md(dnnl_query_src_md), diffDstMD = b.md(dnnl_query_diff_dst_md), diffWeiMD = b.md(dnnl_query_diff_weights_md)
+        let diffWei = resultBuffer(diffWeiMD)
+        orTrap {
+            try b.execute([
+                .init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)),
+                .init(DNNL_ARG_DIFF_DST, diffDstMD, input(gradOutput, as: diffDstMD)),
+                .init(DNNL_ARG_DIFF_WEIGHTS, diffWeiMD, diffWei),
+            ])
+        }
+        return output(diffWei, diffWeiMD, shape: weightShape, dims: g.weights, rowMajor: true)
+    }
+
+    /// The forward primitive descriptor a backward one is created against (no bias: the
+    /// backward primitives here never compute the bias gradient). Created inside a cache
+    /// `make` closure, so it must not take the cache lock itself.
+    private func convForwardHint(_ g: ConvGeometryDNNL) throws -> Primitive {
+        var desc = dnnl_convolution_desc_t()
+        var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, convAlgorithm, &src, &wei, nil, &dst,
+                                                             g.strides, g.dilates, g.padL, g.padR),
+                  "convolution forward (hint)", "dnnl_dilated_convolution_forward_desc_init")
+        return try Primitive("convolution forward (hint)", desc: &desc)
+    }
+}
