@@ -162,26 +162,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     init(json: JSON) throws {
         guard case .object = json else { throw TrainingError.corruptCheckpoint("the configuration is not a JSON object") }
-        func d(_ k: String, _ v: inout Double) throws {
+        // A missing key keeps the default; a present one of the wrong type is corruption.
+        func read<T>(_ k: String, _ v: inout T, _ kind: String, _ value: (JSON) -> T?) throws {
             guard let j = json[k] else { return }
-            guard let x = j.doubleValue else { throw TrainingError.corruptCheckpoint("configuration \(k) is not a number") }
+            guard let x = value(j) else { throw TrainingError.corruptCheckpoint("configuration \(k) is not \(kind)") }
             v = x
         }
-        func i(_ k: String, _ v: inout Int) throws {
-            guard let j = json[k] else { return }
-            guard let x = j.intValue else { throw TrainingError.corruptCheckpoint("configuration \(k) is not an integer") }
-            v = x
-        }
-        func b(_ k: String, _ v: inout Bool) throws {
-            guard let j = json[k] else { return }
-            guard let x = j.boolValue else { throw TrainingError.corruptCheckpoint("configuration \(k) is not a boolean") }
-            v = x
-        }
-        func s(_ k: String, _ v: inout String) throws {
-            guard let j = json[k] else { return }
-            guard let x = j.stringValue else { throw TrainingError.corruptCheckpoint("configuration \(k) is not a string") }
-            v = x
-        }
+        func d(_ k: String, _ v: inout Double) throws { try read(k, &v, "a number") { $0.doubleValue } }
+        func i(_ k: String, _ v: inout Int) throws { try read(k, &v, "an integer") { $0.intValue } }
+        func b(_ k: String, _ v: inout Bool) throws { try read(k, &v, "a boolean") { $0.boolValue } }
+        func s(_ k: String, _ v: inout String) throws { try read(k, &v, "a string") { $0.stringValue } }
         self.init()
         try s("model", &model); try s("dataset", &dataset); try s("data", &dataPath)
         try i("epochs", &epochs); try i("batch_size", &batchSize)

@@ -59,7 +59,7 @@ public enum NPY {
         let header: PyValue
         do {
             header = try PyLiteralParser.parse(UnsafeRawBufferPointer(rebasing: headerBytes))
-        } catch let e as JSONSyntaxError {
+        } catch let e as JSON.SyntaxError {
             throw fail(headerStart + e.offset, "malformed header: \(e.found)", e.expected)
         }
         guard case let .dict(fields) = header else { throw fail(headerStart, "a header that is not a dict", "a Python dict literal") }
@@ -175,8 +175,8 @@ struct PyLiteralParser {
 
     private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    private func error(_ found: String, _ expected: String) -> JSONSyntaxError {
-        JSONSyntaxError(offset: i, found: found, expected: expected)
+    private func error(_ found: String, _ expected: String) -> JSON.SyntaxError {
+        JSON.SyntaxError(offset: i, found: found, expected: expected)
     }
 
     private var current: UInt8? { i < bytes.count ? bytes[i] : nil }
@@ -250,7 +250,7 @@ struct PyLiteralParser {
         i += 1
         var out: [UInt8] = []
         while true {
-            guard let c = current, c != 0x0A else { throw JSONSyntaxError(offset: start, found: "unterminated string", expected: "a closing quote") }
+            guard let c = current, c != 0x0A else { throw JSON.SyntaxError(offset: start, found: "unterminated string", expected: "a closing quote") }
             i += 1
             if c == quote { return String(decoding: out, as: UTF8.self) }
             if c == UInt8(ascii: "\\") {  // simple escapes only; descr and keys never need more
@@ -270,7 +270,7 @@ struct PyLiteralParser {
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
         if current == UInt8(ascii: "L") { i += 1 }  // Python 2 long, e.g. (3L, 4L)
         guard let v = Int(text) else {
-            throw JSONSyntaxError(offset: start, found: "integer \(text.prefix(40))", expected: "an integer in the 64-bit range")
+            throw JSON.SyntaxError(offset: start, found: "integer \(text.prefix(40))", expected: "an integer in the 64-bit range")
         }
         return v
     }

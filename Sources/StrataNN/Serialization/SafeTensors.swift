@@ -78,10 +78,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let bufferSize = file.count - dataStart
         let headerBytes = UnsafeRawBufferPointer(rebasing: file.bytes[8..<dataStart])
 
-        let json: JSONValue
+        let json: JSON
         do {
-            json = try JSONParser.parse(headerBytes)
-        } catch let e as JSONSyntaxError {
+            json = try JSON.parse(headerBytes)
+        } catch let e as JSON.SyntaxError {
             throw fail(8 + e.offset, "invalid JSON header: \(e.found)", e.expected)
         }
         guard case let .object(fields) = json else {
@@ -105,18 +105,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 continue
             }
             func field(_ f: String) -> String { "tensor \"\(name)\": \(f)" }
-            guard case let .object(info) = value else {
+            guard case .object = value else {
                 throw fail(8, field("entry is \(value.kindDescription)"), "an object with dtype, shape and data_offsets")
             }
-            guard case let .string(dtypeName)? = info["dtype"] else {
-                throw fail(8, field("dtype is \(info["dtype"]?.kindDescription ?? "missing")"), "a dtype string such as \"F32\"")
+            guard case let .string(dtypeName)? = value["dtype"] else {
+                throw fail(8, field("dtype is \(value["dtype"]?.kindDescription ?? "missing")"), "a dtype string such as \"F32\"")
             }
             guard let type = StoredElement.safetensorsNames[dtypeName] else {
                 throw fail(8, field("unknown dtype \"\(dtypeName)\""),
                            "one of " + StoredElement.safetensorsNames.keys.sorted().joined(separator: ", "))
             }
-            guard case let .array(dims)? = info["shape"] else {
-                throw fail(8, field("shape is \(info["shape"]?.kindDescription ?? "missing")"), "an array of integers")
+            guard case let .array(dims)? = value["shape"] else {
+                throw fail(8, field("shape is \(value["shape"]?.kindDescription ?? "missing")"), "an array of integers")
             }
             var shape: [Int] = []
             for d in dims {
@@ -128,9 +128,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
             guard let count = checkedElementCount(shape) else {
                 throw fail(8, field("shape \(shape) has more elements than fit in 64 bits"), "a realistic shape")
             }
-            guard case let .array(offsets)? = info["data_offsets"], offsets.count == 2,
+            guard case let .array(offsets)? = value["data_offsets"], offsets.count == 2,
                   case let .int(begin) = offsets[0], case let .int(end) = offsets[1] else {
-                throw fail(8, field("data_offsets is \(info["data_offsets"]?.kindDescription ?? "missing")"),
+                throw fail(8, field("data_offsets is \(value["data_offsets"]?.kindDescription ?? "missing")"),
                            "[begin, end], two integers")
             }
             guard begin >= 0, begin <= end else {
@@ -234,14 +234,14 @@ public enum SafeTensors {
 
         var parts: [String] = []
         if !metadata.isEmpty {
-            let items = metadata.sorted { $0.key < $1.key }.map { jsonQuoted($0.key) + ":" + jsonQuoted($0.value) }
+            let items = metadata.sorted { $0.key < $1.key }.map { JSON.quoted($0.key) + ":" + JSON.quoted($0.value) }
             parts.append("\"__metadata__\":{" + items.joined(separator: ",") + "}")
         }
         for name in tensors.keys.sorted() {
             let t = tensors[name]!, (begin, end) = offsets[name]!
             let dtype = t.dtype == .float32 ? "F32" : "F64"
             let shape = t.shape.map(String.init).joined(separator: ",")
-            parts.append(jsonQuoted(name) + ":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(end)]}")
+            parts.append(JSON.quoted(name) + ":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(end)]}")
         }
         var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
         header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
