@@ -28,8 +28,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Convolution algorithm for dnnl: auto (Winograd where faster; the default) or direct (else STRATA_CONV_ALGORITHM).") var convAlgorithm: String?
     @Flag(help: "Print one JSON object per case instead of a table.") var json = false
     @Flag(help: "Run the cases in this process (no child processes; OMP_WAIT_POLICY as inherited).") var inProcess = false
-    @Option(help: "OpenMP wait policy for the child processes (passive, active), unless OMP_WAIT_POLICY is set. Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")
-    var ompWaitPolicy = "passive"
+    @Option(help: "OpenMP wait policy for the cases: passive or active (default: OMP_WAIT_POLICY, which strata sets to passive when unset). Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")
+    var ompWaitPolicy: String?
     @Flag(help: "Print where the time goes: wall time per backend kernel, and outside the backend (one case).") var profile = false
     @Flag(help: "Instead of timing: how far Winograd (--conv-algorithm auto) logits are from direct convolution's, per selected model (eval mode, --batch or 32).")
     var winogradError = false
@@ -51,7 +51,8 @@ struct Bench: ParsableCommand {
             throw ValidationError("--backend must be one of \(StrataBackends.names.joined(separator: ", ")), got '\(backend)'")
         }
         if let convAlgorithm, !["direct", "auto"].contains(convAlgorithm) { throw ValidationError("--conv-algorithm must be direct or auto") }
-        if !["passive", "active"].contains(ompWaitPolicy) { throw ValidationError("--omp-wait-policy must be passive or active") }
+        if let ompWaitPolicy, !["passive", "active"].contains(ompWaitPolicy) { throw ValidationError("--omp-wait-policy must be passive or active") }
+        if ompWaitPolicy != nil && inProcess { throw ValidationError("--omp-wait-policy needs child processes (drop --in-process)") }
         for m in selectedModels { _ = try Models.entry(m) }
     }
 
@@ -144,7 +145,7 @@ struct Bench: ParsableCommand {
         let process = Process()
         // libgomp reads OMP_WAIT_POLICY once, when it loads: it can only be chosen for a new process.
         var environment = ProcessInfo.processInfo.environment
-        if environment["OMP_WAIT_POLICY"] == nil { environment["OMP_WAIT_POLICY"] = ompWaitPolicy }
+        if let ompWaitPolicy { environment["OMP_WAIT_POLICY"] = ompWaitPolicy }
         process.environment = environment
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : "/proc/self/exe")
         process.arguments = args

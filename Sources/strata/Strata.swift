@@ -11,8 +11,10 @@ struct StrataCommand: ParsableCommand {
     )
 
     /// Chooses the compute backend (STRATA_BACKEND, default oneDNN) and thread count
-    /// (STRATA_NUM_THREADS) before any command runs.
+    /// (STRATA_NUM_THREADS) before any command runs; OpenMP threads sleep between oneDNN calls
+    /// (OMP_WAIT_POLICY=passive unless set).
     static func main() {
+        StrataBackends.reexecWithPassiveOpenMPIfNeeded()
         StrataBackends.configureDefault()
         main(nil)
     }
