@@ -4,7 +4,7 @@
 #   zlib1g-dev: gzip-compressed datasets (StrataData)
 #   pkg-config: lets SwiftPM find them
 set -euo pipefail
-packages=(pkg-config libturbojpeg0-dev libpng-dev zlib1g-dev libdnnl-dev libopenblas-dev)
+packages=(pkg-config libturbojpeg0-dev libpng-dev zlib1g-dev libdnnl-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
