@@ -2,6 +2,7 @@
 # Installs the system libraries Strata links against (Debian/Ubuntu, as root or with sudo).
 #   libturbojpeg0-dev, libpng-dev: image decoding (StrataImage)
 #   zlib1g-dev: gzip-compressed datasets (StrataData)
+#   libdnnl-dev: oneDNN 2.6, the fast CPU backend (StrataDNNL)
 #   pkg-config: lets SwiftPM find them
 set -euo pipefail
 packages=(pkg-config libturbojpeg0-dev libpng-dev zlib1g-dev libdnnl-dev)
