@@ -196,7 +196,7 @@ public struct ImageFolder: Dataset {
                 }
             }
         } catch {
-            _ = pixels.update(repeating: 0)
+            pixels.update(repeating: 0)
             let e = error as? ImageError ?? ImageError(name: path(index), kind: .corrupt, detail: "\(error)")
             failures.record(DecodeFailure(index: index, path: path(index), error: e))
         }
