@@ -65,7 +65,7 @@ struct AutogradTests {
         let x = Tensor([1.0]).requiringGrad()
         let y = x + a.sum()
         #expect(y.requiresGrad && !y.isLeaf)
-        #expect(y.gradFn?.inputs.count == 2)
+        #expect(y.gradFn?.inputCount == 2)
     }
 
     @Test("a node used twice gets the sum of its gradients")

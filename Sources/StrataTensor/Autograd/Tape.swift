@@ -1,33 +1,51 @@
-/// One recorded operation: its inputs and the function that maps the gradient of
-/// its output to gradients of its inputs.
+/// One recorded operation: edges to where each input's gradient goes, and the function
+/// that maps the gradient of its output to gradients of its inputs.
 ///
-/// The backward closure captures exactly the values the forward saved for it;
-/// ``Tensor/backward(_:)`` drops the closure once it has run, which frees them.
+/// The node holds no input *tensors*: an input made by another op is reached through that
+/// op's node, and only leaves (parameters) are held. So an activation lives only as long as
+/// the user or some backward closure needs it — the closure captures exactly the values the
+/// forward saved for it (named at each op), and ``Tensor/backward(_:)`` drops the closure once
+/// it has run, which frees them.
 public final class GradNode {
+    /// Where one input's gradient goes.
+    struct Edge {
+        /// The node that produced the input (nil for a leaf or an input without gradient).
+        var node: GradNode?
+        /// The input itself when it is a leaf that requires gradients (its ``Tensor/grad`` accumulates).
+        var leaf: Tensor?
+        /// The input's shape, to check the gradient against.
+        let shape: [Int]
+    }
+
     /// The op's name, for error messages and graph printing.
     public let name: String
-    /// The tensors this op read, in argument order.
-    public internal(set) var inputs: [Tensor]
+    /// One edge per input, in argument order.
+    var edges: [Edge]
     /// Maps ∂L/∂output to ∂L/∂input for each input (nil for inputs without gradient).
     var backward: ((Tensor) -> [Tensor?])?
 
+    /// The number of inputs the op read.
+    public var inputCount: Int { edges.count }
+
     init(name: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.name = name
-        self.inputs = inputs
+        edges = inputs.map { t in
+            guard t.requiresGrad else { return Edge(node: nil, leaf: nil, shape: t.shape) }
+            return t.gradFn.map { Edge(node: $0, leaf: nil, shape: t.shape) } ?? Edge(node: nil, leaf: t, shape: t.shape)
+        }
         self.backward = backward
     }
 
-    /// Frees an unused graph iteratively: releasing a long chain recursively (tensor → node →
-    /// input tensor → …) would overflow the stack on graphs of tens of thousands of ops.
+    /// Frees an unused graph iteratively: releasing a long chain recursively (node → input's
+    /// node → …) would overflow the stack on graphs of tens of thousands of ops.
     deinit {
-        guard !inputs.isEmpty else { return }
-        var pending = inputs
-        inputs = []
+        var pending = edges.compactMap(\.node)
+        edges = []
         backward = nil
-        while var tensor = pending.popLast() {
-            guard isKnownUniquelyReferenced(&tensor), isKnownUniquelyReferenced(&tensor.gradFn), let node = tensor.gradFn else { continue }
-            pending.append(contentsOf: node.inputs)
-            node.inputs = []
+        while var node = pending.popLast() {
+            guard isKnownUniquelyReferenced(&node) else { continue }
+            pending.append(contentsOf: node.edges.compactMap(\.node))
+            node.edges = []
             node.backward = nil
         }
     }
@@ -71,42 +89,49 @@ extension Tensor {
             shapeCheck(count == 1, "backward", got: "shape \(shape)", expected: "a one-element tensor, or pass a gradient")
             seed = Tensor.full(shape, 1, dtype: dtype)
         }
+        guard let root = gradFn else {
+            withNoGrad { grad = grad.map { $0 + seed } ?? seed }
+            return
+        }
 
-        // Topological order by iterative DFS (deep nets would overflow a recursive one).
-        var order: [Tensor] = []
+        // Topological order of the nodes by iterative DFS (deep nets would overflow a recursive one).
+        // A node is marked when it is expanded (not when pushed), so it lands in `order` after
+        // every node that feeds it, however many paths lead to it.
+        var order: [GradNode] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Tensor, Bool)] = [(self, false)]
-        while let (t, expanded) = stack.popLast() {
-            if expanded { order.append(t); continue }
-            if visited.contains(ObjectIdentifier(t)) { continue }
-            visited.insert(ObjectIdentifier(t))
-            stack.append((t, true))
-            for input in t.gradFn?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
-                stack.append((input, false))
+        var stack: [(GradNode, Bool)] = [(root, false)]
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+            stack.append((node, true))
+            for edge in node.edges {
+                guard let next = edge.node, !visited.contains(ObjectIdentifier(next)) else { continue }
+                stack.append((next, false))
             }
         }
 
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        // Gradients waiting at each node, summed over the uses of its output.
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
         withNoGrad {
-            for t in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
-                guard let node = t.gradFn else {
-                    t.grad = t.grad.map { $0 + g } ?? g
-                    continue
-                }
+            for node in order.reversed() {
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else { continue }
                 guard let fn = node.backward else {
                     preconditionFailure("backward: the graph through '\(node.name)' was already backpropagated and its buffers freed")
                 }
                 let inputGrads = fn(g)
-                precondition(inputGrads.count == node.inputs.count, "backward of \(node.name) returned \(inputGrads.count) grads for \(node.inputs.count) inputs")
-                for (input, ig) in zip(node.inputs, inputGrads) where input.requiresGrad {
-                    guard let ig else { continue }
-                    shapeCheck(ig.shape == input.shape, "backward of \(node.name)", got: "gradient shape \(ig.shape)", expected: "\(input.shape)")
-                    let key = ObjectIdentifier(input)
-                    grads[key] = grads[key].map { $0 + ig } ?? ig
+                precondition(inputGrads.count == node.edges.count, "backward of \(node.name) returned \(inputGrads.count) grads for \(node.edges.count) inputs")
+                for (edge, ig) in zip(node.edges, inputGrads) {
+                    guard let ig, edge.node != nil || edge.leaf != nil else { continue }
+                    shapeCheck(ig.shape == edge.shape, "backward of \(node.name)", got: "gradient shape \(ig.shape)", expected: "\(edge.shape)")
+                    if let next = edge.node {
+                        let key = ObjectIdentifier(next)
+                        grads[key] = grads[key].map { $0 + ig } ?? ig
+                    } else if let leaf = edge.leaf {
+                        leaf.grad = leaf.grad.map { $0 + ig } ?? ig
+                    }
                 }
                 node.backward = nil   // release saved buffers
-                node.inputs = []
+                node.edges = []
             }
         }
     }
