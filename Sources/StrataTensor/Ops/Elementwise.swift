@@ -123,12 +123,15 @@ extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         // Equal shapes (residual additions, gradient accumulation) go to the backend.
         let out = a.shape == b.shape && a.dtype == b.dtype ? Backends.current.add(a, b) : binary(a, b, .add, name: "add")
-        return record("add", out, inputs: [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
+        // Saved: only the shapes (a residual add keeps neither operand alive).
+        let (sa, sb) = (a.shape, b.shape)
+        return record("add", out, inputs: [a, b]) { g in [g.sumTo(sa), g.sumTo(sb)] }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = binary(a, b, .sub, name: "sub")
-        return record("sub", out, inputs: [a, b]) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
+        let (sa, sb) = (a.shape, b.shape)
+        return record("sub", out, inputs: [a, b]) { g in [g.sumTo(sa), (-g).sumTo(sb)] }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {

@@ -91,9 +91,12 @@ extension Tensor {
             shapeCheck(s1 == s0, "concatenate", got: "shapes \(tensors.map(\.shape))", expected: "equal sizes except along axis \(a)")
         }
         let out = Backends.current.concatenate(tensors, axis: a)
+        // Saved for the backward: only the sizes along the axis and which inputs need gradients,
+        // not the inputs themselves (DenseNet concatenates every earlier feature map).
+        let sizes = tensors.map { $0.shape[a] }, needed = tensors.map(\.requiresGrad)
         return record("concatenate", out, inputs: tensors) { g in
-            let parts = Backends.current.split(g, axis: a, sizes: tensors.map { $0.shape[a] })
-            return zip(tensors, parts).map { t, part in t.requiresGrad ? part : nil }
+            let parts = Backends.current.split(g, axis: a, sizes: sizes)
+            return zip(needed, parts).map { need, part in need ? part : nil }
         }
     }
 
