@@ -418,8 +418,9 @@ public final class Trainer {
     // MARK: Non-finite diagnosis
 
     private func diagnoseNonFinite(images: Tensor, logits: Tensor, loss: Tensor) -> String? {
-        for (name, t) in model.stateDict() where !allFinite(t) { return "values of \(describe(name))" }
+        // The input first: a NaN pixel also reaches BN's running statistics during the forward.
         if !allFinite(images) { return Self.badInput }
+        for (name, t) in model.stateDict() where !allFinite(t) { return "values of \(describe(name))" }
         loss.backward()
         if let g = firstNonFiniteGradient() { return g }
         if !allFinite(logits) { return "the model's output (logits overflowed; every parameter is finite)" }

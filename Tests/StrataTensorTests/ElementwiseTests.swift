@@ -154,3 +154,12 @@ struct ElementwiseTests {
         #expect(y.floats == [Float(1.5 * 2 + 1) / 2, Float(2.5 * 4 + 1) / 4, Float(-3 * 8 + 1) / 8])
     }
 }
+
+@Suite struct ReLUNaNTests {
+    /// As torch.relu: NaN passes through (so a NaN is not silently hidden), negatives become 0.
+    @Test func nanPropagates() {
+        let y = Tensor([Float.nan, -1, 2, 0], shape: [4]).relu().floats
+        #expect(y[0].isNaN)
+        #expect(Array(y[1...]) == [0, 2, 0])
+    }
+}

@@ -244,7 +244,7 @@ struct UnaryKernel: ScalarKernel {
         case .log: for i in 0..<n { o[i] = T.log(p[i]) }
         case .sqrt: for i in 0..<n { o[i] = T.sqrt(p[i]) }
         case .abs: for i in 0..<n { o[i] = Swift.abs(p[i]) }
-        case .relu: for i in 0..<n { o[i] = p[i] > 0 ? p[i] : 0 }
+        case .relu: for i in 0..<n { o[i] = p[i] < 0 ? 0 : p[i] }   // NaN stays NaN, as in PyTorch
         case .sigmoid: for i in 0..<n { o[i] = 1 / (1 + T.exp(-p[i])) }
         case .tanh: for i in 0..<n { o[i] = T.tanh(p[i]) }
         case .square: for i in 0..<n { o[i] = p[i] * p[i] }
@@ -261,7 +261,7 @@ extension UnaryOp {
         case .log: return T.log(v)
         case .sqrt: return T.sqrt(v)
         case .abs: return Swift.abs(v)
-        case .relu: return v > 0 ? v : 0
+        case .relu: return v < 0 ? 0 : v
         case .sigmoid: return 1 / (1 + T.exp(-v))
         case .tanh: return T.tanh(v)
         case .square: return v * v
