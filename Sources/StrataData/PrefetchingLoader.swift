@@ -64,7 +64,7 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
     /// Seconds from the first ``next()`` call to the end of the pass (or to now).
     public var elapsedSeconds: Double {
         guard let startTime else { return 0 }
-        return (endTime ?? monotonicSeconds()) - startTime
+        return (endTime ?? MonotonicClock.now()) - startTime
     }
 
     /// The share of ``elapsedSeconds`` the consumer spent waiting for data (0 when nothing elapsed).
@@ -75,7 +75,7 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
 
     /// The next batch in order, waiting for it if it is not ready; `nil` after the last.
     public func next() -> Batch? {
-        let now = monotonicSeconds()
+        let now = MonotonicClock.now()
         if startTime == nil { startTime = now }
         let b = startBatch + delivered
         guard b < loader.batchCount, endTime == nil else {
@@ -88,7 +88,7 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
         } else {
             batch = state.take(b)
         }
-        let after = monotonicSeconds()
+        let after = MonotonicClock.now()
         waitingSeconds += after - now
         delivered += 1
         if startBatch + delivered == loader.batchCount { endTime = after }
@@ -101,8 +101,8 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
         state.cancel()
         for t in threads { t.join() }
         threads.removeAll()
-        if endTime == nil, startTime != nil { endTime = monotonicSeconds() }
-        if startTime == nil { startTime = monotonicSeconds(); endTime = startTime }
+        if endTime == nil, startTime != nil { endTime = MonotonicClock.now() }
+        if startTime == nil { startTime = MonotonicClock.now(); endTime = startTime }
     }
 }
 
@@ -221,9 +221,11 @@ final class PThread {
     deinit { join() }
 }
 
-/// Seconds from a monotonic clock.
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+/// Seconds from a monotonic clock (for timing loads, steps and benchmarks).
+public enum MonotonicClock {
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
 }

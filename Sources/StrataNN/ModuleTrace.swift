@@ -17,7 +17,6 @@ public final class ModuleTrace {
 
     public private(set) var records: [Record] = []
     private var depth = 0
-    private var openIndices: [Int] = []
 
     func enter(_ module: Module) {
         depth += 1

@@ -61,7 +61,7 @@ public struct ModelSummary: Sendable {
         let w0 = all.map(\.0.count).max()!, w1 = all.map(\.1.count).max()!, w2 = all.map(\.2.count).max()!
         let w3 = all.map(\.3.count).max()!, w4 = all.map(\.4.count).max()!
         func line(_ r: (String, String, String, String, String)) -> String {
-            r.0.padding(w0) + "  " + r.1.padding(w1) + "  " + r.2.padding(w2) + "  " + r.3.leftPadding(w3) + "  " + r.4.leftPadding(w4)
+            r.0.padded(toWidth: w0) + "  " + r.1.padded(toWidth: w1) + "  " + r.2.padded(toWidth: w2) + "  " + r.3.leftPadded(toWidth: w3) + "  " + r.4.leftPadded(toWidth: w4)
         }
         var out = [line(header), String(repeating: "─", count: w0 + w1 + w2 + w3 + w4 + 8)]
         out += body.map(line)
@@ -89,9 +89,4 @@ public func formatGiga(_ n: Int) -> String {
     let hundredths = Int((Double(n) / 1e7).rounded())
     let frac = hundredths % 100
     return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
-}
-
-extension String {
-    func padding(_ width: Int) -> String { self + String(repeating: " ", count: Swift.max(0, width - count)) }
-    func leftPadding(_ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - count)) + self }
 }

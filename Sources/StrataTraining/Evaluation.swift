@@ -42,7 +42,7 @@ public struct EvaluationResult: Sendable, Equatable {
         let width = names.map(\.count).max() ?? 5
         for (i, name) in names.enumerated() {
             let pad = String(repeating: " ", count: Swift.max(0, width - name.count))
-            lines.append("  \(name)\(pad)  \(fixed(perClassAccuracy[i] * 100, 2).leftPadded(6))%  (\(confusion[i][i])/\(perClassCount[i]))")
+            lines.append("  \(name)\(pad)  \(fixed(perClassAccuracy[i] * 100, 2).leftPadded(toWidth: 6))%  (\(confusion[i][i])/\(perClassCount[i]))")
         }
         return lines.joined(separator: "\n")
     }
@@ -85,6 +85,3 @@ func fixed(_ v: Double, _ digits: Int) -> String {
     return sign + padded.dropLast(digits) + "." + padded.suffix(digits)
 }
 
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
-}

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StrataData
 
 /// A one-line terminal progress bar on stderr (epoch, batches, images/s, loss, ETA), redrawn
 /// in place at most ten times a second. Draws nothing unless stderr is a terminal.
@@ -28,7 +29,7 @@ public final class ProgressBar {
         let barWidth = 20
         let filled = Swift.min(barWidth, info.batch * barWidth / Swift.max(1, info.batches))
         let bar = String(repeating: "#", count: filled) + String(repeating: "·", count: barWidth - filled)
-        let text = "epoch \(info.epoch)/\(info.epochs) [\(bar)] \(String(info.batch).leftPadded(String(info.batches).count))/\(info.batches)"
+        let text = "epoch \(info.epoch)/\(info.epochs) [\(bar)] \(String(info.batch).leftPadded(toWidth: String(info.batches).count))/\(info.batches)"
             + "  \(Int(info.imagesPerSecond.rounded())) img/s  loss \(fixed(info.epochLoss, 4))  lr \(short(info.learningRate))"
             + "  ETA \(clockText(info.etaSeconds))"
         return String(text.prefix(Swift.max(20, width - 1)))

@@ -450,12 +450,3 @@ public func allFinite(_ t: Tensor) -> Bool {
     case .float64: return t.withUnsafeBuffer(as: Double.self) { b in b.allSatisfy(\.isFinite) }
     }
 }
-
-/// Seconds from a monotonic clock.
-public enum MonotonicClock {
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-}

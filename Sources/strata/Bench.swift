@@ -87,8 +87,8 @@ struct Bench: ParsableCommand {
         }
         if !json {
             print("backend \(chosen.name), \(threadCount) threads\(convAlgorithm.map { ", conv \($0)" } ?? "")")
-            print("Model".padded(17) + "Mode".padded(11) + "Batch".leftPadded(6) + "img/s".leftPadded(10) + "ms/batch".leftPadded(11)
-                  + "GFLOP/s".leftPadded(9) + "peak RSS MiB".leftPadded(14))
+            print("Model".padded(toWidth: 17) + "Mode".padded(toWidth: 11) + "Batch".leftPadded(toWidth: 6) + "img/s".leftPadded(toWidth: 10) + "ms/batch".leftPadded(toWidth: 11)
+                  + "GFLOP/s".leftPadded(toWidth: 9) + "peak RSS MiB".leftPadded(toWidth: 14))
         }
         for c in todo {
             let result: Result
@@ -100,8 +100,8 @@ struct Bench: ParsableCommand {
             if json {
                 print(result.json)
             } else {
-                print(c.model.padded(17) + c.mode.padded(11) + "\(c.batch)".leftPadded(6) + fixed(result.imagesPerSecond, 1).leftPadded(10)
-                      + fixed(result.msPerBatch, 1).leftPadded(11) + fixed(result.gflops, 1).leftPadded(9) + fixed(result.peakRSSMiB, 0).leftPadded(14))
+                print(c.model.padded(toWidth: 17) + c.mode.padded(toWidth: 11) + "\(c.batch)".leftPadded(toWidth: 6) + fixed(result.imagesPerSecond, 1).leftPadded(toWidth: 10)
+                      + fixed(result.msPerBatch, 1).leftPadded(toWidth: 11) + fixed(result.gflops, 1).leftPadded(toWidth: 9) + fixed(result.peakRSSMiB, 0).leftPadded(toWidth: 14))
             }
             fflush(stdout)
         }
@@ -175,7 +175,7 @@ struct Bench: ParsableCommand {
         let auto = withNoGrad { Backends.with(DNNLBackend(convolutionAlgorithm: .auto)) { model(x) } }.floats
         let scale = direct.map { abs($0) }.max() ?? 0
         let worst = zip(direct, auto).map { abs($0 - $1) }.max() ?? 0
-        print("\(name.padded(17)) max |Δ| \(String(format: "%.3g", worst))  max |logit| \(String(format: "%.3g", scale))  scaled error \(String(format: "%.3g", worst / max(scale, 1e-30)))")
+        print("\(name.padded(toWidth: 17)) max |Δ| \(String(format: "%.3g", worst))  max |logit| \(String(format: "%.3g", scale))  scaled error \(String(format: "%.3g", worst / max(scale, 1e-30)))")
         fflush(stdout)
     }
 
@@ -314,16 +314,16 @@ final class ProfilingBackend: Backend, @unchecked Sendable {
 
     /// The totals as a table, largest first, with the time outside the backend.
     func report(total: Double, iterations: Int) -> String {
-        var lines = ["kernel".padded(28) + "calls/it".leftPadded(9) + "ms/it".leftPadded(10) + "share".leftPadded(8)]
+        var lines = ["kernel".padded(toWidth: 28) + "calls/it".leftPadded(toWidth: 9) + "ms/it".leftPadded(toWidth: 10) + "share".leftPadded(toWidth: 8)]
         var inside = 0.0
         for (op, t) in totals.sorted(by: { $0.value.seconds > $1.value.seconds }) {
             inside += t.seconds
-            lines.append(op.padded(28) + "\(t.calls / max(iterations, 1))".leftPadded(9) + fixed(t.seconds * 1000 / Double(iterations), 1).leftPadded(10)
-                         + (fixed(100 * t.seconds / total, 1) + "%").leftPadded(8))
+            lines.append(op.padded(toWidth: 28) + "\(t.calls / max(iterations, 1))".leftPadded(toWidth: 9) + fixed(t.seconds * 1000 / Double(iterations), 1).leftPadded(toWidth: 10)
+                         + (fixed(100 * t.seconds / total, 1) + "%").leftPadded(toWidth: 8))
         }
         let outside = total - inside
-        lines.append("(outside the backend)".padded(28) + "".leftPadded(9) + fixed(outside * 1000 / Double(iterations), 1).leftPadded(10)
-                     + (fixed(100 * outside / total, 1) + "%").leftPadded(8))
+        lines.append("(outside the backend)".padded(toWidth: 28) + "".leftPadded(toWidth: 9) + fixed(outside * 1000 / Double(iterations), 1).leftPadded(toWidth: 10)
+                     + (fixed(100 * outside / total, 1) + "%").leftPadded(toWidth: 8))
         return lines.joined(separator: "\n")
     }
 }

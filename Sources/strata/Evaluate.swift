@@ -39,13 +39,8 @@ struct Evaluate: ParsableCommand {
         if confusion {
             print("\nconfusion matrix (rows: true class, columns: predicted):")
             for (i, row) in result.confusion.enumerated() {
-                print(set.classNames[i].padding(18) + row.map { String($0).leftPad(6) }.joined())
+                print(String(set.classNames[i].prefix(18)).padded(toWidth: 18) + row.map { String($0).leftPadded(toWidth: 6) }.joined())
             }
         }
     }
-}
-
-private extension String {
-    func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : self + String(repeating: " ", count: n - count) }
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

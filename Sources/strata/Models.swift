@@ -11,7 +11,7 @@ struct ListModels: ParsableCommand {
 
     func run() throws {
         if !json {
-            print("Name".padded(18) + "Input".padded(13) + "Classes".leftPadded(8) + "Parameters".leftPadded(15) + "GMACs".leftPadded(9) + "  Family")
+            print("Name".padded(toWidth: 18) + "Input".padded(toWidth: 13) + "Classes".leftPadded(toWidth: 8) + "Parameters".leftPadded(toWidth: 15) + "GMACs".leftPadded(toWidth: 9) + "  Family")
         }
         for entry in Models.all {
             let model = try Init.withoutInitialization { try Models.make(entry.name) }
@@ -20,8 +20,8 @@ struct ListModels: ParsableCommand {
             if json {
                 print(#"{"name": "\#(entry.name)", "input": "\#(input)", "classes": \#(entry.classes), "parameters": \#(summary.parameters), "macs": \#(summary.macs)}"#)
             } else {
-                print(entry.name.padded(18) + input.padded(13) + "\(entry.classes)".leftPadded(8)
-                      + groupedThousands(summary.parameters).leftPadded(15) + formatGiga(summary.macs).leftPadded(9) + "  " + entry.family)
+                print(entry.name.padded(toWidth: 18) + input.padded(toWidth: 13) + "\(entry.classes)".leftPadded(toWidth: 8)
+                      + groupedThousands(summary.parameters).leftPadded(toWidth: 15) + formatGiga(summary.macs).leftPadded(toWidth: 9) + "  " + entry.family)
             }
         }
         if !json { print("\nMACs: multiply-accumulates of conv and linear layers per image (torchvision's \"GFLOPS\" column); FLOPs ≈ 2 × MACs.") }
@@ -62,9 +62,4 @@ func parseShape(_ text: String, option: String) throws -> [Int] {
         throw ValidationError("\(option): expected CxHxW with three positive numbers such as 3x224x224, got '\(text)'")
     }
     return parts.map { $0! }
-}
-
-extension String {
-    func padded(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
-    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
