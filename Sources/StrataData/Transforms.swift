@@ -339,6 +339,13 @@ public struct ImageTransform: Equatable, Sendable {
         }
     }
 
+    /// The normalization the transform ends with (its last `normalize` step), if any: what a
+    /// checkpoint records so that `strata classify` prepares images as training did.
+    public var normalization: Normalization? {
+        for step in steps.reversed() { if case let .normalize(n) = step { return n } }
+        return nil
+    }
+
     /// (channels, height, width) ↔ shape in this transform's layout.
     func dims(_ shape: [Int]) -> (Int, Int, Int) {
         precondition(shape.count == 3, "ImageTransform: shape \(shape) is not 3-D")

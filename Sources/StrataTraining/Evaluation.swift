@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import StrataData
 import StrataNN
 import StrataTensor
@@ -48,9 +53,22 @@ public struct EvaluationResult: Sendable, Equatable {
     }
 }
 
+/// Test-time augmentation for ``evaluate(_:on:batchSize:transform:augmentation:)``.
+public enum TestTimeAugmentation: String, Sendable, CaseIterable {
+    /// Each image as given.
+    case none
+    /// The mean of the softmax probabilities of each image and its left-right mirror image
+    /// (the flip that CIFAR/ImageNet training augments with); costs a second forward pass.
+    case flip
+}
+
 /// Runs `model` in eval mode over `dataset` without recording gradients.
-/// - Parameter transform: applied to every example (normalization, resize + center crop).
-public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 256, transform: ImageTransform? = nil) -> EvaluationResult {
+/// - Parameters:
+///   - transform: applied to every example (normalization, resize + center crop).
+///   - augmentation: with ``TestTimeAugmentation/flip``, predictions (and the loss, the cross-entropy
+///     of the averaged probabilities) come from the mean of the image's and its mirror image's softmax.
+public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 256, transform: ImageTransform? = nil,
+                     augmentation: TestTimeAugmentation = .none) -> EvaluationResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
@@ -59,15 +77,37 @@ public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 
     var lossSum = 0.0, top1 = 0, top5 = 0
     withNoGrad {
         for batch in BatchLoader(dataset, batchSize: batchSize, transform: transform).prefetching(workers: 1, depth: 2) {
-            let logits = model(batch.images)
-            lossSum += crossEntropy(logits, labels: batch.labels, reduction: .sum).item()
-            top1 += correctCount(logits, labels: batch.labels, k: 1)
-            top5 += correctCount(logits, labels: batch.labels, k: Swift.min(5, k))
-            for (label, predicted) in zip(batch.labels, logits.argmax(axis: 1)) { confusion[label][predicted] += 1 }
+            // scores: logits, or averaged probabilities under flip TTA; both rank classes the same way.
+            let scores: Tensor
+            switch augmentation {
+            case .none:
+                scores = model(batch.images)
+                lossSum += crossEntropy(scores, labels: batch.labels, reduction: .sum).item()
+            case .flip:
+                let p = (model(batch.images).softmax(axis: 1) + model(mirroredLeftRight(batch.images)).softmax(axis: 1)) * 0.5
+                let probabilities = p.doubles
+                for (i, label) in batch.labels.enumerated() { lossSum -= log(Swift.max(probabilities[i * k + label], 1e-300)) }
+                scores = p
+            }
+            top1 += correctCount(scores, labels: batch.labels, k: 1)
+            top5 += correctCount(scores, labels: batch.labels, k: Swift.min(5, k))
+            for (label, predicted) in zip(batch.labels, scores.argmax(axis: 1)) { confusion[label][predicted] += 1 }
         }
     }
     let n = Double(Swift.max(dataset.count, 1))
     return EvaluationResult(loss: lossSum / n, top1: Double(top1) / n, top5: Double(top5) / n, confusion: confusion)
+}
+
+/// A batch of images [N, C, H, W] mirrored left-right (the last axis reversed).
+public func mirroredLeftRight(_ images: Tensor) -> Tensor {
+    precondition(images.rank == 4, "mirroredLeftRight: expected [N, C, H, W], got \(images.shape)")
+    let w = images.shape[3]
+    func mirror<T: TensorScalar>(_ values: [T]) -> Tensor {
+        var v = values
+        for row in stride(from: 0, to: v.count, by: w) { v[row..<(row + w)].reverse() }
+        return Tensor(v, shape: images.shape)
+    }
+    return images.dtype == .float64 ? mirror(images.doubles) : mirror(images.floats)
 }
 
 /// `v` with `digits` decimals ("0.1235"), without Foundation.

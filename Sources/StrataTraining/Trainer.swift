@@ -382,8 +382,12 @@ public final class Trainer {
 
     private func write(state: CheckpointState, tensors: [String: Tensor], to path: String, json: String, run: RunDirectory) throws {
         let text = state.json.serialized()
-        let metadata = [Checkpoint.stateKey: text, "class_names": JSON(classNames).serialized(),
+        var metadata = [Checkpoint.stateKey: text, "class_names": JSON(classNames).serialized(),
                         "model": configuration.model, "kind": state.kind]
+        if let n = evaluationTransform?.normalization {   // read by ImageClassifier (`strata classify`)
+            metadata["mean"] = JSON(n.mean.map(shortestDouble)).serialized()
+            metadata["std"] = JSON(n.std.map(shortestDouble)).serialized()
+        }
         try guardWrite(path) { try run.writeSafeTensors(tensors, metadata, path) }
         try guardWrite(json) { try run.writeFile(Array((state.json.serialized(pretty: true) + "\n").utf8), json) }
     }
@@ -442,6 +446,9 @@ public final class Trainer {
         return "\(key) (layer \(path), \(type(of: module)))"
     }
 }
+
+/// The Double that prints as `v` does (0.4914, not 0.49140000343322754).
+private func shortestDouble(_ v: Float) -> Double { Double("\(v)") ?? Double(v) }
 
 /// Whether every element of `t` is finite.
 public func allFinite(_ t: Tensor) -> Bool {

@@ -12,6 +12,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Dataset folder (default: the checkpoint's).") var data: String?
     @Option(help: "Batch size.") var batchSize = 256
     @Flag(help: "Also print the confusion matrix.") var confusion = false
+    @Option(help: "Test-time augmentation: none, or flip (average the softmax of each image and its mirror image).")
+    var tta: TestTimeAugmentation = .none
 
     func run() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
@@ -33,8 +35,8 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("\(w.file) does not fit \(modelName): \(error)")
         }
         let start = MonotonicClock.now()
-        let result = evaluate(net, on: set, batchSize: batchSize, transform: loaded.evaluationTransform)
-        print("\(modelName) (\(w.file)) on \(datasetName) validation, \(((MonotonicClock.now() - start) * 10).rounded() / 10) s")
+        let result = evaluate(net, on: set, batchSize: batchSize, transform: loaded.evaluationTransform, augmentation: tta)
+        print("\(modelName) (\(w.file)) on \(datasetName) validation\(tta == .none ? "" : ", flip TTA"), \(((MonotonicClock.now() - start) * 10).rounded() / 10) s")
         print(result.formatted(classNames: set.classNames))
         if confusion {
             print("\nconfusion matrix (rows: true class, columns: predicted):")
@@ -44,3 +46,5 @@ struct Evaluate: ParsableCommand {
         }
     }
 }
+
+extension TestTimeAugmentation: ExpressibleByArgument {}

@@ -59,6 +59,12 @@ func temporaryPath(_ name: String) -> String {
         #expect(r.stderr.contains(path))
     }
 
+    @Test func unknownTestTimeAugmentation() throws {
+        let r = try runStrata(["evaluate", "--weights", "/nonexistent/run", "--tta", "mirror"])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderr.contains("--tta") && r.stderr.contains("mirror"))
+    }
+
     @Test func nonPositiveEpochs() throws {
         let r = try runStrata(["train", "--epochs", "0"])
         #expect(r.status != 0 && r.status < 128)

@@ -151,6 +151,7 @@ import StrataTensor
         c.optimizer = .adamw
         let t = Trainer(model: tinyNet(), configuration: c)
         t.runDirectory = try RunDirectory(dir)
+        t.evaluationTransform = .normalization(Normalization(mean: [0.4914], std: [0.247]))
         try t.fit(train: smallTrain, validation: smallValidation)
         for name in ["last.safetensors", "last.json", "best.safetensors", "best.json", "metrics.jsonl", "report.html"] {
             #expect(directoryListing(dir).contains(name), "missing \(name)")
@@ -162,6 +163,9 @@ import StrataTensor
         let classNames = try #require(last.metadata["class_names"])
         #expect(try JSONSerialization.jsonObject(with: Data(classNames.utf8)) as? [String] == SyntheticShapes.names)
         #expect(last.metadata["model"] == "tiny")
+        // The evaluation normalization, for `strata classify` (ImageClassifier reads these keys).
+        #expect(last.metadata["mean"] == "[0.4914]" && last.metadata["std"] == "[0.247]")
+        #expect(try SafeTensorsFile(path: dir + "/best.safetensors").metadata["mean"] == "[0.4914]")
         #expect(last.names.contains("optimizer/0.weight/exp_avg") && last.names.contains("optimizer/5.bias/step"))
         #expect(last.names.contains("1.running_mean") && last.names.contains("1.num_batches_tracked"))
 
