@@ -1,11 +1,17 @@
 // Large buffers for primitive results, recycled.
 //
-// A network allocates the same buffer sizes every iteration. Fresh large allocations come
-// from mmap, and touching a fresh page costs a page fault plus the kernel zeroing it: measured
-// on resnet50 inference at batch 32, first-touch made batch norm and ReLU 2–10× slower than
-// their memory bandwidth allows. Freed buffers therefore go back to a pool (by exact size) and
-// are handed out again; new ones are mapped with transparent huge pages where the kernel
-// allows (2 MiB pages: 512× fewer faults).
+// A network allocates the same buffers every iteration, and a fresh large allocation costs a
+// page fault and the kernel zeroing each page on first touch: measured on resnet50 training at
+// batch 32, returning freed activations to the kernel and mapping them again made batch norm,
+// ReLU and addition 3–10× slower than their memory bandwidth allows (training 6.1 img/s with
+// mapping again, 8.6 with reuse). So freed buffers stay mapped, and new ones are carved from them.
+//
+// Freed memory is kept as free extents, merged with their free neighbours, and a request takes
+// the smallest extent that fits (best fit), split if larger. Because any freed memory serves any
+// later size, keeping it does not raise the peak: what stays mapped is at most the most ever in
+// use plus fragmentation. When no extent fits, free extents worth the request are unmapped
+// first (the smallest, the fragments) so that fragmentation does not grow the mapped total.
+// New memory is mapped with transparent huge pages where the kernel allows (512× fewer faults).
 
 import _CDNNL
 import Foundation
@@ -14,25 +20,31 @@ import StrataTensor
 public enum BufferPool {
     /// Below this, malloc's own free lists do the job.
     static let minimumBytes = 1 << 18
-    /// The most memory kept idle in the pool (STRATA_DNNL_POOL_MIB, default 256 MiB); beyond it,
-    /// the buffers returned longest ago are unmapped. Idle memory counts in the process's RSS.
+    /// The most memory kept idle (mapped but unused): STRATA_DNNL_POOL_MIB, default no limit (the
+    /// high-water mark of use stays mapped, as with PyTorch's GPU caching allocator; ``trim()``
+    /// returns it). Beyond the limit, free extents are unmapped. Idle memory counts in the RSS.
     static let capacity: Int = {
         if let s = ProcessInfo.processInfo.environment["STRATA_DNNL_POOL_MIB"], let mib = Int(s), mib >= 0 { return mib << 20 }
-        return 256 << 20
+        return Int.max
     }()
 
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
-    nonisolated(unsafe) private static var idleBytes = 0
-    /// Sizes in the order they were returned, oldest first (for eviction).
-    nonisolated(unsafe) private static var returned: [Int] = []
+    nonisolated(unsafe) private static var arena = FreeExtents()
     nonisolated(unsafe) private static var liveBytes = 0
     nonisolated(unsafe) private static var peakLiveBytes = 0
 
     /// Bytes in pooled buffers now in use, the most ever in use, and idle in the pool.
     public static var statistics: (live: Int, peakLive: Int, idle: Int) {
         lock.lock(); defer { lock.unlock() }
-        return (liveBytes, peakLiveBytes, idleBytes)
+        return (liveBytes, peakLiveBytes, arena.idleBytes)
+    }
+
+    /// Unmaps every idle extent (for a long-running process after a training run).
+    public static func trim() {
+        lock.lock()
+        let released = arena.release(atLeast: Int.max)
+        lock.unlock()
+        for (start, size) in released { unmap(start, size) }
     }
 
     /// Page-rounded size of a request.
@@ -43,45 +55,109 @@ public enum BufferPool {
         let count = (bytes + 3) / 4
         if bytes < minimumBytes { return TensorStorage(dtype: .float32, count: count) }
         let size = rounded(bytes)
-        let pointer = take(size) ?? map(size)
-        lock.lock()
-        liveBytes += size
-        peakLiveBytes = max(peakLiveBytes, liveBytes)
-        lock.unlock()
+        let pointer = take(size)
         return TensorStorage(dtype: .float32, count: count, pointer: pointer) { p in give(p, size) }
     }
 
-    private static func take(_ size: Int) -> UnsafeMutableRawPointer? {
-        lock.lock(); defer { lock.unlock() }
-        guard let p = free[size]?.popLast() else { return nil }
-        idleBytes -= size
-        if let i = returned.lastIndex(of: size) { returned.remove(at: i) }
-        return p
+    private static func take(_ size: Int) -> UnsafeMutableRawPointer {
+        lock.lock()
+        var start = arena.takeBestFit(size)
+        var released: [(UInt, Int)] = []
+        if start == nil && arena.idleBytes >= size { released = arena.release(atLeast: size) }
+        liveBytes += size
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
+        lock.unlock()
+        for (s, n) in released { unmap(s, n) }
+        if start == nil { start = map(size) }
+        return UnsafeMutableRawPointer(bitPattern: start!)!
     }
 
     private static func give(_ p: UnsafeMutableRawPointer, _ size: Int) {
         lock.lock()
         liveBytes -= size
-        free[size, default: []].append(p)
-        returned.append(size)
-        idleBytes += size
-        var evicted: [(UnsafeMutableRawPointer, Int)] = []
-        while idleBytes > capacity, !returned.isEmpty {
-            let s = returned.removeFirst()
-            if let q = free[s]?.popLast() {
-                idleBytes -= s
-                evicted.append((q, s))
-            }
-        }
+        arena.insert(start: UInt(bitPattern: p), size: size)
+        let released = arena.idleBytes > capacity ? arena.release(atLeast: arena.idleBytes - capacity) : []
         lock.unlock()
-        for (q, s) in evicted { munmap(q, s) }
+        for (s, n) in released { unmap(s, n) }
     }
 
-    private static func map(_ size: Int) -> UnsafeMutableRawPointer {
+    private static func map(_ size: Int) -> UInt {
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             fatalError("StrataDNNL: cannot map \(size) bytes")
         }
         if size >= 2 << 20 { _ = madvise(p, size, MADV_HUGEPAGE) }
-        return p
+        return UInt(bitPattern: p)
+    }
+
+    private static func unmap(_ start: UInt, _ size: Int) {
+        munmap(UnsafeMutableRawPointer(bitPattern: start), size)
+    }
+}
+
+/// Free extents of mapped memory: merged with free neighbours on insertion, handed out best
+/// fit. Sizes and starts are page multiples. Not thread-safe (``BufferPool`` locks around it).
+struct FreeExtents {
+    /// start → size.
+    private(set) var byStart: [UInt: Int] = [:]
+    /// end (start + size) → start.
+    private var byEnd: [UInt: UInt] = [:]
+    /// Every extent as (size, start), ascending: the best fit is the first with size ≥ the request.
+    private var bySize: [(size: Int, start: UInt)] = []
+    private(set) var idleBytes = 0
+
+    /// Index of the first entry ≥ (size, start) in `bySize`.
+    private func lowerBound(_ size: Int, _ start: UInt) -> Int {
+        var lo = 0, hi = bySize.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let e = bySize[mid]
+            if e.size < size || (e.size == size && e.start < start) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    private mutating func add(_ start: UInt, _ size: Int) {
+        byStart[start] = size
+        byEnd[start + UInt(size)] = start
+        bySize.insert((size, start), at: lowerBound(size, start))
+        idleBytes += size
+    }
+
+    private mutating func remove(_ start: UInt) -> Int {
+        let size = byStart.removeValue(forKey: start)!
+        byEnd[start + UInt(size)] = nil
+        bySize.remove(at: lowerBound(size, start))
+        idleBytes -= size
+        return size
+    }
+
+    /// Adds a freed extent, merged with the free extents just before and after it.
+    mutating func insert(start: UInt, size: Int) {
+        var (s, n) = (start, size)
+        if let left = byEnd[s] { n += remove(left); s = left }
+        if byStart[s + UInt(n)] != nil { n += remove(s + UInt(n)) }
+        add(s, n)
+    }
+
+    /// The start of `size` bytes carved from the smallest extent that holds them, or nil.
+    mutating func takeBestFit(_ size: Int) -> UInt? {
+        let i = lowerBound(size, 0)
+        guard i < bySize.count else { return nil }
+        let start = bySize[i].start
+        let available = remove(start)
+        if available > size { add(start + UInt(size), available - size) }
+        return start
+    }
+
+    /// Removes extents, smallest first, until at least `bytes` are removed (or none are left);
+    /// returns them for unmapping.
+    mutating func release(atLeast bytes: Int) -> [(UInt, Int)] {
+        var out: [(UInt, Int)] = [], total = 0
+        while total < bytes, let first = bySize.first {
+            _ = remove(first.start)
+            out.append((first.start, first.size))
+            total += first.size
+        }
+        return out
     }
 }

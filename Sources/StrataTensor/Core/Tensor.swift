@@ -53,6 +53,9 @@ public final class Tensor: @unchecked Sendable {
     public var grad: Tensor?
     /// The operation that produced this tensor, if it was recorded on the tape.
     internal(set) public var gradFn: GradNode?
+    /// How to rebuild this tensor from values the graph keeps anyway (batch norm and ReLU outputs
+    /// being recorded); ops that save it for their backward keep the recipe instead of the values.
+    internal(set) public var rematerialization: Rematerialization?
 
     public init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")

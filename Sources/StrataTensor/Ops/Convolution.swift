@@ -1,5 +1,6 @@
 // 2-D convolution (cross-correlation, as PyTorch), NCHW.
-// Saved for the backward: the input (for ∂W) and the weight (for ∂x).
+// Saved for the backward: the input (for ∂W; a recipe instead when it has one, see
+// Rematerialization) and the weight (for ∂x).
 
 /// Convolves `x` [N, C, H, W] with `weight` [K, C/groups, kh, kw], adding `bias` [K] if given.
 ///
@@ -20,11 +21,15 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
 
     let y = Backends.current.conv2d(x, weight: weight, bias: bias, p)
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    guard Tensor.needsGrad(x, weight) || bias.map({ Tensor.needsGrad($0) }) == true else { return y }
+    // The input only for ∂W, and as a recipe where it has one (see Rematerialization).
+    let savedInput = weight.requiresGrad ? SavedTensor(x) : nil
+    let inputNeedsGrad = x.requiresGrad, inputShape = x.shape
     return Tensor.record("conv2d", y, inputs: inputs) { g in
         let backend = Backends.current
         var grads: [Tensor?] = [
-            x.requiresGrad ? backend.conv2dBackwardData(g, weight: weight, inputShape: x.shape, p) : nil,
-            weight.requiresGrad ? backend.conv2dBackwardWeight(g, input: x, weightShape: weight.shape, p) : nil,
+            inputNeedsGrad ? backend.conv2dBackwardData(g, weight: weight, inputShape: inputShape, p) : nil,
+            savedInput.map { backend.conv2dBackwardWeight(g, input: $0.tensor, weightShape: weight.shape, p) },
         ]
         if let bias { grads.append(bias.requiresGrad ? g.sum(axes: [0, 2, 3]) : nil) }
         return grads

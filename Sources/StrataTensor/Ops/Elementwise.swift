@@ -320,8 +320,17 @@ extension Tensor {
     }
 
     /// max(x, 0). The backward passes the gradient where the output is positive.
+    /// Saved: the output, or, when the input can be rebuilt (a batch norm's output, see
+    /// ``Rematerialization``), the recipe for the output, which the output also carries.
     public func relu() -> Tensor {
-        let y = Backends.current.relu(self), saved = y.detached()
-        return record("relu", y, inputs: [self]) { g in [Backends.current.reluBackward(g, output: saved)] }   // saved: the output
+        let y = Backends.current.relu(self)
+        guard let source = rematerialization, Tensor.needsGrad(self) else {
+            let saved = y.detached()   // the output
+            return record("relu", y, inputs: [self]) { g in [Backends.current.reluBackward(g, output: saved)] }
+        }
+        let output = Rematerialization(keepsValue: true) { Backends.current.relu(source.tensor()) }
+        let out = record("relu", y, inputs: [self]) { g in [Backends.current.reluBackward(g, output: output.tensor())] }
+        out.rematerialization = output
+        return out
     }
 }

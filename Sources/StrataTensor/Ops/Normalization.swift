@@ -7,7 +7,8 @@
 /// differentiates through both, and the running statistics (when given) are updated in
 /// place: `running = (1 − momentum)·running + momentum·batch`, with the *unbiased*
 /// variance, as PyTorch does. In eval mode the running statistics normalize `x`.
-/// Saved for the backward: the input, the per-channel mean and 1/√(var + eps).
+/// Saved for the backward: the input, the per-channel mean and 1/√(var + eps). The output carries
+/// a recipe (``Rematerialization``) so that a following ReLU and convolution need not keep it.
 public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
                         weight: Tensor?, bias: Tensor?, training: Bool,
                         momentum: Double = 0.1, eps: Double = 1e-5) -> Tensor {
@@ -37,13 +38,24 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
         y = backend.batchNormApply(x, saved: saved, weight: weight, bias: bias)
     }
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
-    return Tensor.record("batchNorm2d", y, inputs: inputs) { g in
+    let out = Tensor.record("batchNorm2d", y, inputs: inputs) { g in
         let grads = Backends.current.batchNormBackward(g, input: x, saved: saved, weight: weight, trainingStatistics: useBatchStats)
         var out: [Tensor?] = [x.requiresGrad ? grads.input : nil]
         if let weight { out.append(weight.requiresGrad ? grads.weight : nil) }
         if let bias { out.append(bias.requiresGrad ? grads.bias : nil) }
         return out
     }
+    // The output is x (kept for the backward above) normalized with the saved statistics: a
+    // following ReLU and convolution rebuild it rather than keep it (see Rematerialization).
+    if out.gradFn != nil && Rematerialization.isEnabled {
+        let (weightVersion, biasVersion) = (weight?.storage.version, bias?.storage.version)
+        out.rematerialization = Rematerialization(keepsValue: false) {
+            precondition(weight?.storage.version == weightVersion && bias?.storage.version == biasVersion,
+                         "batchNorm2d: weight or bias changed between the forward and the backward")
+            return Backends.current.batchNormApply(x, saved: saved, weight: weight, bias: bias)
+        }
+    }
+    return out
 }
 
 /// Local response normalization across channels, as `torch.nn.functional.local_response_norm`:
