@@ -285,6 +285,12 @@ def main():
     t = str(a.threads)
     env.update(STRATA_NUM_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t,
                OMP_WAIT_POLICY=a.wait_policy.upper())
+    # Strata's default (set when it starts without OMP_WAIT_POLICY): a short spin before sleeping.
+    # PyTorch's wheels use the same libgomp, so both get it; ONNX Runtime has its own thread pool.
+    if a.wait_policy == "passive":
+        env.setdefault("GOMP_SPINCOUNT", "10000")
+    else:
+        env.pop("GOMP_SPINCOUNT", None)
     cache = os.path.join(HERE, ".cache")
     os.makedirs(cache, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")

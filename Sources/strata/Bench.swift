@@ -145,7 +145,11 @@ struct Bench: ParsableCommand {
         let process = Process()
         // libgomp reads OMP_WAIT_POLICY once, when it loads: it can only be chosen for a new process.
         var environment = ProcessInfo.processInfo.environment
-        if let ompWaitPolicy { environment["OMP_WAIT_POLICY"] = ompWaitPolicy }
+        if let ompWaitPolicy {
+            environment["OMP_WAIT_POLICY"] = ompWaitPolicy
+            // Strata's short spin before sleeping would cut an active wait short.
+            if ompWaitPolicy.lowercased() == "active" { environment["GOMP_SPINCOUNT"] = nil }
+        }
         process.environment = environment
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : "/proc/self/exe")
         process.arguments = args
