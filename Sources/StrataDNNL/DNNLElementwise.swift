@@ -89,10 +89,11 @@ extension DNNLBackend {
         guard tensors[0].dtype == .float32, tensors[0].rank == 4, axis == 1, tensors.count > 1 else {
             return reference.concatenate(tensors, axis: axis)
         }
-        let inputs = tensors.map { currentLayout($0) }
-        let mds = inputs.map(\.1)
         var outShape = tensors[0].shape
         outShape[1] = tensors.reduce(0) { $0 + $1.shape[1] }
+        if let written = concatenateIntoSlices(tensors, outShape: outShape) { return written }
+        let inputs = tensors.map { currentLayout($0) }
+        let mds = inputs.map(\.1)
         let p = cached("concat", outShape, layouts: mds) {
             let engine = DNNLEngine.shared
             var pd: dnnl_primitive_desc_t?

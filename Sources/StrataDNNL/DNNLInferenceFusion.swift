@@ -50,12 +50,35 @@ final class PendingConv: DeferredTensorData, @unchecked Sendable {
                     foldedNorm: foldedNorm ?? self.foldedNorm, postOps: postOps ?? self.postOps, residual: residual ?? self.residual)
     }
 
+    /// Where the convolution already wrote its result: its part of a concatenation's output.
+    private var part: (buffer: Buffer, md: MemoryDesc)?
+
     func realize() -> (TensorStorage, (any TensorLayout)?) {
         lock.lock(); defer { lock.unlock() }
         if let result { return result }
-        let r = backend.run(self)
+        // Written into a concatenation: a copy of its own (the concatenation's memory stays the concatenation's).
+        let r = part.map { (backend.copy($0.buffer, bytes: $0.md.byteCount), DNNLLayout($0.md) as (any TensorLayout)?) } ?? backend.run(self)
         result = r
         return r
+    }
+
+    /// Whether the convolution has run (realized, or written into a concatenation).
+    var hasRun: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return result != nil || part != nil
+    }
+
+    /// The part of a concatenation the result was written into, if it was and has not been realized since.
+    var writtenPart: Buffer? {
+        lock.lock(); defer { lock.unlock() }
+        return result == nil ? part?.buffer : nil
+    }
+
+    /// Records that the result was written into `buffer` (layout `md`, part of a concatenation):
+    /// realizing the tensor later copies it from there instead of running the convolution again.
+    func wrote(into buffer: Buffer, _ md: MemoryDesc) {
+        lock.lock(); defer { lock.unlock() }
+        if result == nil { part = (buffer, md) }
     }
 
     var tensor: Tensor { Tensor(shape: geometry.dst, dtype: .float32, deferred: self) }
@@ -215,6 +238,63 @@ extension DNNLBackend {
         }
         if dstMD == .plain(x.shape) { return (dst, nil) }
         return (dst, DNNLLayout(dstMD))
+    }
+
+    // MARK: Concatenation into slices
+
+    /// A batch-1 channel concatenation whose pending convolutions (an Inception module's branches)
+    /// write straight into their part of the output instead of into buffers of their own that are
+    /// then copied; the other parts are reordered into theirs. In nChw16c with one image, the
+    /// channels [o, o + c) for o and c multiples of 16 are one contiguous, dense nChw16c tensor at
+    /// byte offset 4·o·H·W, which oneDNN's JIT convolutions can write (they have no implementation
+    /// for a strided slice, so larger batches concatenate as usual). Nil, and the caller
+    /// concatenates as usual, when gradients are needed, the batch is not 1, a part's channels are
+    /// not a multiple of 16, or no part is a pending convolution.
+    func concatenateIntoSlices(_ tensors: [Tensor], outShape: [Int]) -> Tensor? {
+        guard fusion, outShape[0] == 1, !(GradMode.isEnabled && tensors.contains { $0.requiresGrad }),
+              tensors.allSatisfy({ $0.shape[1] % 16 == 0 }),
+              tensors.contains(where: { t in (t.deferred as? PendingConv).map { $0.residual == nil && !$0.hasRun } ?? false }) else {
+            return nil
+        }
+        let whole = MemoryDesc(outShape, dnnl_aBcd16b)
+        let dst = Buffer.bytes(whole.byteCount)   // no padding: every part fills whole blocks
+        var offset = 0
+        for t in tensors {
+            let md = MemoryDesc(t.shape, dnnl_aBcd16b)
+            let part = view(of: dst, byteOffset: offset * outShape[2] * outShape[3] * 4, count: t.count)
+            offset += t.shape[1]
+            if let pc = t.deferred as? PendingConv {
+                if let earlier = pc.writtenPart {   // written into an earlier concatenation (DenseNet)
+                    part.pointer.copyMemory(from: earlier.pointer, byteCount: md.byteCount)
+                    continue
+                }
+                if pc.residual == nil, !pc.hasRun, run(pc, into: part, md) { continue }
+            }
+            let (data, from) = currentLayout(t)
+            Reorders.convert(data, from: from, into: part, to: md)
+        }
+        return output(dst, whole, shape: outShape)
+    }
+
+    /// `count` Float32 elements of `buffer` from `byteOffset` on, keeping `buffer` alive.
+    private func view(of buffer: Buffer, byteOffset: Int, count: Int) -> Buffer {
+        Buffer(dtype: .float32, count: count, pointer: buffer.pointer + byteOffset) { _ in withExtendedLifetime(buffer) {} }
+    }
+
+    /// Runs a pending convolution (no residual) into `part` (dense, layout `md`); false when the
+    /// primitive's destination layout is not `md` (the caller copies instead).
+    private func run(_ pc: PendingConv, into part: Buffer, _ md: MemoryDesc) -> Bool {
+        let g = pc.geometry
+        let f = convForwardPrimitive(g, bias: pc.bias != nil, postOps: pc.postOps)
+        guard f.md(dnnl_query_dst_md) == md else { return false }
+        let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md)
+        var args: [Primitive.Arg] = [.init(DNNL_ARG_SRC, srcMD, input(pc.input, as: srcMD)),
+                                     .init(DNNL_ARG_WEIGHTS, weiMD, reorder(pc.weights, from: pc.weightsMD, to: weiMD)),
+                                     .init(DNNL_ARG_DST, md, part)]
+        if let bias = pc.bias { args.append(.init(DNNL_ARG_BIAS, .plain([g.dst[1]]), bias)) }
+        orTrap { try f.execute(args) }
+        pc.wrote(into: part, md)
+        return true
     }
 
     /// A pending convolution plus another tensor of its shape: a `sum` post-op.
