@@ -143,7 +143,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// and the padding must be zero (a NaN there would survive multiplication by zero weights).
     func resultBuffer(_ md: MemoryDesc) -> Buffer {
         let b = Buffer.bytes(md.byteCount)
-        if md.isPadded { b.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: md.byteCount) }
+        md.zeroPadding(b)
         return b
     }
 

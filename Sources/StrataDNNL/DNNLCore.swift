@@ -184,6 +184,21 @@ struct MemoryDesc {
         return .plain(dims)
     }
 
+    /// Zeroes the padding of a buffer in this layout (nothing when it has none). For nChw16c/nChw8c
+    /// only each image's last channel block holds padding, so only that block is cleared (DenseNet-BC's
+    /// 12-channel growth pads nearly every activation: clearing whole buffers took 6% of its training step).
+    func zeroPadding(_ buffer: Buffer) {
+        guard isPadded else { return }
+        let d = dims
+        for (tag, block) in [(dnnl_aBcd16b, 16), (dnnl_aBcd8b, 8)] where d.count == 4 && self == MemoryDesc(d, tag) {
+            let blocks = (d[1] + block - 1) / block, plane = d[2] * d[3] * block
+            let p = buffer.typed(Float.self)
+            for image in 0..<d[0] { (p + (image * blocks + blocks - 1) * plane).update(repeating: 0, count: plane) }
+            return
+        }
+        buffer.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+    }
+
     /// Whether the layout has padding (channels rounded up to the block size).
     var isPadded: Bool {
         withUnsafeBytes(of: raw.dims) { d in

@@ -46,7 +46,8 @@ enum Reorders {
         if from == to { return buffer }
         let out = Buffer.bytes(to.byteCount)
         // Not every reorder writes the padding of a padded layout; it must read as zeros.
-        if to.isPadded { out.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: to.byteCount) }
+        if PaddedChannelBlocks.convert(buffer, from: from, into: out, to: to) { return out }   // writes the padding too
+        to.zeroPadding(out)
         convert(buffer, from: from, into: out, to: to)
         return out
     }

@@ -243,6 +243,33 @@ struct DNNLLayoutOpTests {
         }
     }
 
+    @Test("splitting a blocked tensor along channels: parts that start inside a block and span two blocks",
+          arguments: [[5, 16, 3, 20], [12, 12, 12, 8], [33, 11]])
+    func blockedSplit(_ sizes: [Int]) {
+        let c = sizes.reduce(0, +)
+        let x = f32([2, 3, 5, 5], 64), w = f32([c, 3, 1, 1], 65)
+        let blocked = Backends.with(dnnl) { conv2d(x, weight: w) }
+        #expect(blocked.layout != nil, "the input to split is in oneDNN's blocked layout")
+        let parts = dnnl.split(blocked, axis: 1, sizes: sizes)
+        let expected = reference.split(Backends.with(reference) { conv2d(x, weight: w) }, axis: 1, sizes: sizes)
+        for (i, (p, e)) in zip(parts, expected).enumerated() {
+            #expect(p.shape == e.shape)
+            // The padding lanes of a part in nChw16c hold zeros.
+            let (data, layout) = p.representation
+            if layout != nil, sizes[i] % 16 != 0 {
+                let values = UnsafeBufferPointer(start: data.typed(Float.self), count: data.count)
+                let blocks = (sizes[i] + 15) / 16, plane = 25 * 16
+                for image in 0..<2 {
+                    let last = (image * blocks + blocks - 1) * plane
+                    for position in 0..<25 {
+                        for lane in (sizes[i] % 16)..<16 { #expect(values[last + position * 16 + lane] == 0) }
+                    }
+                }
+            }
+            expectClose(p, e, tolerance: opTolerance, "part \(i) of \(sizes)")
+        }
+    }
+
     @Test("reading a blocked result from Swift gives row-major values (and padding stays zero)")
     func materialize() {
         let x = f32([1, 3, 4, 4], 62), w = f32([17, 3, 1, 1], 63)
