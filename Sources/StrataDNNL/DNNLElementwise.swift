@@ -93,6 +93,7 @@ extension DNNLBackend {
         var outShape = tensors[0].shape
         outShape[1] = tensors.reduce(0) { $0 + $1.shape[1] }
         if let written = concatenateIntoSlices(tensors, outShape: outShape) { return written }
+        if let blocked = concatenateBlocked(tensors, outShape: outShape) { return blocked }
         let inputs = tensors.map { currentLayout($0) }
         let mds = inputs.map(\.1)
         let p = cached("concat", outShape, layouts: mds) {
@@ -110,6 +111,56 @@ extension DNNLBackend {
         args.append(.init(DNNL_ARG_DST, dstMD, dst))
         orTrap { try p.execute(args) }
         return output(dst, dstMD, shape: outShape)
+    }
+
+    /// Channel concatenation of nChw16c tensors into an nChw16c result when a part starts inside a
+    /// channel block (DenseNet-BC's growth of 12). oneDNN 2.6 then picks a row-major result, which the
+    /// next kernel converted back; here each output block gathers its lanes from the parts in one pass.
+    /// Nil (concatenate with oneDNN) when every part starts on a block.
+    private func concatenateBlocked(_ tensors: [Tensor], outShape: [Int]) -> Tensor? {
+        let sizes = tensors.map { $0.shape[1] }
+        var offsets: [Int] = [], total = 0
+        for size in sizes { offsets.append(total); total += size }
+        guard offsets.contains(where: { $0 % 16 != 0 }) else { return nil }
+        // A part in another layout (a dense block's input: the stem's or a transition's output) is converted first.
+        let parts = tensors.map { input($0, as: MemoryDesc($0.shape, dnnl_aBcd16b)) }
+
+        // Runs of lanes of one output block that come from one block of one part.
+        struct Run { let lane: Int, count: Int, part: Int, block: Int, sourceLane: Int }
+        let outBlocks = (total + 15) / 16
+        var runs = [[Run]](repeating: [], count: outBlocks)
+        for b in 0..<outBlocks {
+            var lane = 0
+            while lane < 16 && 16 * b + lane < total {
+                let channel = 16 * b + lane
+                let p = offsets.lastIndex { $0 <= channel }!
+                let q = channel - offsets[p]
+                let count = min(16 - lane, 16 - q % 16, sizes[p] - q)
+                runs[b].append(Run(lane: lane, count: count, part: p, block: q / 16, sourceLane: q % 16))
+                lane += count
+            }
+        }
+        let md = MemoryDesc(outShape, dnnl_aBcd16b)
+        let out = Buffer.bytes(md.byteCount)
+        let dst = out.typed(Float.self)
+        let sources = parts.map { $0.typed(Float.self) }
+        let partBlocks = sizes.map { ($0 + 15) / 16 }
+        let (n, hw) = (outShape[0], outShape[2] * outShape[3])
+        let work = n * outBlocks, threads = max(1, min(DNNLThreads.count, work))
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for item in stride(from: t, to: work, by: threads) {
+                let (image, b) = (item / outBlocks, item % outBlocks)
+                let d = dst + item * hw * 16
+                let filled = min(16, total - 16 * b)
+                for r in runs[b] {
+                    let s = sources[r.part] + ((image * partBlocks[r.part] + r.block) * hw) * 16 + r.sourceLane
+                    for p in 0..<hw { (d + p * 16 + r.lane).update(from: s + p * 16, count: r.count) }
+                }
+                if filled < 16 { for p in 0..<hw { (d + p * 16 + filled).update(repeating: 0, count: 16 - filled) } }
+            }
+        }
+        withExtendedLifetime(parts) {}
+        return Tensor(shape: outShape, physical: out, layout: DNNLLayout(md))
     }
 
     // The concatenation's backward. Channel offsets need not fall on a 16-channel block (a

@@ -270,6 +270,21 @@ struct DNNLLayoutOpTests {
         }
     }
 
+    /// DenseNet-BC's case: every part blocked, parts starting inside channel blocks (12 + 20 + 6 + 12 channels).
+    @Test("concatenation of blocked parts that start inside channel blocks, forward and backward")
+    func blockedConcat() {
+        let inputs = [f32([2, 4, 5, 5], 66), f32([12, 4, 3, 3], 67, std: 0.3), f32([20, 4, 1, 1], 68, std: 0.3),
+                      f32([6, 4, 1, 1], 69, std: 0.3), f32([12, 4, 3, 3], 70, std: 0.3), f32([8, 50, 3, 3], 71, std: 0.2)]
+        expectBackendsAgree("blocked concat", inputs) { t in
+            let parts = [conv2d(t[0], weight: t[1], .init(padding: 1)).relu(), conv2d(t[0], weight: t[2]),
+                         conv2d(t[0], weight: t[3]), conv2d(t[0], weight: t[4], .init(padding: 1))]
+            if Backends.current === dnnl { #expect(parts.allSatisfy { $0.layout != nil }, "every part blocked") }
+            let joined = Tensor.concatenate(parts, axis: 1)
+            if Backends.current === dnnl { #expect(joined.layout != nil, "the concatenation stays blocked") }
+            return conv2d(joined, weight: t[5], .init(padding: 1))
+        }
+    }
+
     @Test("reading a blocked result from Swift gives row-major values (and padding stays zero)")
     func materialize() {
         let x = f32([1, 3, 4, 4], 62), w = f32([17, 3, 1, 1], 63)
