@@ -87,6 +87,9 @@ extension DNNLBackend {
     // DenseNet's and GoogLeNet's channel concatenation: each input in its own layout, the
     // output in the layout oneDNN picks (blocked when the inputs are).
     public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
+        // One part (a dense block's first layer): the same values, left in their layout. (The
+        // reference kernel would read them row-major, converting the tensor for good.)
+        if tensors.count == 1 { return tensors[0].detached() }
         guard tensors[0].dtype == .float32, tensors[0].rank == 4, axis == 1, tensors.count > 1 else {
             return reference.concatenate(tensors, axis: axis)
         }
