@@ -44,21 +44,17 @@ extension DNNLBackend {
     /// primitives' hint), with or without bias, and optional post-ops for fused inference.
     func convForwardPrimitive(_ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp] = []) -> Primitive {
         cached("conv.fwd\(bias ? "+bias" : "")\(postOps)", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
-            try makeConvForward(g, bias: bias, postOps: postOps, dst: .any(g.dst))
+            var desc = dnnl_convolution_desc_t()
+            var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+            let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([g.dst[1]]).raw : nil
+            try withOptionalPointer(to: biasMD) { b in
+                try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, convAlgorithm, &src, &wei, b, &dst,
+                                                                     g.strides, g.dilates, g.padL, g.padR),
+                          "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+            }
+            let attr = postOps.isEmpty ? nil : try DNNLAttributes(postOps: postOps)
+            return try Primitive("convolution forward", desc: &desc, attr: attr)
         }
-    }
-
-    private func makeConvForward(_ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp], dst dstMD: MemoryDesc) throws -> Primitive {
-        var desc = dnnl_convolution_desc_t()
-        var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = dstMD.raw
-        let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([g.dst[1]]).raw : nil
-        try withOptionalPointer(to: biasMD) { b in
-            try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, convAlgorithm, &src, &wei, b, &dst,
-                                                                 g.strides, g.dilates, g.padL, g.padR),
-                      "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
-        }
-        let attr = postOps.isEmpty ? nil : try DNNLAttributes(postOps: postOps)
-        return try Primitive("convolution forward", desc: &desc, attr: attr)
     }
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor {

@@ -206,9 +206,9 @@ extension DNNLBackend {
             let out = Buffer.bytes(md.byteCount)
             let dst = out.typed(Float.self)
             let blocks = (size + 15) / 16, first = offset
-            let work = n * blocks
-            DispatchQueue.concurrentPerform(iterations: max(1, min(DNNLThreads.count, work))) { t in
-                for item in stride(from: t, to: work, by: max(1, min(DNNLThreads.count, work))) {
+            let work = n * blocks, threads = max(1, min(DNNLThreads.count, work))
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                for item in stride(from: t, to: work, by: threads) {
                     let (image, block) = (item / blocks, item % blocks)
                     let channel = first + block * 16                 // source channel of lane 0
                     let lanes = min(16, size - block * 16)           // real channels in this block
