@@ -7,9 +7,9 @@ import StrataTensor
 /// |---|---|---|
 /// | `STRATA_BACKEND` | `dnnl`, `reference` | `dnnl` |
 /// | `STRATA_NUM_THREADS` | threads for oneDNN (OpenMP) and the reference kernels | all cores |
-/// | `STRATA_CONV_ALGORITHM` | `auto` (Winograd for 3×3 convolutions where oneDNN finds it faster), `direct` | `auto` |
+/// | `STRATA_CONV_ALGORITHM` | `auto` (Winograd for 3×3 convolutions where it is faster, see ``DNNLBackend/ConvolutionAlgorithm``), `direct`, `winograd` | `auto` |
 /// | `STRATA_DNNL_FUSION` | `1`, `0`: fuse inference batch norm, residual add and ReLU into convolutions | `1` |
-/// | `STRATA_DNNL_POOL_MIB` | idle memory (MiB) the oneDNN backend keeps for reuse | `256` |
+/// | `STRATA_DNNL_POOL_MIB` | idle memory (MiB) the oneDNN backend keeps for reuse | no limit |
 ///
 /// ```swift
 /// StrataBackends.configureDefault()   // the CLI does this first thing
@@ -30,13 +30,22 @@ public enum StrataBackends {
 
     /// Sets ``Backends`` default from `STRATA_BACKEND` (or `name` when given), the oneDNN
     /// thread count from `STRATA_NUM_THREADS` (or `threads`), and returns the backend chosen.
-    /// An unknown backend name is reported on standard error and the default (oneDNN) is used.
+    /// An unknown backend or convolution algorithm name is reported on standard error and the
+    /// default is used.
     @discardableResult
     public static func configureDefault(backend name: String? = nil, threads: Int? = nil,
                                         convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm? = nil) -> any Backend {
         let env = ProcessInfo.processInfo.environment
         if let threads, threads > 0 { DNNLThreads.count = threads }
-        let algorithm = convolutionAlgorithm ?? (env["STRATA_CONV_ALGORITHM"]?.lowercased() == "direct" ? .direct : .auto)
+        var algorithm = convolutionAlgorithm ?? .auto
+        if convolutionAlgorithm == nil, let s = env["STRATA_CONV_ALGORITHM"] {
+            if let chosen = DNNLBackend.ConvolutionAlgorithm(name: s) {
+                algorithm = chosen
+            } else {
+                let names = DNNLBackend.ConvolutionAlgorithm.names.joined(separator: ", ")
+                FileHandle.standardError.write(Data("strata: unknown convolution algorithm '\(s)' (STRATA_CONV_ALGORITHM: \(names)); using auto\n".utf8))
+            }
+        }
         let requested = name ?? env["STRATA_BACKEND"] ?? "dnnl"
         let fusion = env["STRATA_DNNL_FUSION"] != "0"
         let backend: any Backend

@@ -25,12 +25,31 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     public enum ConvolutionAlgorithm: Sendable {
         /// Direct convolution (oneDNN's JIT kernels): the same arithmetic as the definition.
         case direct
-        /// oneDNN chooses: Winograd F(4×4, 3×3) for the 3×3 stride-1 convolutions where it is
-        /// faster (large enough batches), direct elsewhere. Numerically different from direct
-        /// convolution: ≤ 1e-4 relative per convolution in the differential tests, ≤ 2e-6 on the
-        /// logits of every benchmarked zoo model (`strata bench --winograd-error`). Up to 2×
-        /// faster on VGG-16 and 1.6× on ResNet-18 at batch 32.
+        /// Winograd F(4×4, 3×3) where it is faster, direct elsewhere. Inference: oneDNN chooses
+        /// (`convolution_auto`; up to 2× faster on VGG-16 and 1.6× on ResNet-18 at batch 32).
+        /// Training, where oneDNN 2.6 always picks direct: Winograd in all three passes for 3×3
+        /// stride-1 layers with ≥ 32 input and output channels in whole 16-channel blocks at
+        /// batch ≥ 16 (measured 1.4–2.4× faster per pass), direct elsewhere. Numerically different
+        /// from direct convolution: ≤ 1e-4 relative per convolution and pass in the differential
+        /// tests, ≤ 2e-6 on the logits of every benchmarked zoo model (`strata bench --winograd-error`).
         case auto
+        /// Winograd F(4×4, 3×3) wherever oneDNN has a kernel for the shape, in training too
+        /// (forward, backward data and backward weights), even where `auto` would pick direct;
+        /// `auto` elsewhere. Experimental: see the README's figures.
+        case winograd
+
+        /// The names `STRATA_CONV_ALGORITHM` and `--conv-algorithm` take.
+        public static let names = ["auto", "direct", "winograd"]
+
+        /// `auto`, `direct` or `winograd` (any case); nil for anything else.
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "auto": self = .auto
+            case "direct": self = .direct
+            case "winograd": self = .winograd
+            default: return nil
+            }
+        }
     }
 
     /// The convolution algorithm for new primitives. Default `.auto` (Winograd where faster).
@@ -100,6 +119,19 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         return primitives.count
     }
 
+    /// oneDNN's implementation name of every cached convolution primitive, by pass ("conv.fwd",
+    /// "conv.bwd_data", "conv.bwd_weights" → ["jit_wino_4x3:avx512_core", ...]): which algorithm
+    /// ran (tests, diagnostics).
+    public var convolutionImplementations: [String: [String]] {
+        lock.lock(); defer { lock.unlock() }
+        var out: [String: [String]] = [:]
+        for (key, value) in primitives where key.op.hasPrefix("conv.") {
+            let pass = key.op.hasPrefix("conv.fwd") ? "conv.fwd" : key.op
+            if let p = value as? Primitive { out[pass, default: []].append(p.implementation) }
+        }
+        return out
+    }
+
     // MARK: Layouts
     //
     // Results stay in the layout their primitive chose (``DNNLLayout``: nChw16c for most
@@ -155,7 +187,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         weak var source: TensorStorage?
         let version: Int
         let buffer: Buffer
-        init(source: TensorStorage, version: Int, buffer: Buffer) { (self.source, self.version, self.buffer) = (source, source.version, buffer) }
+        /// `version`: the source's version read before the reorder (a write during it makes the entry stale).
+        init(source: TensorStorage, version: Int, buffer: Buffer) { (self.source, self.version, self.buffer) = (source, version, buffer) }
     }
 
     /// `weight` in layout `md`, reordered once and reused until the weight changes (optimizers

@@ -31,29 +31,68 @@ struct ConvGeometryDNNL {
         padR = [Int64(p.padBottom), Int64(p.padRight)]
     }
 
+    /// A 3×3, stride-1, undilated, ungrouped convolution: the shapes oneDNN's Winograd kernels take.
+    var isWinogradCandidate: Bool {
+        groups == 1 && weights.count == 4 && weights[2] == 3 && weights[3] == 3 && strides == [1, 1] && dilates == [0, 0]
+    }
+
+    /// Where Winograd beats direct convolution in all three training passes on this machine's
+    /// class (AVX-512, oneDNN 2.6; `Benchmarks/layer_profile.py` per pass): 3×3 stride-1 layers with
+    /// at least 32 input and output channels in whole 16-channel blocks, at batch ≥ 16 (ResNet-50's
+    /// 3×3 layers 1.7–2.4× faster; CIFAR ResNets' 32- and 64-channel stages 1.4–1.8×, their
+    /// 16-channel stage slower, so left direct). oneDNN's own `auto` picks direct for every
+    /// training pass.
+    var prefersWinogradInTraining: Bool {
+        isWinogradCandidate && src[0] >= 16 && src[1] >= 32 && dst[1] >= 32 && src[1] % 16 == 0 && dst[1] % 16 == 0
+    }
+
     /// Everything that makes primitives differ, for the cache key.
     var key: [Int] { src + weights + dst + (strides + dilates + padL + padR).map(Int.init) }
 }
 
 extension DNNLBackend {
-    var convAlgorithm: dnnl_alg_kind_t {
-        convolutionAlgorithm == .auto ? dnnl_convolution_auto : dnnl_convolution_direct
+    /// The algorithms to try for a convolution, in order: the first oneDNN has a kernel for wins.
+    /// `training`: the primitive serves a training step (the backward passes, and a forward whose
+    /// operands need gradients).
+    func convAlgorithms(_ g: ConvGeometryDNNL, training: Bool) -> [dnnl_alg_kind_t] {
+        switch convolutionAlgorithm {
+        case .direct: return [dnnl_convolution_direct]
+        case .auto where training && g.prefersWinogradInTraining, .winograd where g.isWinogradCandidate:
+            return [dnnl_convolution_winograd, dnnl_convolution_auto]
+        case .auto, .winograd: return [dnnl_convolution_auto]
+        }
+    }
+
+    /// Creates a primitive with the first algorithm of ``convAlgorithms(_:training:)`` that oneDNN implements.
+    func withConvAlgorithm(_ g: ConvGeometryDNNL, training: Bool, _ make: (dnnl_alg_kind_t) throws -> Primitive) throws -> Primitive {
+        let algorithms = convAlgorithms(g, training: training)
+        for a in algorithms.dropLast() {
+            if let p = try? make(a) { return p }
+        }
+        return try make(algorithms.last!)
+    }
+
+    /// Cache-key entry for the algorithm setting.
+    var convAlgorithmKey: Int {
+        switch convolutionAlgorithm { case .direct: 0; case .auto: 1; case .winograd: 2 }
     }
 
     /// The forward primitive (forward_training, so that it also serves as the backward
     /// primitives' hint), with or without bias, and optional post-ops for fused inference.
-    func convForwardPrimitive(_ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp] = []) -> Primitive {
-        cached("conv.fwd\(bias ? "+bias" : "")\(postOps)", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
-            var desc = dnnl_convolution_desc_t()
-            var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
-            let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([g.dst[1]]).raw : nil
-            try withOptionalPointer(to: biasMD) { b in
-                try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, convAlgorithm, &src, &wei, b, &dst,
-                                                                     g.strides, g.dilates, g.padL, g.padR),
-                          "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+    func convForwardPrimitive(_ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp] = [], training: Bool = false) -> Primitive {
+        cached("conv.fwd\(bias ? "+bias" : "")\(postOps)", g.key + [convAlgorithmKey, training ? 1 : 0]) {
+            try withConvAlgorithm(g, training: training) { algorithm in
+                var desc = dnnl_convolution_desc_t()
+                var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+                let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([g.dst[1]]).raw : nil
+                try withOptionalPointer(to: biasMD) { b in
+                    try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, b, &dst,
+                                                                         g.strides, g.dilates, g.padL, g.padR),
+                              "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+                }
+                let attr = postOps.isEmpty ? nil : try DNNLAttributes(postOps: postOps)
+                return try Primitive("convolution forward", desc: &desc, attr: attr)
             }
-            let attr = postOps.isEmpty ? nil : try DNNLAttributes(postOps: postOps)
-            return try Primitive("convolution forward", desc: &desc, attr: attr)
         }
     }
 
@@ -61,7 +100,8 @@ extension DNNLBackend {
         guard x.dtype == .float32 else { return reference.conv2d(x, weight: weight, bias: bias, p) }
         let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
         if mayFuse(x, weight, bias) { return deferredConv(x, weight: weight, bias: bias, g) }
-        let f = convForwardPrimitive(g, bias: bias != nil)
+        let training = GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)
+        let f = convForwardPrimitive(g, bias: bias != nil, training: training)
         let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         var args: [Primitive.Arg] = [
@@ -78,13 +118,15 @@ extension DNNLBackend {
     public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor {
         guard gradOutput.dtype == .float32 else { return reference.conv2dBackwardData(gradOutput, weight: weight, inputShape: inputShape, p) }
         let g = ConvGeometryDNNL(input: inputShape, weight: weight.shape, p)
-        let b = cached("conv.bwd_data", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
-            var desc = dnnl_convolution_desc_t()
-            var diffSrc = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
-            try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, convAlgorithm, &diffSrc, &wei, &diffDst,
-                                                                       g.strides, g.dilates, g.padL, g.padR),
-                      "convolution backward data", "dnnl_dilated_convolution_backward_data_desc_init")
-            return try Primitive("convolution backward data", desc: &desc, hint: convForwardHint(g))
+        let b = cached("conv.bwd_data", g.key + [convAlgorithmKey]) {
+            try withConvAlgorithm(g, training: true) { algorithm in
+                var desc = dnnl_convolution_desc_t()
+                var diffSrc = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
+                try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, algorithm, &diffSrc, &wei, &diffDst,
+                                                                           g.strides, g.dilates, g.padL, g.padR),
+                          "convolution backward data", "dnnl_dilated_convolution_backward_data_desc_init")
+                return try Primitive("convolution backward data", desc: &desc, hint: convForwardHint(g, algorithm))
+            }
         }
         let diffDstMD = b.md(dnnl_query_diff_dst_md), weiMD = b.md(dnnl_query_weights_md), diffSrcMD = b.md(dnnl_query_diff_src_md)
         let diffSrc = resultBuffer(diffSrcMD)
@@ -102,13 +144,15 @@ extension DNNLBackend {
     public func conv2dBackwardWeight(_ gradOutput: Tensor, input x: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
         guard x.dtype == .float32 else { return reference.conv2dBackwardWeight(gradOutput, input: x, weightShape: weightShape, p) }
         let g = ConvGeometryDNNL(input: x.shape, weight: weightShape, p)
-        let b = cached("conv.bwd_weights", g.key + [convolutionAlgorithm == .auto ? 1 : 0]) {
-            var desc = dnnl_convolution_desc_t()
-            var src = MemoryDesc.any(g.src).raw, diffWei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
-            try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, convAlgorithm, &src, &diffWei, nil, &diffDst,
-                                                                          g.strides, g.dilates, g.padL, g.padR),
-                      "convolution backward weights", "dnnl_dilated_convolution_backward_weights_desc_init")
-            return try Primitive("convolution backward weights", desc: &desc, hint: convForwardHint(g))
+        let b = cached("conv.bwd_weights", g.key + [convAlgorithmKey]) {
+            try withConvAlgorithm(g, training: true) { algorithm in
+                var desc = dnnl_convolution_desc_t()
+                var src = MemoryDesc.any(g.src).raw, diffWei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
+                try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, algorithm, &src, &diffWei, nil, &diffDst,
+                                                                              g.strides, g.dilates, g.padL, g.padR),
+                          "convolution backward weights", "dnnl_dilated_convolution_backward_weights_desc_init")
+                return try Primitive("convolution backward weights", desc: &desc, hint: convForwardHint(g, algorithm))
+            }
         }
         let srcMD = b.md(dnnl_query_src_md), diffDstMD = b.md(dnnl_query_diff_dst_md), diffWeiMD = b.md(dnnl_query_diff_weights_md)
         let diffWei = resultBuffer(diffWeiMD)
@@ -125,10 +169,10 @@ extension DNNLBackend {
     /// The forward primitive descriptor a backward one is created against (no bias: the
     /// backward primitives here never compute the bias gradient). Created inside a cache
     /// `make` closure, so it must not take the cache lock itself.
-    private func convForwardHint(_ g: ConvGeometryDNNL) throws -> Primitive {
+    private func convForwardHint(_ g: ConvGeometryDNNL, _ algorithm: dnnl_alg_kind_t) throws -> Primitive {
         var desc = dnnl_convolution_desc_t()
         var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
-        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, convAlgorithm, &src, &wei, nil, &dst,
+        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, nil, &dst,
                                                              g.strides, g.dilates, g.padL, g.padR),
                   "convolution forward (hint)", "dnnl_dilated_convolution_forward_desc_init")
         return try Primitive("convolution forward (hint)", desc: &desc)

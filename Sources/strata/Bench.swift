@@ -25,7 +25,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed iterations per case (default: at least 3 and about 5 s).") var iterations: Int?
     @Option(help: "Threads for the backend (default: all cores, or STRATA_NUM_THREADS).") var threads: Int?
     @Option(help: "Backend: dnnl or reference (default: STRATA_BACKEND, else dnnl).") var backend: String?
-    @Option(help: "Convolution algorithm for dnnl: auto (Winograd where faster; the default) or direct (else STRATA_CONV_ALGORITHM).") var convAlgorithm: String?
+    @Option(help: "Convolution algorithm for dnnl: auto (Winograd where oneDNN finds it faster; the default), direct, or winograd (wherever oneDNN has a Winograd kernel, training included) (else STRATA_CONV_ALGORITHM).") var convAlgorithm: String?
     @Flag(help: "Print one JSON object per case instead of a table.") var json = false
     @Flag(help: "Run the cases in this process (no child processes; OMP_WAIT_POLICY as inherited).") var inProcess = false
     @Option(help: "OpenMP wait policy for the cases: passive or active (default: OMP_WAIT_POLICY, which strata sets to passive when unset). Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")
@@ -50,7 +50,9 @@ struct Bench: ParsableCommand {
         if let backend, !StrataBackends.names.contains(backend) {
             throw ValidationError("--backend must be one of \(StrataBackends.names.joined(separator: ", ")), got '\(backend)'")
         }
-        if let convAlgorithm, !["direct", "auto"].contains(convAlgorithm) { throw ValidationError("--conv-algorithm must be direct or auto") }
+        if let convAlgorithm, DNNLBackend.ConvolutionAlgorithm(name: convAlgorithm) == nil {
+            throw ValidationError("--conv-algorithm: '\(convAlgorithm)' is not one of \(DNNLBackend.ConvolutionAlgorithm.names.joined(separator: ", "))")
+        }
         if let ompWaitPolicy, !["passive", "active"].contains(ompWaitPolicy) { throw ValidationError("--omp-wait-policy must be passive or active") }
         if ompWaitPolicy != nil && inProcess { throw ValidationError("--omp-wait-policy needs child processes (drop --in-process)") }
         for m in selectedModels { _ = try Models.entry(m) }
@@ -75,7 +77,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let algorithm: DNNLBackend.ConvolutionAlgorithm? = convAlgorithm.map { $0 == "auto" ? .auto : .direct }
+        let algorithm = convAlgorithm.flatMap(DNNLBackend.ConvolutionAlgorithm.init(name:))
         let chosen = StrataBackends.configureDefault(backend: backend, threads: threads, convolutionAlgorithm: algorithm)
         let threadCount = chosen is DNNLBackend ? DNNLThreads.count : (threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let todo = cases

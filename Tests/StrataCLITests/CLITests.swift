@@ -65,6 +65,12 @@ func temporaryPath(_ name: String) -> String {
         #expect(r.stderr.contains("--tta") && r.stderr.contains("mirror"))
     }
 
+    @Test func unknownConvolutionAlgorithm() throws {
+        let r = try runStrata(["bench", "--model", "resnet20", "--conv-algorithm", "fft"])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderr.contains("--conv-algorithm") && r.stderr.contains("fft") && r.stderr.contains("winograd"))
+    }
+
     @Test func nonPositiveEpochs() throws {
         let r = try runStrata(["train", "--epochs", "0"])
         #expect(r.status != 0 && r.status < 128)

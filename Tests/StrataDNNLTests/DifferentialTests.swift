@@ -73,18 +73,51 @@ struct DNNLConvolutionTests {
         expectBackendsAgree(c.description, inputs) { t in conv2d(t[0], weight: t[1], bias: c.bias ? t[2] : nil, c.p) }
     }
 
-    // oneDNN picks Winograd F(4×4, 3×3) only for large enough problems (batch 32 here).
-    @Test("Winograd (convolution_auto) agrees within 1e-4 on a 3×3 convolution, forward and backward")
-    func winograd() {
-        let auto = DNNLBackend(convolutionAlgorithm: .auto)
-        let inputs = [f32([32, 64, 14, 14], 4), f32([64, 64, 3, 3], 5, std: 0.05)]
-        let (y, grads) = forwardBackward(auto, inputs, grad: [true, true], seed: 6) { t in conv2d(t[0], weight: t[1], .init(padding: 1)) }
+    // Training (operands need gradients): `.auto` runs Winograd F(4×4, 3×3) in all three passes
+    // for 3×3 layers with ≥ 32 channels at batch ≥ 16; `.winograd` wherever oneDNN has it (the
+    // 16-channel case here); batch 16 and odd sizes (partial 4×4 tiles) in both.
+    @Test("Winograd in training (forward, ∂x, ∂W) agrees within 1e-4", arguments: [
+        ([16, 32, 9, 11], [32, 32, 3, 3], DNNLBackend.ConvolutionAlgorithm.auto),
+        ([16, 64, 8, 8], [48, 64, 3, 3], .auto),
+        ([16, 16, 10, 10], [16, 16, 3, 3], .winograd),
+    ])
+    func winogradTraining(_ input: [Int], _ weight: [Int], _ algorithm: DNNLBackend.ConvolutionAlgorithm) {
+        let backend = DNNLBackend(convolutionAlgorithm: algorithm)
+        let inputs = [f32(input, 4), f32(weight, 5, std: 0.05)]
+        let (y, grads) = forwardBackward(backend, inputs, grad: [true, true], seed: 6) { t in conv2d(t[0], weight: t[1], .init(padding: 1)) }
         let (yRef, gradsRef) = forwardBackward(reference, inputs, grad: [true, true], seed: 6) { t in
             conv2d(t[0], weight: t[1], .init(padding: 1))
         }
+        let used = backend.convolutionImplementations
+        for pass in ["conv.fwd", "conv.bwd_data", "conv.bwd_weights"] {
+            #expect(used[pass, default: []].contains { $0.contains("wino") }, "\(pass): \(used[pass, default: []])")
+        }
+        expectClose(y, yRef, tolerance: 1e-4, "Winograd forward")
+        expectClose(grads[0]!, gradsRef[0]!, tolerance: 1e-4, "Winograd ∂x")
+        expectClose(grads[1]!, gradsRef[1]!, tolerance: 1e-4, "Winograd ∂W")
+    }
+
+    @Test("training at batch < 16, or with 16 channels, stays direct under .auto")
+    func directInTrainingWhereWinogradIsSlower() {
+        for (input, weight) in [([8, 32, 8, 8], [32, 32, 3, 3]), ([16, 16, 8, 8], [16, 16, 3, 3])] {
+            let backend = DNNLBackend(convolutionAlgorithm: .auto)
+            _ = forwardBackward(backend, [f32(input, 4), f32(weight, 5)], grad: [true, true], seed: 6) { t in
+                conv2d(t[0], weight: t[1], .init(padding: 1))
+            }
+            let used = backend.convolutionImplementations.values.flatMap { $0 }
+            #expect(used.count == 3 && !used.contains { $0.contains("wino") }, "x\(input) w\(weight): \(used)")
+        }
+    }
+
+    // Inference: oneDNN's own choice (convolution_auto) takes Winograd for large enough problems.
+    @Test("Winograd in inference (convolution_auto) agrees within 1e-4")
+    func winogradInference() {
+        let backend = DNNLBackend(convolutionAlgorithm: .auto, fusion: false)
+        let x = f32([32, 64, 14, 14], 4), w = f32([64, 64, 3, 3], 5, std: 0.05)
+        let y = withNoGrad { Backends.with(backend) { conv2d(x, weight: w, .init(padding: 1)) } }
+        let yRef = Backends.with(reference) { conv2d(x, weight: w, .init(padding: 1)) }
+        #expect(backend.convolutionImplementations["conv.fwd", default: []].contains { $0.contains("wino") })
         expectClose(y, yRef, tolerance: 1e-4, "convolution_auto forward")
-        expectClose(grads[0]!, gradsRef[0]!, tolerance: 1e-4, "convolution_auto ∂x")
-        expectClose(grads[1]!, gradsRef[1]!, tolerance: 1e-4, "convolution_auto ∂W")
     }
 
     @Test("a changed weight is reordered again (the cached blocked copy follows assign)")
