@@ -37,15 +37,7 @@ public enum StrataBackends {
                                         convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm? = nil) -> any Backend {
         let env = ProcessInfo.processInfo.environment
         if let threads, threads > 0 { DNNLThreads.count = threads }
-        var algorithm = convolutionAlgorithm ?? .auto
-        if convolutionAlgorithm == nil, let s = env["STRATA_CONV_ALGORITHM"] {
-            if let chosen = DNNLBackend.ConvolutionAlgorithm(name: s) {
-                algorithm = chosen
-            } else {
-                let names = DNNLBackend.ConvolutionAlgorithm.names.joined(separator: ", ")
-                FileHandle.standardError.write(Data("strata: unknown convolution algorithm '\(s)' (STRATA_CONV_ALGORITHM: \(names)); using auto\n".utf8))
-            }
-        }
+        let algorithm = convolutionAlgorithm ?? environmentConvolutionAlgorithm
         let requested = name ?? env["STRATA_BACKEND"] ?? "dnnl"
         let fusion = env["STRATA_DNNL_FUSION"] != "0"
         let backend: any Backend
@@ -58,6 +50,15 @@ public enum StrataBackends {
         Backends.setDefault(backend)
         return backend
     }
+
+    /// `STRATA_CONV_ALGORITHM`, read once (an unknown value is reported once, and `auto` used).
+    static let environmentConvolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm = {
+        guard let s = ProcessInfo.processInfo.environment["STRATA_CONV_ALGORITHM"] else { return .auto }
+        if let chosen = DNNLBackend.ConvolutionAlgorithm(name: s) { return chosen }
+        let names = DNNLBackend.ConvolutionAlgorithm.names.joined(separator: ", ")
+        FileHandle.standardError.write(Data("strata: unknown convolution algorithm '\(s)' (STRATA_CONV_ALGORITHM: \(names)); using auto\n".utf8))
+        return .auto
+    }()
 
     /// Makes sure OpenMP threads sleep rather than spin between oneDNN's parallel regions, by
     /// re-executing the current program with `OMP_WAIT_POLICY=PASSIVE` when the variable is unset

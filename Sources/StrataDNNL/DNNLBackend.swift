@@ -22,7 +22,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     public let name = "dnnl"
 
     /// How convolutions are computed.
-    public enum ConvolutionAlgorithm: Sendable {
+    public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
         /// Direct convolution (oneDNN's JIT kernels): the same arithmetic as the definition.
         case direct
         /// Winograd F(4×4, 3×3) where it is faster, direct elsewhere. Inference: oneDNN chooses
@@ -39,17 +39,10 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         case winograd
 
         /// The names `STRATA_CONV_ALGORITHM` and `--conv-algorithm` take.
-        public static let names = ["auto", "direct", "winograd"]
+        public static var names: [String] { allCases.map(\.rawValue) }
 
-        /// `auto`, `direct` or `winograd` (any case); nil for anything else.
-        public init?(name: String) {
-            switch name.lowercased() {
-            case "auto": self = .auto
-            case "direct": self = .direct
-            case "winograd": self = .winograd
-            default: return nil
-            }
-        }
+        /// `direct`, `auto` or `winograd` (any case); nil for anything else.
+        public init?(name: String) { self.init(rawValue: name.lowercased()) }
     }
 
     /// The convolution algorithm for new primitives. Default `.auto` (Winograd where faster).

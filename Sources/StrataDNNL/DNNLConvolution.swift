@@ -73,9 +73,7 @@ extension DNNLBackend {
     }
 
     /// Cache-key entry for the algorithm setting.
-    var convAlgorithmKey: Int {
-        switch convolutionAlgorithm { case .direct: 0; case .auto: 1; case .winograd: 2 }
-    }
+    var convAlgorithmKey: Int { ConvolutionAlgorithm.allCases.firstIndex(of: convolutionAlgorithm)! }
 
     /// The forward primitive (forward_training, so that it also serves as the backward
     /// primitives' hint), with or without bias, and optional post-ops for fused inference.

@@ -25,7 +25,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed iterations per case (default: at least 3 and about 5 s).") var iterations: Int?
     @Option(help: "Threads for the backend (default: all cores, or STRATA_NUM_THREADS).") var threads: Int?
     @Option(help: "Backend: dnnl or reference (default: STRATA_BACKEND, else dnnl).") var backend: String?
-    @Option(help: "Convolution algorithm for dnnl: auto (Winograd where oneDNN finds it faster; the default), direct, or winograd (wherever oneDNN has a Winograd kernel, training included) (else STRATA_CONV_ALGORITHM).") var convAlgorithm: String?
+    @Option(help: "Convolution algorithm for dnnl: auto (the default: Winograd where faster, by oneDNN's choice in inference and for 3×3 layers with ≥ 32 channels in training), direct, or winograd (wherever oneDNN has a Winograd kernel) (else STRATA_CONV_ALGORITHM).") var convAlgorithm: String?
     @Flag(help: "Print one JSON object per case instead of a table.") var json = false
     @Flag(help: "Run the cases in this process (no child processes; OMP_WAIT_POLICY as inherited).") var inProcess = false
     @Option(help: "OpenMP wait policy for the cases: passive or active (default: OMP_WAIT_POLICY, which strata sets to passive when unset). Passive (sleep between parallel regions) is robust when other processes share the cores; active (spin) can be faster on an idle machine.")
