@@ -8,7 +8,7 @@ import Foundation
 import StrataTensor
 
 /// A ``Backend`` on oneDNN (Intel's deep-learning kernels): direct and Winograd convolutions
-/// with AVX-512 JIT code, pooling, batch norm and LRN, with primitives cached by op, shapes and
+/// with JIT code for the CPU's instruction set (AVX-512 or AVX2, see ``DNNLCapabilities``), pooling, batch norm and LRN, with primitives cached by op, shapes and
 /// attributes, and weights reordered into oneDNN's blocked layouts once per change.
 ///
 /// ```swift
@@ -116,11 +116,21 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// "conv.bwd_data", "conv.bwd_weights" → ["jit_wino_4x3:avx512_core", ...]): which algorithm
     /// ran (tests, diagnostics).
     public var convolutionImplementations: [String: [String]] {
+        var out: [String: [String]] = [:]
+        for (op, names) in primitiveImplementations(prefix: "conv.") {
+            out[op.hasPrefix("conv.fwd") ? "conv.fwd" : op, default: []] += names
+        }
+        return out
+    }
+
+    /// oneDNN's implementation name of every cached primitive whose op starts with `prefix`, by op
+    /// ("bn.fwd" → ["bnorm_jit:avx2"], ...). A name with "ref" is a reference (non-JIT) kernel:
+    /// a slow path on this CPU (tests, `strata bench --profile`).
+    public func primitiveImplementations(prefix: String = "") -> [String: [String]] {
         lock.lock(); defer { lock.unlock() }
         var out: [String: [String]] = [:]
-        for (key, value) in primitives where key.op.hasPrefix("conv.") {
-            let pass = key.op.hasPrefix("conv.fwd") ? "conv.fwd" : key.op
-            if let p = value as? Primitive { out[pass, default: []].append(p.implementation) }
+        for (key, value) in primitives where key.op.hasPrefix(prefix) {
+            if let p = value as? Primitive { out[key.op, default: []].append(p.implementation) }
         }
         return out
     }

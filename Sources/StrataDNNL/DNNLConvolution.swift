@@ -44,6 +44,7 @@ struct ConvGeometryDNNL {
     /// training pass.
     var prefersWinogradInTraining: Bool {
         isWinogradCandidate && src[0] >= 16 && src[1] >= 32 && dst[1] >= 32 && src[1] % 16 == 0 && dst[1] % 16 == 0
+            && DNNLCapabilities.hasWinograd
     }
 
     /// Everything that makes primitives differ, for the cache key.

@@ -171,15 +171,34 @@ struct MemoryDesc {
         return text
     }
 
+    /// `dims` [N, C, H, W] with channels in blocks of `block` (8: `nChw8c`, 16: `nChw16c`), the
+    /// last block padded with zeros when C is not a multiple of `block`.
+    static func channelBlocked(_ dims: [Int], block: Int = DNNLCapabilities.channelBlock) -> MemoryDesc {
+        switch block {
+        case 16: return MemoryDesc(dims, dnnl_aBcd16b)
+        case 8: return MemoryDesc(dims, dnnl_aBcd8b)
+        default: fatalError("StrataDNNL: no channel-blocked layout with blocks of \(block)")
+        }
+    }
+
+    /// The block size when this is a 4-d `nChw8c` or `nChw16c` layout (dense, padded only in its
+    /// last channel block); nil for any other layout.
+    var channelBlock: Int? {
+        let d = dims
+        guard d.count == 4, isBlocked, raw.format_desc.blocking.inner_nblks == 1, raw.format_desc.blocking.inner_idxs.0 == 1 else {
+            return nil
+        }
+        let block = Int(raw.format_desc.blocking.inner_blks.0)
+        guard block == 8 || block == 16 else { return nil }
+        return self == MemoryDesc.channelBlocked(d, block: block) ? block : nil
+    }
+
     /// The same kind of layout for other dimensions: channel-blocked (`nChw16c`, `nChw8c`) or plain.
     func sameKind(dims: [Int]) -> MemoryDesc {
         let b = raw.format_desc.blocking
         if isBlocked && b.inner_nblks == 1 && b.inner_idxs.0 == 1 && dims.count == 4 {
-            switch b.inner_blks.0 {
-            case 16: return MemoryDesc(dims, dnnl_aBcd16b)
-            case 8: return MemoryDesc(dims, dnnl_aBcd8b)
-            default: break
-            }
+            let block = Int(b.inner_blks.0)
+            if block == 8 || block == 16 { return .channelBlocked(dims, block: block) }
         }
         return .plain(dims)
     }
@@ -189,8 +208,8 @@ struct MemoryDesc {
     /// 12-channel growth pads nearly every activation: clearing whole buffers took 6% of its training step).
     func zeroPadding(_ buffer: Buffer) {
         guard isPadded else { return }
-        let d = dims
-        for (tag, block) in [(dnnl_aBcd16b, 16), (dnnl_aBcd8b, 8)] where d.count == 4 && self == MemoryDesc(d, tag) {
+        if let block = channelBlock {
+            let d = dims
             let blocks = (d[1] + block - 1) / block, plane = d[2] * d[3] * block
             let p = buffer.typed(Float.self)
             for image in 0..<d[0] { (p + (image * blocks + blocks - 1) * plane).update(repeating: 0, count: plane) }
@@ -227,6 +246,69 @@ struct MemoryDescKey: Hashable {
     }
     func hash(into hasher: inout Hasher) { hasher.combine(hashValue_) }
     static func == (a: MemoryDescKey, b: MemoryDescKey) -> Bool { a.hashValue_ == b.hashValue_ && a.bytes == b.bytes }
+}
+
+// MARK: CPU capabilities
+
+/// What oneDNN does on the CPU it runs on, found once by asking it (so `DNNL_MAX_CPU_ISA` is
+/// honoured): the instruction set, the channel block of its activation layouts, and whether it
+/// has Winograd kernels. Everything in StrataDNNL that depends on the CPU reads it from here.
+///
+/// | | AVX-512 (`avx512_core` and up) | AVX2 |
+/// |---|---|---|
+/// | activation layout | nChw16c | nChw8c |
+/// | Winograd F(4×4, 3×3) (oneDNN 2.6) | yes | no |
+public enum DNNLCapabilities {
+    /// oneDNN's name for the instruction set it uses here: "avx512_core", "avx512_core_bf16",
+    /// "avx2", ... (the CPU's best, or less under `DNNL_MAX_CPU_ISA`).
+    public static let isa: String = {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_sse41: return "sse41"
+        case dnnl_cpu_isa_avx: return "avx"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx512_mic: return "avx512_mic"
+        case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case let other: return "isa 0x\(String(other.rawValue, radix: 16))"
+        }
+    }()
+
+    /// Channels per block in the activation layout oneDNN's convolutions choose: 16 (`nChw16c`,
+    /// one AVX-512 register) or 8 (`nChw8c`, one AVX2 register). Read from the layout a 3×3
+    /// convolution picks; every blocked fast path (concatenation, split, batch norm's layout,
+    /// batch-1 concatenation writing) uses this block and no other.
+    public static let channelBlock: Int = {
+        let g = ConvGeometryDNNL(input: [2, 64, 8, 8], weight: [64, 64, 3, 3], Conv2dParameters(padding: 1))
+        guard let p = try? convolutionProbe(g, dnnl_convolution_direct), let block = p.md(dnnl_query_src_md).channelBlock else {
+            return 8
+        }
+        return block
+    }()
+
+    /// Whether oneDNN has Winograd convolution here (oneDNN 2.6: AVX-512 only). Where it has not,
+    /// `.auto` and `.winograd` run direct convolutions.
+    public static let hasWinograd: Bool = {
+        let g = ConvGeometryDNNL(input: [16, 64, 8, 8], weight: [64, 64, 3, 3], Conv2dParameters(padding: 1))
+        return (try? convolutionProbe(g, dnnl_convolution_winograd)) != nil
+    }()
+
+    /// One line for benchmark output and diagnostics: "oneDNN avx2 (nChw8c, no Winograd)".
+    public static var summary: String {
+        "oneDNN \(isa) (nChw\(channelBlock)c, \(hasWinograd ? "Winograd" : "no Winograd"))"
+    }
+
+    private static func convolutionProbe(_ g: ConvGeometryDNNL, _ algorithm: dnnl_alg_kind_t) throws -> Primitive {
+        var desc = dnnl_convolution_desc_t()
+        var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, nil, &dst,
+                                                             g.strides, g.dilates, g.padL, g.padR),
+                  "convolution probe", "dnnl_dilated_convolution_forward_desc_init")
+        return try Primitive("convolution probe", desc: &desc)
+    }
 }
 
 // MARK: Buffers

@@ -116,57 +116,59 @@ extension DNNLBackend {
         return output(dst, dstMD, shape: outShape)
     }
 
-    /// Channel concatenation of nChw16c tensors into an nChw16c result when a part starts inside a
-    /// channel block (DenseNet-BC's growth of 12). oneDNN 2.6 then picks a row-major result, which the
-    /// next kernel converted back; here each output block gathers its lanes from the parts in one pass.
-    /// Nil (concatenate with oneDNN) when every part starts on a block.
+    /// Channel concatenation of channel-blocked tensors (nChw16c / nChw8c, ``DNNLCapabilities/channelBlock``)
+    /// into a blocked result when a part starts inside a channel block (DenseNet-BC's growth of 12).
+    /// oneDNN 2.6 then picks a row-major result, which the next kernel converted back; here each
+    /// output block gathers its lanes from the parts in one pass. Nil (concatenate with oneDNN)
+    /// when every part starts on a block.
     private func concatenateBlocked(_ tensors: [Tensor], outShape: [Int]) -> Tensor? {
+        let block = DNNLCapabilities.channelBlock
         let sizes = tensors.map { $0.shape[1] }
         var offsets: [Int] = [], total = 0
         for size in sizes { offsets.append(total); total += size }
-        guard offsets.contains(where: { $0 % 16 != 0 }) else { return nil }
+        guard offsets.contains(where: { $0 % block != 0 }) else { return nil }
         // A part in another layout (a dense block's input: the stem's or a transition's output) is converted first.
-        let parts = tensors.map { input($0, as: MemoryDesc($0.shape, dnnl_aBcd16b)) }
+        let parts = tensors.map { input($0, as: .channelBlocked($0.shape, block: block)) }
 
         // Runs of lanes of one output block that come from one block of one part.
         struct Run { let lane: Int, count: Int, part: Int, block: Int, sourceLane: Int }
-        let outBlocks = (total + 15) / 16
+        let outBlocks = (total + block - 1) / block
         var runs = [[Run]](repeating: [], count: outBlocks)
         for b in 0..<outBlocks {
             var lane = 0
-            while lane < 16 && 16 * b + lane < total {
-                let channel = 16 * b + lane
+            while lane < block && block * b + lane < total {
+                let channel = block * b + lane
                 let p = offsets.lastIndex { $0 <= channel }!
                 let q = channel - offsets[p]
-                let count = min(16 - lane, 16 - q % 16, sizes[p] - q)
-                runs[b].append(Run(lane: lane, count: count, part: p, block: q / 16, sourceLane: q % 16))
+                let count = min(block - lane, block - q % block, sizes[p] - q)
+                runs[b].append(Run(lane: lane, count: count, part: p, block: q / block, sourceLane: q % block))
                 lane += count
             }
         }
-        let md = MemoryDesc(outShape, dnnl_aBcd16b)
+        let md = MemoryDesc.channelBlocked(outShape, block: block)
         let out = Buffer.bytes(md.byteCount)
         let dst = out.typed(Float.self)
         let sources = parts.map { $0.typed(Float.self) }
-        let partBlocks = sizes.map { ($0 + 15) / 16 }
+        let partBlocks = sizes.map { ($0 + block - 1) / block }
         let (n, hw) = (outShape[0], outShape[2] * outShape[3])
         let work = n * outBlocks, threads = max(1, min(DNNLThreads.count, work))
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             for item in stride(from: t, to: work, by: threads) {
                 let (image, b) = (item / outBlocks, item % outBlocks)
-                let d = dst + item * hw * 16
-                let filled = min(16, total - 16 * b)
+                let d = dst + item * hw * block
+                let filled = min(block, total - block * b)
                 for r in runs[b] {
-                    let s = sources[r.part] + ((image * partBlocks[r.part] + r.block) * hw) * 16 + r.sourceLane
-                    for p in 0..<hw { (d + p * 16 + r.lane).update(from: s + p * 16, count: r.count) }
+                    let s = sources[r.part] + ((image * partBlocks[r.part] + r.block) * hw) * block + r.sourceLane
+                    for p in 0..<hw { (d + p * block + r.lane).update(from: s + p * block, count: r.count) }
                 }
-                if filled < 16 { for p in 0..<hw { (d + p * 16 + filled).update(repeating: 0, count: 16 - filled) } }
+                if filled < block { for p in 0..<hw { (d + p * block + filled).update(repeating: 0, count: block - filled) } }
             }
         }
         withExtendedLifetime(parts) {}
         return Tensor(shape: outShape, physical: out, layout: DNNLLayout(md))
     }
 
-    // The concatenation's backward. Channel offsets need not fall on a 16-channel block (a
+    // The concatenation's backward. Channel offsets need not fall on a channel block (a
     // blocked layout cannot describe a part that starts inside a block), so ∂y is brought to
     // row-major once; there each part is, per image, one contiguous run of channels: a memcpy.
     // (Reordering each part from a strided view into a padded blocked layout measured 3× slower:
@@ -174,7 +176,7 @@ extension DNNLBackend {
     public func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor] {
         guard x.dtype == .float32, x.rank == 4, axis == 1, sizes.count > 1 else { return reference.split(x, axis: axis, sizes: sizes) }
         let (data, md) = currentLayout(x)
-        if md == MemoryDesc(x.shape, dnnl_aBcd16b) { return splitBlocked(data, shape: x.shape, sizes: sizes) }
+        if let block = md.channelBlock { return splitBlocked(data, shape: x.shape, sizes: sizes, block: block) }
         let whole = reorder(data, from: md, to: .plain(x.shape))
         let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         var offset = 0
@@ -191,37 +193,37 @@ extension DNNLBackend {
         return parts
     }
 
-    /// The parts of an nChw16c tensor along channels, each in nChw16c (padding zeroed), in one pass:
-    /// a part's block of 16 channels takes lanes from at most two source blocks. Going through the
-    /// row-major layout (and back into blocks for the next kernel) took three passes, and most of
-    /// DenseNet-BC's training step outside oneDNN.
-    private func splitBlocked(_ data: Buffer, shape: [Int], sizes: [Int]) -> [Tensor] {
+    /// The parts of a channel-blocked tensor (nChw16c / nChw8c) along channels, each in the same
+    /// layout (padding zeroed), in one pass: a part's block takes lanes from at most two source
+    /// blocks. Going through the row-major layout (and back into blocks for the next kernel) took
+    /// three passes, and most of DenseNet-BC's training step outside oneDNN.
+    private func splitBlocked(_ data: Buffer, shape: [Int], sizes: [Int], block: Int) -> [Tensor] {
         let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3])
-        let sourceBlocks = (c + 15) / 16
+        let sourceBlocks = (c + block - 1) / block
         let src = data.typed(Float.self)
         var offset = 0
         let parts = sizes.map { size -> Tensor in
             let partShape = [n, size, shape[2], shape[3]]
-            let md = MemoryDesc(partShape, dnnl_aBcd16b)
+            let md = MemoryDesc.channelBlocked(partShape, block: block)
             let out = Buffer.bytes(md.byteCount)
             let dst = out.typed(Float.self)
-            let blocks = (size + 15) / 16, first = offset
+            let blocks = (size + block - 1) / block, first = offset
             let work = n * blocks, threads = max(1, min(DNNLThreads.count, work))
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 for item in stride(from: t, to: work, by: threads) {
-                    let (image, block) = (item / blocks, item % blocks)
-                    let channel = first + block * 16                 // source channel of lane 0
-                    let lanes = min(16, size - block * 16)           // real channels in this block
-                    let shift = channel % 16
-                    let fromFirst = min(lanes, 16 - shift)           // lanes from source block channel / 16
-                    let s0 = src + (image * sourceBlocks + channel / 16) * hw * 16 + shift
-                    let s1 = src + (image * sourceBlocks + channel / 16 + 1) * hw * 16
-                    let d = dst + item * hw * 16
+                    let (image, partBlock) = (item / blocks, item % blocks)
+                    let channel = first + partBlock * block               // source channel of lane 0
+                    let lanes = min(block, size - partBlock * block)      // real channels in this block
+                    let shift = channel % block
+                    let fromFirst = min(lanes, block - shift)             // lanes from source block channel / block
+                    let s0 = src + (image * sourceBlocks + channel / block) * hw * block + shift
+                    let s1 = src + (image * sourceBlocks + channel / block + 1) * hw * block
+                    let d = dst + item * hw * block
                     for p in 0..<hw {
-                        let cell = d + p * 16
-                        cell.update(from: s0 + p * 16, count: fromFirst)
-                        if lanes > fromFirst { (cell + fromFirst).update(from: s1 + p * 16, count: lanes - fromFirst) }
-                        if lanes < 16 { (cell + lanes).update(repeating: 0, count: 16 - lanes) }
+                        let cell = d + p * block
+                        cell.update(from: s0 + p * block, count: fromFirst)
+                        if lanes > fromFirst { (cell + fromFirst).update(from: s1 + p * block, count: lanes - fromFirst) }
+                        if lanes < block { (cell + lanes).update(repeating: 0, count: block - lanes) }
                     }
                 }
             }

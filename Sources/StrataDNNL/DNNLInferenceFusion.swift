@@ -244,23 +244,24 @@ extension DNNLBackend {
 
     /// A batch-1 channel concatenation whose pending convolutions (an Inception module's branches)
     /// write straight into their part of the output instead of into buffers of their own that are
-    /// then copied; the other parts are reordered into theirs. In nChw16c with one image, the
-    /// channels [o, o + c) for o and c multiples of 16 are one contiguous, dense nChw16c tensor at
-    /// byte offset 4·o·H·W, which oneDNN's JIT convolutions can write (they have no implementation
-    /// for a strided slice, so larger batches concatenate as usual). Nil, and the caller
-    /// concatenates as usual, when gradients are needed, the batch is not 1, a part's channels are
-    /// not a multiple of 16, or no part is a pending convolution.
+    /// then copied; the other parts are reordered into theirs. In a channel-blocked layout with one
+    /// image (nChw16c, or nChw8c on AVX2: block b), the channels [o, o + c) for o and c multiples of
+    /// b are one contiguous, dense blocked tensor at byte offset 4·o·H·W, which oneDNN's JIT
+    /// convolutions can write (they have no implementation for a strided slice, so larger batches
+    /// concatenate as usual). Nil, and the caller concatenates as usual, when gradients are needed,
+    /// the batch is not 1, a part's channels are not a multiple of b, or no part is a pending convolution.
     func concatenateIntoSlices(_ tensors: [Tensor], outShape: [Int]) -> Tensor? {
+        let block = DNNLCapabilities.channelBlock
         guard fusion, outShape[0] == 1, !(GradMode.isEnabled && tensors.contains { $0.requiresGrad }),
-              tensors.allSatisfy({ $0.shape[1] % 16 == 0 }),
+              tensors.allSatisfy({ $0.shape[1] % block == 0 }),
               tensors.contains(where: { t in (t.deferred as? PendingConv).map { $0.residual == nil && !$0.hasRun } ?? false }) else {
             return nil
         }
-        let whole = MemoryDesc(outShape, dnnl_aBcd16b)
+        let whole = MemoryDesc.channelBlocked(outShape, block: block)
         let dst = Buffer.bytes(whole.byteCount)   // no padding: every part fills whole blocks
         var offset = 0
         for t in tensors {
-            let md = MemoryDesc(t.shape, dnnl_aBcd16b)
+            let md = MemoryDesc.channelBlocked(t.shape, block: block)
             let part = view(of: dst, byteOffset: offset * outShape[2] * outShape[3] * 4, count: t.count)
             offset += t.shape[1]
             if let pc = t.deferred as? PendingConv {

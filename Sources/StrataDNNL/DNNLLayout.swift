@@ -4,8 +4,8 @@ import _CDNNL
 import Foundation
 import StrataTensor
 
-/// A tensor layout chosen by a oneDNN primitive (usually `nChw16c`: channels in blocks of 16,
-/// padded with zeros). Tensors in it convert to row-major when Swift code reads them.
+/// A tensor layout chosen by a oneDNN primitive (usually `nChw16c` on AVX-512 or `nChw8c` on
+/// AVX2: channels in blocks of 16 or 8, padded with zeros). Tensors in it convert to row-major when Swift code reads them.
 final class DNNLLayout: TensorLayout, @unchecked Sendable {
     let md: MemoryDesc
     init(_ md: MemoryDesc) { self.md = md }
@@ -60,40 +60,41 @@ enum Reorders {
     }
 }
 
-/// nChw16c with padding (channels not a multiple of 16) ↔ nchw, in Swift. oneDNN 2.6 handles
-/// these with its generic `jit:uni` reorder at ~1.6 GB/s (DenseNet-BC's 12-channel growth makes
-/// every concatenation padded); this plain transposition of 16-channel blocks, split over
-/// (image, block) pairs, runs at memory speed.
+/// nChw16c / nChw8c with padding (channels not a multiple of the block) ↔ nchw, in Swift. oneDNN
+/// 2.6 handles these with its generic `jit:uni` reorder at ~1.6 GB/s (DenseNet-BC's 12-channel
+/// growth makes every concatenation padded); this plain transposition of channel blocks, split
+/// over (image, block) pairs, runs at memory speed.
 enum PaddedChannelBlocks {
     static func convert(_ buffer: Buffer, from: MemoryDesc, into destination: Buffer, to: MemoryDesc) -> Bool {
         let dims = from.dims
-        guard dims.count == 4, to.dims == dims, dims[1] % 16 != 0, from.raw.data_type == dnnl_f32, to.raw.data_type == dnnl_f32 else {
-            return false
-        }
-        let blocked = MemoryDesc(dims, dnnl_aBcd16b), plain = MemoryDesc.plain(dims)
-        let toPlain: Bool
-        if from == blocked && to == plain { toPlain = true } else if from == plain && to == blocked { toPlain = false } else { return false }
+        guard dims.count == 4, to.dims == dims, from.raw.data_type == dnnl_f32, to.raw.data_type == dnnl_f32 else { return false }
+        let plain = MemoryDesc.plain(dims)
+        let toPlain: Bool, block: Int
+        if let b = from.channelBlock, to == plain { (toPlain, block) = (true, b) }
+        else if let b = to.channelBlock, from == plain { (toPlain, block) = (false, b) }
+        else { return false }
+        guard dims[1] % block != 0 else { return false }
         let (n, c, hw) = (dims[0], dims[1], dims[2] * dims[3])
-        let blocks = (c + 15) / 16
+        let blocks = (c + block - 1) / block
         let b = (toPlain ? buffer : destination).typed(Float.self), p = (toPlain ? destination : buffer).typed(Float.self)
         let work = n * blocks
         let threads = max(1, min(DNNLThreads.count, work))
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             for item in stride(from: t, to: work, by: threads) {
-                let (image, block) = (item / blocks, item % blocks)
-                let src = b + item * hw * 16
-                let channels = min(16, c - block * 16)
-                let rows = p + (image * c + block * 16) * hw
+                let (image, blockIndex) = (item / blocks, item % blocks)
+                let src = b + item * hw * block
+                let channels = min(block, c - blockIndex * block)
+                let rows = p + (image * c + blockIndex * block) * hw
                 if toPlain {
                     for ch in 0..<channels {
                         let row = rows + ch * hw
-                        for i in 0..<hw { row[i] = src[i * 16 + ch] }
+                        for i in 0..<hw { row[i] = src[i * block + ch] }
                     }
                 } else {
                     for i in 0..<hw {
-                        let cell = src + i * 16
+                        let cell = src + i * block
                         for ch in 0..<channels { cell[ch] = rows[ch * hw + i] }
-                        for ch in channels..<16 { cell[ch] = 0 }
+                        for ch in channels..<block { cell[ch] = 0 }
                     }
                 }
             }

@@ -19,12 +19,14 @@ extension DNNLBackend {
 
     private static let bnFlags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
 
-    /// The layout batch norm runs in: the input's oneDNN layout if it has one; else nChw16c for
-    /// images (oneDNN's plain-layout batch norm is a slow generic kernel); [N, C] stays plain.
+    /// The layout batch norm runs in: the input's oneDNN layout if it is the CPU's own channel
+    /// block; else, for images, that block (nChw16c on AVX-512, nChw8c on AVX2: oneDNN's JIT batch
+    /// norm exists for its ISA's block only; plain or the other block run a reference kernel
+    /// ~10–50× slower); [N, C] stays plain.
     func bnLayout(_ x: Tensor) -> MemoryDesc {
         let (_, md) = currentLayout(x)
-        if md.isBlocked || x.rank != 4 { return md }
-        return MemoryDesc(x.shape, dnnl_aBcd16b)
+        if x.rank != 4 || md.channelBlock == DNNLCapabilities.channelBlock { return md }
+        return .channelBlocked(x.shape)
     }
 
     /// BN sees [N, C, H, W] or [N, C] in layout `data`; statistics are [C].
