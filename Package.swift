@@ -17,7 +17,6 @@ import PackageDescription
 //   strata        the command-line tool
 let package = Package(
     name: "Strata",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "Strata", targets: ["Strata"]),
         .executable(name: "strata", targets: ["strata"]),

@@ -31,6 +31,7 @@ onnxscript). Examples:
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -256,6 +257,9 @@ def main():
                     help="how idle worker threads wait, for every framework: OMP_WAIT_POLICY for Strata and PyTorch, "
                          "session.intra_op.allow_spinning for ONNX Runtime (default passive, Strata's own default: "
                          "spinning threads lose badly when other processes share the cores)")
+    ap.add_argument("--max-isa", metavar="ISA", help="cap the instruction set, e.g. AVX2 on an AVX-512 machine: "
+                    "DNNL_MAX_CPU_ISA for Strata, DNNL_MAX_CPU_ISA/ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS "
+                    "for PyTorch (ONNX Runtime's MLAS has no such switch: on a real AVX2 machine all agree)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds allowed per child process")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH ('-' for stdout)")
     # internal: one measurement in this process
@@ -291,6 +295,9 @@ def main():
         env.setdefault("GOMP_SPINCOUNT", "10000")
     else:
         env.pop("GOMP_SPINCOUNT", None)
+    if a.max_isa:
+        env.update(DNNL_MAX_CPU_ISA=a.max_isa.upper(), ONEDNN_MAX_CPU_ISA=a.max_isa.upper(),
+                   MKL_ENABLE_INSTRUCTIONS=a.max_isa.upper())
     cache = os.path.join(HERE, ".cache")
     os.makedirs(cache, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -305,7 +312,7 @@ def main():
             if fw == "strata":
                 r = run_child([a.strata, "bench", "--json", "--model", model, "--mode", mode, "--batch", str(batch),
                                "--iterations", str(iterations), "--threads", t], env, a.timeout)
-                return r["images_per_second"], r["peak_rss_mib"], {"strata_gflops": r.get("gflops")}
+                return r["images_per_second"], r["peak_rss_mib"], {"strata_gflops": r.get("gflops"), "strata_isa": r.get("isa")}
             if fw == "ort":
                 onnx = os.path.join(cache, f"{model}_b{batch}.onnx")
                 if not os.path.exists(onnx):
@@ -349,7 +356,11 @@ def main():
         row["rss_ratio_vs_pytorch"] = row["strata_peak_rss_mib"] / min(prss) \
             if row.get("strata_peak_rss_mib") and prss else None
 
-    print_table(rows, started, a.threads, iterations, a.rounds)
+    machine = {"cpu": cpu_model(), "cpu_avx512": cpu_has("avx512f"), "max_isa": a.max_isa,
+               "strata_isa": next((r["strata_isa"] for r in rows if r.get("strata_isa")), None)}
+    for row in rows:
+        row.update(machine)
+    print_table(rows, started, a.threads, iterations, a.rounds, machine)
     if a.json:
         text = json.dumps(rows, indent=1)
         if a.json == "-":
@@ -359,10 +370,39 @@ def main():
                 f.write(text + "\n")
 
 
-def print_table(rows, started, threads, iterations, rounds):
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has(flag):
+    return flag in cpu_flags()
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def print_table(rows, started, threads, iterations, rounds, machine):
     best = f", best of {rounds} interleaved rounds" if rounds > 1 else ""
+    cap = f", capped with --max-isa {machine['max_isa']}" if machine["max_isa"] else ""
     print(f"\nimages/s ({started}; {threads} threads; median of {iterations} after warm-up{best}; "
           "ratios are Strata ÷ peer, > 1 means Strata is faster)\n")
+    print(f"CPU: {machine['cpu']} ({'AVX-512' if machine['cpu_avx512'] else 'no AVX-512'}{cap}); "
+          f"Strata's oneDNN ISA: {machine['strata_isa'] or 'not measured'}\n")
     print("| case | Strata | PyTorch NCHW | PyTorch channels_last | ONNX Runtime | vs ORT | vs best PyTorch |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:

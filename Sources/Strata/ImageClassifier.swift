@@ -2,6 +2,8 @@ import Foundation
 import StrataImage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import StrataModels
 import StrataNN

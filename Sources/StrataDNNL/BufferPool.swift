@@ -85,7 +85,7 @@ public enum BufferPool {
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             fatalError("StrataDNNL: cannot map \(size) bytes")
         }
-        if size >= 2 << 20 { _ = madvise(p, size, MADV_HUGEPAGE) }
+        if size >= 2 << 20 { Platform.adviseHugePages(p, size) }
         return UInt(bitPattern: p)
     }
 

@@ -80,7 +80,7 @@ public enum StrataBackends {
         guard getenv("OMP_WAIT_POLICY") == nil else { return }
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
         if getenv("GOMP_SPINCOUNT") == nil { setenv("GOMP_SPINCOUNT", "\(spinCount)", 1) }
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        execv(Platform.executablePath, CommandLine.unsafeArgv)
     }
 
     /// Spins (libgomp's busy-wait iterations, tens of microseconds) before an idle OpenMP thread sleeps.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StrataTensor
 import _CZlib
 import StrataNN
 
@@ -141,8 +142,4 @@ enum DataFiles {
     }
 }
 
-#if canImport(Glibc)
-@inline(__always) private func Glibc_read(_ fd: Int32, _ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int { Glibc.read(fd, p, n) }
-#else
-@inline(__always) private func Glibc_read(_ fd: Int32, _ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int { Darwin.read(fd, p, n) }
-#endif
+@inline(__always) private func Glibc_read(_ fd: Int32, _ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int { Platform.read(fd, p, n) }

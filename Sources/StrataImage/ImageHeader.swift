@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StrataTensor
 
 extension ImageDecoder {
     /// What a JPEG or PNG header says about the image, read without decoding any pixels.
@@ -247,8 +248,4 @@ final class HeaderReader {
     deinit { close() }
 }
 
-#if canImport(Glibc)
-@inline(__always) private func Glibc_close(_ fd: Int32) -> Int32 { Glibc.close(fd) }
-#else
-@inline(__always) private func Glibc_close(_ fd: Int32) -> Int32 { Darwin.close(fd) }
-#endif
+@inline(__always) private func Glibc_close(_ fd: Int32) -> Int32 { Platform.close(fd) }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StrataTensor
 import StrataNN
 
 /// CRC-32C (Castagnoli polynomial, reflected 0x82F63B78), as TFRecord files use it.
@@ -151,13 +152,7 @@ public final class TensorBoardWriter {
     }
 }
 
-private let systemClose: (Int32) -> Int32 = { fd in
-    #if canImport(Glibc)
-    return Glibc.close(fd)
-    #else
-    return Darwin.close(fd)
-    #endif
-}
+private let systemClose: (Int32) -> Int32 = { fd in Platform.close(fd) }
 
 /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
 func appendAll(fd: Int32, bytes: [UInt8], path: String) throws {
@@ -165,11 +160,7 @@ func appendAll(fd: Int32, bytes: [UInt8], path: String) throws {
         guard var p = buf.baseAddress else { return }
         var left = buf.count
         while left > 0 {
-            #if canImport(Glibc)
-            let n = Glibc.write(fd, p, left)
-            #else
-            let n = Darwin.write(fd, p, left)
-            #endif
+            let n = Platform.write(fd, p, left)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(path: path, operation: "write", code: errno)

@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
             return
         }
         if !json {
-            print("backend \(chosen.name), \(threadCount) threads\(convAlgorithm.map { ", conv \($0)" } ?? "")")
+            print("backend \(chosen.name), \(threadCount) threads\(convAlgorithm.map { ", conv \($0)" } ?? ""); \(DNNLCapabilities.summary)")
             print("Model".padded(toWidth: 17) + "Mode".padded(toWidth: 11) + "Batch".leftPadded(toWidth: 6) + "img/s".leftPadded(toWidth: 10) + "ms/batch".leftPadded(toWidth: 11)
                   + "GFLOP/s".leftPadded(toWidth: 9) + "peak RSS MiB".leftPadded(toWidth: 14))
         }
@@ -112,9 +112,11 @@ struct Bench: ParsableCommand {
     struct Result {
         var model: String, mode: String, batch: Int, threads: Int, backend: String
         var imagesPerSecond: Double, msPerBatch: Double, gflops: Double, peakRSSMiB: Double
+        /// oneDNN's instruction set in the process that measured ("avx2", "avx512_core", ...).
+        var isa = DNNLCapabilities.isa
 
         var json: String {
-            #"{"model": "\#(model)", "mode": "\#(mode)", "batch": \#(batch), "threads": \#(threads), "backend": "\#(backend)", "images_per_second": \#(fixed(imagesPerSecond, 2)), "ms_per_batch": \#(fixed(msPerBatch, 2)), "gflops": \#(fixed(gflops, 1)), "peak_rss_mib": \#(fixed(peakRSSMiB, 0))}"#
+            #"{"model": "\#(model)", "mode": "\#(mode)", "batch": \#(batch), "threads": \#(threads), "backend": "\#(backend)", "isa": "\#(isa)", "channel_block": \#(DNNLCapabilities.channelBlock), "images_per_second": \#(fixed(imagesPerSecond, 2)), "ms_per_batch": \#(fixed(msPerBatch, 2)), "gflops": \#(fixed(gflops, 1)), "peak_rss_mib": \#(fixed(peakRSSMiB, 0))}"#
         }
 
         init(model: String, mode: String, batch: Int, threads: Int, backend: String, imagesPerSecond: Double, msPerBatch: Double,
@@ -133,6 +135,7 @@ struct Bench: ParsableCommand {
             else { return nil }
             self.init(model: model, mode: mode, batch: batch, threads: threads, backend: backend, imagesPerSecond: ips,
                       msPerBatch: ms, gflops: gf, peakRSSMiB: rss)
+            if let isa = o["isa"] as? String { self.isa = isa }
         }
     }
 
@@ -153,7 +156,7 @@ struct Bench: ParsableCommand {
             if ompWaitPolicy.lowercased() == "active" { environment["GOMP_SPINCOUNT"] = nil }
         }
         process.environment = environment
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : "/proc/self/exe")
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : Platform.executablePath)
         process.arguments = args
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -239,12 +242,8 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// The process's peak resident set size so far, in MiB (Linux reports ru_maxrss in KiB).
-func peakRSSMiB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
+/// The process's peak resident set size so far, in MiB.
+func peakRSSMiB() -> Double { Double(Platform.peakResidentBytes) / 1_048_576 }
 
 /// `v` with `digits` decimals.
 func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }

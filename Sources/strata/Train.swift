@@ -2,6 +2,8 @@ import ArgumentParser
 import Strata
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// `strata train`: train a zoo model, writing a run directory (checkpoints, metrics.jsonl,
@@ -188,7 +190,7 @@ private enum RunDirectoryProbe {
 private enum FileHandleStderr {
     static func write(_ s: String) {
         var bytes = Array(s.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeMutableBytes { Platform.write(2, $0.baseAddress, $0.count) }
     }
 }
 

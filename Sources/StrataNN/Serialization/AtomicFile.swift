@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StrataTensor
 
 /// Writes files so that readers see either the old contents or the complete new
 /// contents, never a partial file, even if the process or machine dies mid-write.
@@ -102,11 +103,7 @@ public enum AtomicFile {
         }
     }
 
-    #if canImport(Glibc)
-    private static let systemWrite = Glibc.write
-    #else
-    private static let systemWrite = Darwin.write
-    #endif
+    private static let systemWrite = Platform.write
 
     /// Directory and last component of `path` ("." for a bare name).
     static func split(_ path: String) -> (directory: String, name: String) {

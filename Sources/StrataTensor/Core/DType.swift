@@ -46,11 +46,11 @@ extension Float: TensorScalar {
 
 extension Double: TensorScalar {
     public static var dtype: DType { .float64 }
-    @inline(__always) public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
-    @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }
-    @inline(__always) public static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+    @inline(__always) public static func exp(_ x: Double) -> Double { Platform.exp(x) }
+    @inline(__always) public static func log(_ x: Double) -> Double { Platform.log(x) }
+    @inline(__always) public static func pow(_ x: Double, _ y: Double) -> Double { Platform.pow(x, y) }
     @inline(__always) public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
-    @inline(__always) public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
+    @inline(__always) public static func tanh(_ x: Double) -> Double { Platform.tanh(x) }
 }
 
 /// Generic code that runs for whichever scalar type a dtype names.

@@ -85,12 +85,5 @@ public struct RandomGenerator: Sendable, Equatable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _sin(_ x: Double) -> Double { Glibc.sin(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-#else
-import Darwin
-@inline(__always) func _sin(_ x: Double) -> Double { Darwin.sin(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-#endif
+@inline(__always) func _sin(_ x: Double) -> Double { Platform.sin(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Platform.cos(x) }

@@ -1,12 +1,14 @@
 import Dispatch
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Logical cores available to the reference backend's parallel loops.
 let referenceThreadCount: Int = {
     if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
-    return Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    return Platform.processorCount
 }()
 
 /// Runs `body(i)` for i in 0..<n, split across cores when `parallel` and n > 1.
