@@ -56,6 +56,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     let reference = ReferenceBackend()
     /// Convolution weights with a batch norm folded in.
     let foldCache = FoldCache()
+    /// Winograd-transformed weights, for CPUs where oneDNN has no Winograd (DNNLWinograd.swift).
+    let winogradWeights = WinogradWeightCache()
 
     public init(convolutionAlgorithm: ConvolutionAlgorithm = .auto, fusion: Bool = true) {
         self.convolutionAlgorithm = convolutionAlgorithm

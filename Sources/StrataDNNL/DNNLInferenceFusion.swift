@@ -144,6 +144,10 @@ extension DNNLBackend {
     /// Runs a pending convolution with everything fused into it.
     func run(_ pc: PendingConv) -> (TensorStorage, (any TensorLayout)?) {
         let g = pc.geometry
+        if usesOwnWinograd(g) {
+            let (dst, md) = runWinograd(pc)
+            return (dst, DNNLLayout(md))
+        }
         let f = convForwardPrimitive(g, bias: pc.bias != nil, postOps: pc.postOps)
         let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
         let weights = reorder(pc.weights, from: pc.weightsMD, to: weiMD)
@@ -286,6 +290,11 @@ extension DNNLBackend {
     /// primitive's destination layout is not `md` (the caller copies instead).
     private func run(_ pc: PendingConv, into part: Buffer, _ md: MemoryDesc) -> Bool {
         let g = pc.geometry
+        if usesOwnWinograd(g) && md == .channelBlocked(g.dst, block: 8) {
+            _ = runWinograd(pc, into: part)
+            pc.wrote(into: part, md)
+            return true
+        }
         let f = convForwardPrimitive(g, bias: pc.bias != nil, postOps: pc.postOps)
         guard f.md(dnnl_query_dst_md) == md else { return false }
         let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md)

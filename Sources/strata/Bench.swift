@@ -33,6 +33,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print where the time goes: wall time per backend kernel, and outside the backend (one case).") var profile = false
     @Flag(help: "Instead of timing: how far Winograd (--conv-algorithm auto) logits are from direct convolution's, per selected model (eval mode, --batch or 32).")
     var winogradError = false
+    @Option(help: ArgumentHelp("Instead of the models: time single 3×3 stride-1 inference convolutions N×C×K×H×W (comma-separated), direct against --conv-algorithm (default auto), interleaved.", valueName: "N×C×K×H×W,..."))
+    var convLayers: String?
 
     struct Case: Equatable {
         let model: String, mode: String, batch: Int
@@ -82,6 +84,10 @@ struct Bench: ParsableCommand {
         let threadCount = chosen is DNNLBackend ? DNNLThreads.count : (threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let todo = cases
         if todo.isEmpty { throw ValidationError("no benchmark case matches the filters") }
+        if let convLayers {
+            try timeConvolutionLayers(convLayers, algorithm: algorithm ?? .auto)
+            return
+        }
         if winogradError {
             var seen = Set<String>()
             for c in todo where seen.insert(c.model).inserted { try printWinogradError(c.model) }
@@ -186,6 +192,34 @@ struct Bench: ParsableCommand {
         let worst = zip(direct, auto).map { abs($0 - $1) }.max() ?? 0
         print("\(name.padded(toWidth: 17)) max |Δ| \(String(format: "%.3g", worst))  max |logit| \(String(format: "%.3g", scale))  scaled error \(String(format: "%.3g", worst / max(scale, 1e-30)))")
         fflush(stdout)
+    }
+
+    /// Times inference convolutions (conv → ReLU, deferred and fused as in a model) with direct
+    /// convolution and with `algorithm`, alternating, and prints the medians and their ratio.
+    func timeConvolutionLayers(_ specs: String, algorithm: DNNLBackend.ConvolutionAlgorithm) throws {
+        print("layer (N×C×K×H×W, 3×3, pad 1)   direct ms   \(algorithm.rawValue) ms   speed-up   (\(DNNLCapabilities.summary))")
+        for spec in specs.split(separator: ",") {
+            let d = spec.split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+            func elements(_ dims: [Int]) -> Int { dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 } }
+            guard d.count == 5, d.allSatisfy({ $0 > 0 }), elements([d[0], max(d[1], d[2]), d[3], d[4]]) <= 1 << 28 else {
+                throw ValidationError("--conv-layers: '\(spec)' is not N×C×K×H×W with positive sizes and tensors of at most 2^28 elements")
+            }
+            var rng = RandomGenerator(seed: 1)
+            let x = Tensor.normal([d[0], d[1], d[3], d[4]], generator: &rng)
+            let w = Tensor.normal([d[2], d[1], 3, 3], generator: &rng) * 0.05
+            let backends = [DNNLBackend(convolutionAlgorithm: .direct), DNNLBackend(convolutionAlgorithm: algorithm)]
+            var times = [[Double]](repeating: [], count: 2)
+            for round in 0..<(2 + (iterations ?? 5)) {
+                for (i, b) in backends.enumerated() {
+                    let t0 = MonotonicClock.now()
+                    withNoGrad { Backends.with(b) { _ = conv2d(x, weight: w, .init(padding: 1)).relu().representation } }
+                    if round >= 2 { times[i].append(MonotonicClock.now() - t0) }
+                }
+            }
+            let medians = times.map { $0.sorted()[$0.count / 2] * 1000 }
+            print("\(String(spec).padded(toWidth: 32))\(fixed(medians[0], 2).leftPadded(toWidth: 10))\(fixed(medians[1], 2).leftPadded(toWidth: 10))\(fixed(medians[0] / medians[1], 2).leftPadded(toWidth: 11))")
+            fflush(stdout)
+        }
     }
 
     /// Times one case in this process.
