@@ -96,24 +96,41 @@ extension DNNLBackend {
     // MARK: Transforms
 
     /// U[ξ][c][k] = (G g_kc Gᵀ)[ξ] for plain weights [K, C, 3, 3]; rows c ≥ C and columns k ≥ K stay zero.
+    /// Computed in Double (each value rounded once), split over output channels.
     static func transformWeights(_ w: Buffer, k: Int, c: Int) -> Buffer {
         let (kp, cp) = ((k + 7) / 8 * 8, (c + 7) / 8 * 8)
         let u = Buffer(dtype: .float32, count: 36 * cp * kp)
         let up = u.typed(Float.self), wp = w.typed(Float.self)
         up.initialize(repeating: 0, count: 36 * cp * kp)
-        // G (6×3), in Double so that the transformed weights are rounded once.
-        let gm: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                              [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
-        for ko in 0..<k {
-            for ci in 0..<c {
-                let f = wp + (ko * c + ci) * 9
-                var gg = [Double](repeating: 0, count: 18)   // G·g: 6×3
-                for i in 0..<6 { for j in 0..<3 { gg[i * 3 + j] = (0..<3).reduce(0.0) { $0 + gm[i][$1] * Double(f[$1 * 3 + j]) } } }
-                for i in 0..<6 {
-                    for j in 0..<6 {
-                        let v = (0..<3).reduce(0.0) { $0 + gg[i * 3 + $1] * gm[j][$1] }   // (G g Gᵀ)[i][j]
-                        up[((i * 6 + j) * cp + ci) * kp + ko] = Float(v)
+        /// G·(g0, g1, g2)ᵀ, G = [[1/4, 0, 0], [-1/6, -1/6, -1/6], [-1/6, 1/6, -1/6], [1/24, 1/12, 1/6], [1/24, -1/12, 1/6], [0, 0, 1]].
+        @inline(__always) func gTimes(_ g0: Double, _ g1: Double, _ g2: Double) -> (Double, Double, Double, Double, Double, Double) {
+            (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
+        }
+        let threads = max(1, min(DNNLThreads.count, k))
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for ko in stride(from: t, to: k, by: threads) {
+                for ci in 0..<c {
+                    let f = wp + (ko * c + ci) * 9
+                    // G g: 6 rows × 3 columns, column by column.
+                    let c0 = gTimes(Double(f[0]), Double(f[3]), Double(f[6]))
+                    let c1 = gTimes(Double(f[1]), Double(f[4]), Double(f[7]))
+                    let c2 = gTimes(Double(f[2]), Double(f[5]), Double(f[8]))
+                    @inline(__always) func row(_ i: Int, _ r0: Double, _ r1: Double, _ r2: Double) {
+                        let v = gTimes(r0, r1, r2)   // (G g Gᵀ)[i][0..<6]
+                        let base = up + ((i * 6) * cp + ci) * kp + ko
+                        base[0] = Float(v.0)
+                        base[cp * kp] = Float(v.1)
+                        base[2 * cp * kp] = Float(v.2)
+                        base[3 * cp * kp] = Float(v.3)
+                        base[4 * cp * kp] = Float(v.4)
+                        base[5 * cp * kp] = Float(v.5)
                     }
+                    row(0, c0.0, c1.0, c2.0)
+                    row(1, c0.1, c1.1, c2.1)
+                    row(2, c0.2, c1.2, c2.2)
+                    row(3, c0.3, c1.3, c2.3)
+                    row(4, c0.4, c1.4, c2.4)
+                    row(5, c0.5, c1.5, c2.5)
                 }
             }
         }
