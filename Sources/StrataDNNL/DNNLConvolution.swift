@@ -99,6 +99,7 @@ extension DNNLBackend {
         guard x.dtype == .float32 else { return reference.conv2d(x, weight: weight, bias: bias, p) }
         let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
         if mayFuse(x, weight, bias) { return deferredConv(x, weight: weight, bias: bias, g) }
+        if usesOwnWinograd(g) { return winogradConv2d(x, weight: weight, bias: bias, g) }
         let training = GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)
         let f = convForwardPrimitive(g, bias: bias != nil, training: training)
         let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
@@ -117,6 +118,7 @@ extension DNNLBackend {
     public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor {
         guard gradOutput.dtype == .float32 else { return reference.conv2dBackwardData(gradOutput, weight: weight, inputShape: inputShape, p) }
         let g = ConvGeometryDNNL(input: inputShape, weight: weight.shape, p)
+        if let dx = winogradBackwardData(gradOutput, weight: weight, g) { return dx }
         let b = cached("conv.bwd_data", g.key + [convAlgorithmKey]) {
             try withConvAlgorithm(g, training: true) { algorithm in
                 var desc = dnnl_convolution_desc_t()

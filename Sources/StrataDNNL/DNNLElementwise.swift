@@ -121,8 +121,7 @@ extension DNNLBackend {
     /// oneDNN 2.6 then picks a row-major result, which the next kernel converted back; here each
     /// output block gathers its lanes from the parts in one pass. Nil (concatenate with oneDNN)
     /// when every part starts on a block.
-    private func concatenateBlocked(_ tensors: [Tensor], outShape: [Int]) -> Tensor? {
-        let block = DNNLCapabilities.channelBlock
+    func concatenateBlocked(_ tensors: [Tensor], outShape: [Int], block: Int = DNNLCapabilities.channelBlock) -> Tensor? {
         let sizes = tensors.map { $0.shape[1] }
         var offsets: [Int] = [], total = 0
         for size in sizes { offsets.append(total); total += size }

@@ -1,4 +1,4 @@
-// Winograd F(4×4, 3×3) inference convolution for CPUs where oneDNN 2.6 has none (AVX2: its
+// Winograd F(4×4, 3×3) convolution (inference; the forward and ∂x in training) for CPUs where oneDNN 2.6 has none (AVX2: its
 // Winograd kernels are AVX-512 only), after Lavin & Gray, "Fast Algorithms for Convolutional
 // Neural Networks" (CVPR 2016):
 //
@@ -80,36 +80,82 @@ extension DNNLBackend {
         }
         let x = input(pc.input, as: .channelBlocked(g.src, block: 8))
         // The bias padded to whole blocks (zeros), so the last block loads as one SIMD8 value.
-        let k = g.dst[1]
-        let bias = pc.bias.map { b -> Buffer in
-            let padded = Buffer(dtype: .float32, count: (k + 7) / 8 * 8)
-            padded.typed(Float.self).initialize(repeating: 0, count: padded.count)
-            padded.pointer.copyMemory(from: b.pointer, byteCount: k * 4)
-            return padded
-        }
+        let bias = pc.bias.map { Self.paddedBias($0, count: g.dst[1]) }
         Self.winogradConvolution(x, u: u, bias: bias, dst: dst, geometry: g, accumulate: accumulate,
                                  relu: pc.postOps.contains(.relu))
         withExtendedLifetime((x, u, bias)) {}
         return (dst, dstMD)
     }
 
+    // MARK: Training
+
+    /// A convolution that is not deferred (training, or fusion off) with Winograd; weights transformed
+    /// per call (in training they change every step; caching them would keep 4× the weights alive).
+    func winogradConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometryDNNL) -> Tensor {
+        let u = Self.transformWeights(weight.storage, k: g.dst[1], c: g.src[1])
+        let x8 = input(x, as: .channelBlocked(g.src, block: 8))
+        let dstMD = MemoryDesc.channelBlocked(g.dst, block: 8)
+        let dst = Buffer.bytes(dstMD.byteCount)
+        let b = bias.map { Self.paddedBias($0.storage, count: g.dst[1]) }
+        Self.winogradConvolution(x8, u: u, bias: b, dst: dst, geometry: g, accumulate: false, relu: false)
+        withExtendedLifetime((x8, u, b, weight)) {}
+        return output(dst, dstMD, shape: g.dst)
+    }
+
+    /// ∂x of a 3×3 stride-1 convolution with Winograd, or nil where it does not pay: ∂y convolved with
+    /// the weights transposed and rotated by 180° (W'[c][k][u][v] = W[k][c][2 − u][2 − v]) and padding
+    /// 2 − p on each side, itself a 3×3 stride-1 convolution from K to C channels.
+    func winogradBackwardData(_ gradOutput: Tensor, weight: Tensor, _ g: ConvGeometryDNNL) -> Tensor? {
+        guard g.isWinogradCandidate, (g.padL + g.padR).allSatisfy({ $0 <= 2 }) else { return nil }
+        let (k, c) = (g.dst[1], g.src[1])
+        let p = Conv2dParameters(stride: (1, 1), padding: (top: 2 - Int(g.padL[0]), bottom: 2 - Int(g.padR[0]),
+                                                          left: 2 - Int(g.padL[1]), right: 2 - Int(g.padR[1])))
+        let back = ConvGeometryDNNL(input: g.dst, weight: [c, k, 3, 3], p)
+        guard back.dst == g.src, usesOwnWinograd(back) else { return nil }
+        let flipped = Buffer.bytes(c * k * 9 * 4)
+        let w = weight.storage.typed(Float.self), f = flipped.typed(Float.self)
+        for ko in 0..<k {
+            for ci in 0..<c {
+                let src = w + (ko * c + ci) * 9, dst = f + (ci * k + ko) * 9
+                for i in 0..<9 { dst[i] = src[8 - i] }
+            }
+        }
+        let u = Self.transformWeights(flipped, k: c, c: k)
+        let dy = input(gradOutput, as: .channelBlocked(back.src, block: 8))
+        let dxMD = MemoryDesc.channelBlocked(g.src, block: 8)
+        let dx = Buffer.bytes(dxMD.byteCount)
+        Self.winogradConvolution(dy, u: u, bias: nil, dst: dx, geometry: back, accumulate: false, relu: false)
+        withExtendedLifetime((dy, u, flipped, weight)) {}
+        return output(dx, dxMD, shape: g.src)
+    }
+
+    /// `bias` [count] padded with zeros to whole 8-channel blocks.
+    static func paddedBias(_ bias: Buffer, count: Int) -> Buffer {
+        let padded = Buffer(dtype: .float32, count: (count + 7) / 8 * 8)
+        padded.typed(Float.self).initialize(repeating: 0, count: padded.count)
+        padded.pointer.copyMemory(from: bias.pointer, byteCount: count * 4)
+        return padded
+    }
+
     // MARK: Transforms
 
     /// U[ξ][c][k] = (G g_kc Gᵀ)[ξ] for plain weights [K, C, 3, 3]; rows c ≥ C and columns k ≥ K stay zero.
-    /// Computed in Double (each value rounded once), split over output channels.
+    /// Computed in Double (each value rounded once).
     static func transformWeights(_ w: Buffer, k: Int, c: Int) -> Buffer {
         let (kp, cp) = ((k + 7) / 8 * 8, (c + 7) / 8 * 8)
-        let u = Buffer(dtype: .float32, count: 36 * cp * kp)
+        let u = Buffer.bytes(36 * cp * kp * 4)
         let up = u.typed(Float.self), wp = w.typed(Float.self)
         up.initialize(repeating: 0, count: 36 * cp * kp)
         /// G·(g0, g1, g2)ᵀ, G = [[1/4, 0, 0], [-1/6, -1/6, -1/6], [-1/6, 1/6, -1/6], [1/24, 1/12, 1/6], [1/24, -1/12, 1/6], [0, 0, 1]].
         @inline(__always) func gTimes(_ g0: Double, _ g1: Double, _ g2: Double) -> (Double, Double, Double, Double, Double, Double) {
             (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
         }
-        let threads = max(1, min(DNNLThreads.count, k))
+        // Input channels split over threads, output channels innermost: each of the 36 rows U[ξ][ci] is
+        // written front to back (column order scattered every store across 36 × C rows).
+        let threads = max(1, min(DNNLThreads.count, c))
         DispatchQueue.concurrentPerform(iterations: threads) { t in
-            for ko in stride(from: t, to: k, by: threads) {
-                for ci in 0..<c {
+            for ci in stride(from: t, to: c, by: threads) {
+                for ko in 0..<k {
                     let f = wp + (ko * c + ci) * 9
                     // G g: 6 rows × 3 columns, column by column.
                     let c0 = gTimes(Double(f[0]), Double(f[3]), Double(f[6]))

@@ -85,5 +85,9 @@ struct DNNLCapabilityTests {
             #expect((p.layout as? DNNLLayout)?.md.channelBlock == block, "part \(i) stays in nChw\(block)c")
             expectClose(p, e, tolerance: 0, "part \(i) in nChw\(block)c")
         }
+        // And back: the gather into one blocked tensor (parts start inside blocks: 5, 17, 20).
+        let joined = dnnl.concatenateBlocked(parts, outShape: shape, block: block)
+        #expect((joined?.layout as? DNNLLayout)?.md.channelBlock == block, "the concatenation is in nChw\(block)c")
+        if let joined { expectClose(joined, x, tolerance: 0, "concatenation in nChw\(block)c") }
     }
 }

@@ -100,3 +100,28 @@ struct WinogradKernelTests {
         expectClose(after, before * 2, tolerance: 1e-5, "after assign")
     }
 }
+
+@Suite("oneDNN backend: Strata's Winograd in training (forward and ∂x)")
+struct WinogradTrainingTests {
+    @Test("forward, ∂x and ∂W through the backend equal the reference", arguments: [
+        ([4, 64, 8, 8], [64, 64, 3, 3], Conv2dParameters(padding: 1), false),
+        ([4, 64, 9, 7], [72, 64, 3, 3], Conv2dParameters(stride: (1, 1), padding: (top: 2, bottom: 0, left: 0, right: 1)), true),
+    ])
+    func training(_ input: [Int], _ weight: [Int], _ p: Conv2dParameters, _ bias: Bool) {
+        let backend = DNNLBackend(convolutionAlgorithm: .auto)
+        var inputs = [f32(input, 221), f32(weight, 222, std: 0.1)]
+        if bias { inputs.append(f32([weight[0]], 223)) }
+        let f: ([Tensor]) -> Tensor = { t in conv2d(t[0], weight: t[1], bias: bias ? t[2] : nil, p).relu() }
+        let (y, grads) = forwardBackward(backend, inputs, grad: inputs.map { _ in true }, seed: 224, f)
+        let (yRef, gradsRef) = forwardBackward(reference, inputs, grad: inputs.map { _ in true }, seed: 224, f)
+        expectClose(y, yRef, tolerance: opTolerance, "forward")
+        for (i, (a, b)) in zip(grads, gradsRef).enumerated() { expectClose(a!, b!, tolerance: opTolerance, "∂input\(i)") }
+        // Where oneDNN has no Winograd, both the forward and ∂x run Strata's (the forward and ∂x convolutions
+        // leave no oneDNN primitive behind); ∂W stays oneDNN's direct kernel.
+        let used = backend.convolutionImplementations
+        if !DNNLCapabilities.hasWinograd {
+            #expect(used["conv.fwd", default: []].isEmpty && used["conv.bwd_data", default: []].isEmpty, "\(used)")
+        }
+        #expect(!used["conv.bwd_weights", default: []].isEmpty)
+    }
+}
