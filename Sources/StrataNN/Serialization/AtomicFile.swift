@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import StrataTensor
 
 /// Writes files so that readers see either the old contents or the complete new
@@ -22,8 +23,18 @@ import StrataTensor
 /// ``FileSystemError`` naming `path` and the `errno` text is thrown (or `body`'s own
 /// error is rethrown). Every file Strata writes goes through this type.
 ///
-/// The new file gets mode `0666` minus the umask, like `fopen`; a symbolic link at
-/// `path` is replaced by the file, not followed.
+/// The new file gets mode `0666` minus the umask, like `fopen`. What is at `path` decides the rest:
+///
+/// - nothing or a regular file: the sequence above;
+/// - a symbolic link: followed (through every link) and the file it names is replaced as above,
+///   so the link stays a link (as `cp` and editors do);
+/// - a character device, FIFO or socket (`/dev/null`, `/dev/stdout`, a named pipe): written in place,
+///   never replaced by a regular file (replacing `/dev/null` as root would break the system);
+///   write errors such as `ENOSPC` from `/dev/full` are thrown;
+/// - a directory or a block device: an error naming `path`.
+///
+/// Temporary files left by a writer that was killed (`.<name>.tmp-<pid>-…` whose process no longer
+/// exists) are removed the next time that file is written.
 public enum AtomicFile {
     /// Writes `bytes` to `path`, atomically replacing any existing file.
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
@@ -39,8 +50,14 @@ public enum AtomicFile {
     ///
     /// Use this to write large files piece by piece (e.g. a header, then each
     /// tensor's storage) without first assembling them in memory.
-    public static func write(to path: String, _ body: (inout Writer) throws -> Void) throws {
+    public static func write(to requestedPath: String, _ body: (inout Writer) throws -> Void) throws {
+        let path: String
+        switch try Target(requestedPath) {
+        case .replaceable(let resolved): path = resolved
+        case .inPlace: return try writeInPlace(requestedPath, body)
+        }
         let (directory, name) = split(path)
+        removeStaleTemporaries(of: name, in: directory)
         var fd: Int32 = -1
         var tempPath = ""
         // A random name; O_EXCL makes a collision an error (EEXIST) rather than an overwrite.
@@ -66,6 +83,63 @@ public enum AtomicFile {
         guard rename(tempPath, path) == 0 else { throw FileSystemError(path: path, operation: "rename over target", code: errno) }
         renamed = true
         try syncDirectory(directory, for: path)
+    }
+
+    /// What a write to a path does, from what is there now.
+    enum Target: Equatable {
+        /// Write a temporary file and rename it to this path (the requested one, or the end of its symlinks).
+        case replaceable(String)
+        /// A device, FIFO or socket: open it and write.
+        case inPlace
+
+        init(_ path: String) throws {
+            var resolved = path
+            for _ in 0..<40 {   // Linux's own limit on links followed (ELOOP)
+                var st = stat()
+                guard lstat(resolved, &st) == 0 else {
+                    if errno == ENOENT { self = .replaceable(resolved); return }
+                    throw FileSystemError(path: path, operation: "inspect target", code: errno)
+                }
+                switch st.st_mode & S_IFMT {
+                case S_IFREG: self = .replaceable(resolved); return
+                case S_IFLNK: resolved = try Self.readLink(resolved, for: path)
+                case S_IFCHR, S_IFIFO, S_IFSOCK: self = .inPlace; return
+                case S_IFDIR: throw FileSystemError(path: path, operation: "write (the path is a directory)", code: EISDIR)
+                default: throw FileSystemError(path: path, operation: "write (the path is a block device or special file)", code: EINVAL)
+                }
+            }
+            throw FileSystemError(path: path, operation: "follow symbolic links", code: ELOOP)
+        }
+
+        /// The path a symbolic link names, relative to the link's directory when not absolute.
+        private static func readLink(_ link: String, for path: String) throws -> String {
+            var buffer = [CChar](repeating: 0, count: 4097)
+            let n = readlink(link, &buffer, 4096)
+            guard n >= 0 else { throw FileSystemError(path: path, operation: "read symbolic link \(link)", code: errno) }
+            let target = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return target.hasPrefix("/") ? target : AtomicFile.split(link).directory + "/" + target
+        }
+    }
+
+    /// Writes straight into a device, FIFO or socket (no temporary file, no rename).
+    private static func writeInPlace(_ path: String, _ body: (inout Writer) throws -> Void) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open for writing", code: errno) }
+        defer { close(fd) }
+        var writer = Writer(fd: fd, path: path)
+        try body(&writer)
+    }
+
+    /// Removes `.<name>.tmp-<pid>-*` files in `directory` whose writing process is gone (killed
+    /// mid-write); those of live processes (another writer now) stay.
+    static func removeStaleTemporaries(of name: String, in directory: String) {
+        let prefix = "." + name + ".tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + entry) }
+        }
     }
 
     /// Appends bytes to the temporary file of an ``AtomicFile/write(to:_:)`` call.
