@@ -6,7 +6,7 @@ import StrataTensor
 /// | variable | values | default |
 /// |---|---|---|
 /// | `STRATA_BACKEND` | `dnnl`, `reference` | `dnnl` |
-/// | `STRATA_NUM_THREADS` | threads for oneDNN (OpenMP) and the reference kernels | all cores |
+/// | `STRATA_NUM_THREADS` | threads for oneDNN (OpenMP) and the reference kernels, 1…1024 | all cores |
 /// | `STRATA_CONV_ALGORITHM` | `auto` (Winograd for 3×3 convolutions where it is faster, see ``DNNLBackend/ConvolutionAlgorithm``), `direct`, `winograd` | `auto` |
 /// | `STRATA_DNNL_FUSION` | `1`, `0`: fuse inference batch norm, residual add and ReLU into convolutions | `1` |
 /// | `STRATA_DNNL_POOL_MIB` | idle memory (MiB) the oneDNN backend keeps for reuse | no limit |
@@ -49,6 +49,30 @@ public enum StrataBackends {
         }
         Backends.setDefault(backend)
         return backend
+    }
+
+    /// Most threads `STRATA_NUM_THREADS` may ask for (libgomp fails creating ~100,000).
+    public static let maximumThreads = 1024
+
+    /// What is wrong with the `STRATA_*` variables in `environment`, one message per variable naming it,
+    /// the value found and what is accepted; empty when all are valid or unset. The CLI refuses to
+    /// start on any; the library itself falls back to the defaults.
+    public static func environmentProblems(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var problems: [String] = []
+        func check(_ name: String, _ accepted: String, _ valid: (String) -> Bool) {
+            if let value = environment[name], !valid(value) { problems.append("\(name)='\(value)': expected \(accepted)") }
+        }
+        check("STRATA_BACKEND", names.joined(separator: " or ")) { make($0) != nil }
+        check("STRATA_NUM_THREADS", "a whole number of threads from 1 to \(maximumThreads)") {
+            Int($0).map { (1...maximumThreads).contains($0) } ?? false
+        }
+        check("STRATA_CONV_ALGORITHM", DNNLBackend.ConvolutionAlgorithm.names.joined(separator: ", ")) {
+            DNNLBackend.ConvolutionAlgorithm(name: $0) != nil
+        }
+        check("STRATA_DNNL_FUSION", "0 or 1") { $0 == "0" || $0 == "1" }
+        check("STRATA_REMATERIALIZE", "0 or 1") { $0 == "0" || $0 == "1" }
+        check("STRATA_DNNL_POOL_MIB", "a whole number of MiB from 0 to 1048576") { Int($0).map { (0...1 << 20).contains($0) } ?? false }
+        return problems
     }
 
     /// `STRATA_CONV_ALGORITHM`, read once (an unknown value is reported once, and `auto` used).

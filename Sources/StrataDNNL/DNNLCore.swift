@@ -479,14 +479,14 @@ final class ExecutionContext: @unchecked Sendable {
 /// ``DNNLThreads/count`` change it.
 public enum DNNLThreads {
     nonisolated(unsafe) private static var requested: Int = {
-        if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
+        if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), (1...StrataBackends.maximumThreads).contains(n) { return n }
         return 0
     }()
 
     /// Threads oneDNN uses per primitive; 0 means OpenMP's default (all cores).
     public static var count: Int {
         get { requested > 0 ? requested : ProcessInfo.processInfo.activeProcessorCount }
-        set { requested = max(newValue, 0) }
+        set { requested = min(max(newValue, 0), StrataBackends.maximumThreads) }
     }
 
     /// OpenMP's thread count is per calling thread, so it is set on whichever thread runs a

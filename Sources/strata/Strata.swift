@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Strata
 
 @main
@@ -15,6 +16,11 @@ struct StrataCommand: ParsableCommand {
     /// (OMP_WAIT_POLICY=passive unless set).
     static func main() {
         StrataBackends.reexecWithPassiveOpenMPIfNeeded()
+        let problems = StrataBackends.environmentProblems()
+        if !problems.isEmpty {
+            for p in problems { FileHandle.standardError.write(Data("strata: environment: \(p)\n".utf8)) }
+            Self.exit(withError: ExitCode(2))
+        }
         StrataBackends.configureDefault()
         main(nil)
     }

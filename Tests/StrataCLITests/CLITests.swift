@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Runs the built `strata` executable (it sits beside the test bundle) and captures its output.
-func runStrata(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+func runStrata(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var dir = testBinary.deletingLastPathComponent()
     // On Linux the tests run from `<build>/StrataPackageTests.xctest`; on macOS from inside a bundle.
@@ -12,6 +12,7 @@ func runStrata(_ arguments: [String]) throws -> (status: Int32, stdout: String, 
     let process = Process()
     process.executableURL = dir.appendingPathComponent("strata")
     process.arguments = arguments
+    if !extra.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -30,6 +31,16 @@ func temporaryPath(_ name: String) -> String {
 
 /// Bad input on the command line gives a clear message and a non-zero exit status, never a trap.
 @Suite struct CLIBadInputTests {
+    @Test("bad STRATA_* variables are named with what was found and what is accepted, exit 2",
+          arguments: [("STRATA_NUM_THREADS", "abc"), ("STRATA_NUM_THREADS", "100000"), ("STRATA_NUM_THREADS", "0"),
+                      ("STRATA_BACKEND", "cuda"), ("STRATA_CONV_ALGORITHM", "fft"), ("STRATA_DNNL_FUSION", "yes"),
+                      ("STRATA_DNNL_POOL_MIB", "-5")])
+    func badEnvironment(_ name: String, _ value: String) throws {
+        let r = try runStrata(["models"], environment: [name: value])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("\(name)='\(value)'") && r.stderr.contains("expected"), "\(r.stderr)")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)

@@ -7,7 +7,7 @@ import Darwin
 
 /// Logical cores available to the reference backend's parallel loops.
 let referenceThreadCount: Int = {
-    if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
+    if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), (1...1024).contains(n) { return n }
     return Platform.processorCount
 }()
 
