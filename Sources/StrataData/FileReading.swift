@@ -65,10 +65,13 @@ enum DataFiles {
 
     /// The file's bytes, decompressed when they are gzip (magic 1f 8b). A file whose name
     /// ends in `.gz` must be gzip.
-    static func readMaybeGzipped(_ path: String) throws -> (bytes: [UInt8], wasCompressed: Bool) {
+    /// `expectedSize`, given the decompressed bytes so far, says how many the whole file may have
+    /// (nil: not known yet); decompression stops with an error as soon as the output passes it, so
+    /// a small gzip "bomb" never costs more memory than the header it claims.
+    static func readMaybeGzipped(_ path: String, expectedSize: (([UInt8]) -> Int?)? = nil) throws -> (bytes: [UInt8], wasCompressed: Bool) {
         let raw = try read(path)
         let isGzip = raw.count >= 2 && raw[0] == 0x1F && raw[1] == 0x8B
-        if isGzip { return (try gunzip(raw, path: path), true) }
+        if isGzip { return (try gunzip(raw, path: path, expectedSize: expectedSize), true) }
         if path.hasSuffix(".gz") {
             let found = raw.count < 2 ? "a file of \(raw.count) byte\(raw.count == 1 ? "" : "s")"
                 : "first bytes \(hex(raw[0])) \(hex(raw[1]))"
@@ -84,7 +87,7 @@ enum DataFiles {
 
     /// Decompresses one or more concatenated gzip members. Corrupt or truncated streams
     /// throw ``FileFormatError`` with the offset (in the compressed file) where zlib stopped.
-    static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+    static func gunzip(_ input: [UInt8], path: String, expectedSize: (([UInt8]) -> Int?)? = nil) throws -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(Swift.min(input.count * 4, 1 << 28))
         let chunk = 1 << 20
@@ -115,6 +118,11 @@ enum DataFiles {
                         let rc = inflate(&stream, Z_NO_FLUSH)
                         let produced = chunk - Int(stream.avail_out)
                         if produced > 0 { output.append(contentsOf: outBuf[0..<produced]) }
+                        if produced > 0, let expectedSize, let allowed = expectedSize(output), output.count > allowed {
+                            throw FileFormatError(path: path, offset: memberStart + Int(stream.total_in),
+                                                  found: "more than \(allowed) decompressed bytes (stopped at \(output.count))",
+                                                  expected: "the \(allowed) bytes its header describes")
+                        }
                         let consumed = memberStart + Int(stream.total_in)
                         if rc == Z_STREAM_END { memberStart = consumed; break }
                         if rc == Z_OK { continue }

@@ -22,7 +22,7 @@ public struct IDXFile: Sendable {
     /// - Throws: ``FileFormatError`` naming the file and byte offset (a bad magic number,
     ///   dimensions that disagree with the file size, a corrupt gzip stream), ``FileSystemError``.
     public init(path: String, magic: UInt32) throws {
-        let (bytes, compressed) = try DataFiles.readMaybeGzipped(path)
+        let (bytes, compressed) = try DataFiles.readMaybeGzipped(path, expectedSize: { Self.describedSize($0, magic: magic) })
         wasCompressed = compressed
         let note = compressed ? " (offsets count in the decompressed data)" : ""
         func fail(_ offset: Int, _ found: String, _ expected: String) -> FileFormatError {
@@ -61,6 +61,22 @@ public struct IDXFile: Sendable {
         }
         dimensions = dims
         data = Array(bytes[header...])
+    }
+
+    /// Header plus data bytes the IDX header at the start of `bytes` describes, once the header is
+    /// there (the header itself if its dimensions overflow: such a file cannot be valid).
+    static func describedSize(_ bytes: [UInt8], magic: UInt32) -> Int? {
+        let dims = Int(magic & 0xFF), header = 4 + 4 * dims
+        guard bytes.count >= header else { return nil }
+        var total = 1
+        for d in 0..<dims {
+            let o = 4 + 4 * d
+            let (p, overflow) = total.multipliedReportingOverflow(by: Int(bytes[o..<(o + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
+            if overflow { return header }
+            total = p
+        }
+        let (size, overflow) = total.addingReportingOverflow(header)
+        return overflow ? header : size
     }
 
     static func hex8(_ v: UInt32) -> String {

@@ -26,9 +26,12 @@ import Darwin
 ///   are scaled to 8 bits (round(v·255/65535), PIL takes the high byte: at most 1 apart). libpng's
 ///   simplified API applies a file's gAMA chunk (converting to sRGB), which PIL does not.
 public enum ImageDecoder {
-    /// The largest image accepted, in pixels (2²⁸ ≈ 268 M, e.g. 16384 × 16384): a header that
-    /// claims more is reported as ``ImageError/Kind/tooLarge`` instead of being allocated.
-    public static let maxPixels = 1 << 28
+    /// The largest image accepted, in pixels: Pillow's `Image.MAX_IMAGE_PIXELS` (89,478,485, about
+    /// 9459 × 9459, 268 MB as RGB). A header that claims more (a 768 KB PNG can claim 16384², 3.9 GB
+    /// to decode: a decompression bomb) is reported as ``ImageError/Kind/tooLarge`` before anything is
+    /// allocated. Pillow only warns up to twice this; Strata refuses, since no dataset image or photo
+    /// to classify is that large.
+    public static let maxPixels = 89_478_485
 
     /// The largest file read, in bytes (1 GiB).
     public static let maxFileBytes = 1 << 30

@@ -252,6 +252,17 @@ import Testing
         #expect(try MNIST(directory: ok.path, split: .train, classNames: MNIST.fashionClassNames).classNames[9] == "Ankle boot")
     }
 
+    /// A gzip bomb: a header for 4 images of 8×8 followed by megabytes of data. Decompression stops at the
+    /// first chunk past the 272 bytes the header describes instead of inflating it all first.
+    @Test func gzipThatInflatesPastItsHeaderStopsEarly() throws {
+        let header = Array(idxImages(count: 4, rows: 8, cols: 8) { _, _ in 0 }.prefix(16))
+        let dir = folder(images: gzipStored(header + [UInt8](repeating: 0, count: 3 << 20)), labels: idxLabels([1, 2, 3, 4]), gz: true)
+        let e = expectFormatError(file: "train-images-idx3-ubyte.gz", contains: "more than 272 decompressed bytes") {
+            _ = try MNIST(directory: dir.path, split: .train)
+        }
+        #expect(e?.description.contains("stopped at 1048576") == true, "\(String(describing: e))")
+    }
+
     @Test func corruptAndTruncatedGzip() throws {
         let images = idxImages(count: 4, rows: 8, cols: 8) { i, k in UInt8((i * 3 + k) % 256) }
         let gz = gzipStored(images)

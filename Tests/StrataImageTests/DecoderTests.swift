@@ -165,6 +165,10 @@ import Testing
         let signature = Array(good[..<8])
         let huge = signature + pngChunk("IHDR", be32(100_000) + be32(100_000) + [8, 2, 0, 0, 0]) + Array(good[33...])
         expectError([.tooLarge], "huge.png", bytes: huge, mentioning: "100000×100000")
+        // 16384² (268 M pixels, 3.9 GB to decode from a file of under a megabyte): over Pillow's MAX_IMAGE_PIXELS.
+        let bomb = signature + pngChunk("IHDR", be32(16384) + be32(16384) + [8, 2, 0, 0, 0]) + Array(good[33...])
+        expectError([.tooLarge], "bomb.png", bytes: bomb, mentioning: "16384×16384")
+        #expect(ImageDecoder.maxPixels == 89_478_485)
         // Beyond libpng's own limit (1,000,000 a side): libpng refuses it itself.
         let enormous = signature + pngChunk("IHDR", be32(0x7FFF_FFFF) + be32(0x7FFF_FFFF) + [8, 2, 0, 0, 0]) + Array(good[33...])
         expectError([.corrupt, .tooLarge], "enormous.png", bytes: enormous)
