@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import StrataNN
 import StrataTensor
 
@@ -83,6 +84,51 @@ public final class RunDirectory {
             for (k, v) in items { out[k] = v.stringValue ?? v.serialized() }
             return out
         }
+    }
+}
+
+/// An exclusive lock on a run directory, held for the life of this object (and released by the
+/// kernel if the process dies): one writer per run. `flock` on `DIR/.strata.lock`, which holds the
+/// holder's PID so that a second writer can say who has it.
+public final class RunLock {
+    public let directory: String
+    private let fd: Int32
+
+    /// The lock file's name inside the run directory.
+    public static let fileName = ".strata.lock"
+
+    /// Takes the lock, creating the directory if needed; throws ``RunLockedError`` naming the
+    /// holder's PID when another process (or another `RunLock` in this one) has it.
+    public init(directory: String) throws {
+        try makeDirectories(directory)
+        let path = directory + "/" + Self.fileName
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open lock file", code: errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            let holder = readTextFile(path).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            close(fd)
+            if code == EWOULDBLOCK { throw RunLockedError(directory: directory, holder: holder) }
+            throw FileSystemError(path: path, operation: "lock", code: code)
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        self.directory = directory
+        self.fd = fd
+    }
+
+    deinit { close(fd) }   // releases the lock
+}
+
+/// Another process is writing the run directory.
+public struct RunLockedError: Error, CustomStringConvertible {
+    public let directory: String
+    /// The PID written by the holder (nil if it could not be read).
+    public let holder: Int32?
+    public var description: String {
+        "\(directory) is in use by another strata process\(holder.map { " (PID \($0))" } ?? ""): "
+            + "wait for it to finish, stop it, or choose another --out"
     }
 }
 

@@ -46,6 +46,8 @@ struct Train: ParsableCommand {
     @Flag(help: "No progress bar or per-epoch lines: print only the final result (for logs and CI).") var quiet = false
 
     func run() throws {
+        // One writer per run directory: a resume takes the lock before reading the checkpoint.
+        let resumeLock = try resume.map { try RunLock(directory: $0) }
         let (config, runPath, checkpoint) = try settings()
         let entry = try Models.entry(config.model)
         let data = try DatasetCatalog.load(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath, inputSize: entry.input[1])
@@ -59,6 +61,8 @@ struct Train: ParsableCommand {
         trainer.trainTransform = data.trainTransform
         trainer.evaluationTransform = data.evaluationTransform
         let runDirectory = try RunDirectory(runPath)
+        let lock = try resumeLock ?? RunLock(directory: runPath)
+        defer { withExtendedLifetime(lock) {} }
         trainer.runDirectory = runDirectory
         if let checkpoint { try trainer.restore(from: checkpoint) }
 

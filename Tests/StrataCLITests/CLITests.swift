@@ -41,6 +41,24 @@ func temporaryPath(_ name: String) -> String {
         #expect(r.stderr.contains("\(name)='\(value)'") && r.stderr.contains("expected"), "\(r.stderr)")
     }
 
+    /// One writer per run directory: a second `strata train --out D` (here: D locked by this test
+    /// process, as a running `strata train` holds it) exits non-zero naming the holder.
+    @Test func aRunDirectoryInUseIsRefused() throws {
+        let dir = temporaryPath("locked-run")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let fd = open(dir + "/.strata.lock", O_RDWR | O_CREAT, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        _ = Array("\(getpid())\n".utf8).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        for arguments in [["train", "--out", dir, "--epochs", "1", "--quiet"], ["train", "--resume", dir]] {
+            let r = try runStrata(arguments)
+            #expect(r.status != 0 && r.status < 128, "\(arguments): \(r.stderr)")
+            #expect(r.stderr.contains("in use by another strata process (PID \(getpid()))"), "\(arguments): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/metrics.jsonl"), "nothing was written")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)
