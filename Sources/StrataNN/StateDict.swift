@@ -28,7 +28,8 @@ extension Module {
     ///
     /// - Parameter strict: when true (the default), any missing key, unexpected key or
     ///   shape mismatch throws a ``StateDictError`` listing all of them and nothing is
-    ///   changed. When false, matching keys load and the rest are returned.
+    ///   changed. Missing `num_batches_tracked` buffers are not errors (PyTorch's rule: they
+    ///   keep their value). When false, matching keys load and the rest are returned.
     /// - Returns: the problems ignored in non-strict mode (shape mismatches are always errors).
     @discardableResult
     public func loadStateDict(_ tensors: [String: Tensor], strict: Bool = true) throws -> StateDictError {
@@ -36,7 +37,12 @@ extension Module {
         var missing: [String] = [], mismatches: [(key: String, expected: [Int], found: [Int])] = []
         let ownKeys = Set(own.map(\.key))
         for (key, t) in own {
-            guard let given = tensors[key] else { missing.append(key); continue }
+            guard let given = tensors[key] else {
+                // As PyTorch's batch norm does on load: a state dict saved without the counter (older
+                // PyTorch, or filtered) keeps the module's own value instead of failing a strict load.
+                if !Self.isBatchCounter(key) { missing.append(key) }
+                continue
+            }
             if given.shape != t.shape && !(given.count == 1 && t.count == 1) {
                 mismatches.append((key, t.shape, given.shape))
             }
@@ -52,6 +58,9 @@ extension Module {
         }
         return report
     }
+
+    /// `num_batches_tracked`, batch norm's step counter.
+    static func isBatchCounter(_ key: String) -> Bool { key == "num_batches_tracked" || key.hasSuffix(".num_batches_tracked") }
 
     /// Converts every parameter and buffer to `dtype` in place (e.g. Float64 for checks).
     @discardableResult

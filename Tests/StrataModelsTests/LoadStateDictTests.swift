@@ -34,6 +34,24 @@ import Testing
         return d
     }
 
+    /// PyTorch's strict load accepts a state dict without batch norm's `num_batches_tracked` (older
+    /// checkpoints, or ones filtered to parameters and running statistics); so does Strata's.
+    @Test func stateDictWithoutBatchCountersLoadsStrictly() throws {
+        let source = try Self.source()
+        var d = Self.tensors(source)
+        let counters = d.keys.filter { $0.hasSuffix(".num_batches_tracked") }
+        #expect(!counters.isEmpty)
+        for key in counters { d[key] = nil }
+        let target = try Models.make("resnet20")
+        let report = try target.loadStateDict(d, strict: true)
+        #expect(report.missingKeys.isEmpty)
+        let loaded = Self.snapshot(target), expected = Self.snapshot(source)
+        for (key, bits) in loaded where !counters.contains(key) { #expect(bits == expected[key], "\(key)") }
+        // Any other missing key is still an error.
+        d["fc.bias"] = nil
+        #expect(throws: StateDictError.self) { try Models.make("resnet20").loadStateDict(d, strict: true) }
+    }
+
     @Test func strictReportsEveryProblemAtOnceAndChangesNothing() throws {
         let target = try Models.make("resnet20")
         let before = Self.snapshot(target)
