@@ -118,9 +118,9 @@ public final class ImageClassifier {
             throw ClassifierError("normalization has \(normalization.mean.count) values for a \(channels)-channel model")
         }
 
-        let model = try Init.withoutInitialization { try Models.make(entry.name, classes: n) }
         // A training checkpoint (last.safetensors) also holds optimizer state under "optimizer/".
         let tensors = try file.tensors().filter { !$0.key.hasPrefix("optimizer/") }
+        let model = try Init.withoutInitialization { try Models.make(entry.name, classes: n, forWeightKeys: tensors.keys) }
         do {
             try model.loadStateDict(tensors)
         } catch let error as StateDictError {

@@ -19,6 +19,20 @@ public enum Models {
         /// The class count of its reference setting (1000 for ImageNet, 10 for CIFAR/MNIST).
         public let classes: Int
         let build: @Sendable (Int) -> Module
+        /// Key prefixes of the auxiliary classifiers, and a build without them (GoogLeNet, Inception-v3).
+        var auxiliaryPrefixes: [String] = []
+        var buildWithoutAuxiliary: (@Sendable (Int) -> Module)? = nil
+
+        init(name: String, family: String, input: [Int], classes: Int, build: @escaping @Sendable (Int) -> Module) {
+            (self.name, self.family, self.input, self.classes, self.build) = (name, family, input, classes, build)
+        }
+
+        init(name: String, family: String, input: [Int], classes: Int, auxiliaryPrefixes: [String],
+             withoutAuxiliary: @escaping @Sendable (Int) -> Module, build: @escaping @Sendable (Int) -> Module) {
+            self.init(name: name, family: family, input: input, classes: classes, build: build)
+            self.auxiliaryPrefixes = auxiliaryPrefixes
+            buildWithoutAuxiliary = withoutAuxiliary
+        }
     }
 
     static let imagenet = [3, 224, 224], cifar = [3, 32, 32]
@@ -39,8 +53,12 @@ public enum Models {
                 VGG(depth: depth, batchNorm: true, classes: $0)
             })
         }
-        e.append(Entry(name: "googlenet", family: "GoogLeNet (Szegedy et al. 2015)", input: imagenet, classes: 1000) { GoogLeNet(classes: $0) })
-        e.append(Entry(name: "inception_v3", family: "Inception-v3 (Szegedy et al. 2016)", input: [3, 299, 299], classes: 1000) {
+        e.append(Entry(name: "googlenet", family: "GoogLeNet (Szegedy et al. 2015)", input: imagenet, classes: 1000,
+                       auxiliaryPrefixes: ["aux1.", "aux2."], withoutAuxiliary: { GoogLeNet(classes: $0, auxiliaryClassifiers: false) }) {
+            GoogLeNet(classes: $0)
+        })
+        e.append(Entry(name: "inception_v3", family: "Inception-v3 (Szegedy et al. 2016)", input: [3, 299, 299], classes: 1000,
+                       auxiliaryPrefixes: ["AuxLogits."], withoutAuxiliary: { InceptionV3(classes: $0, auxiliaryClassifier: false) }) {
             InceptionV3(classes: $0)
         })
         for depth in [18, 34, 50, 101, 152] {
@@ -85,6 +103,21 @@ public enum Models {
     }
 
     /// Builds a model by name with `classes` outputs (the model's reference count if nil).
+    /// The model to load weights with these keys into: as ``make(_:classes:)``, but without the
+    /// auxiliary classifiers when the weights have none of their keys (torchvision's
+    /// `googlenet(aux_logits=False)` and `inception_v3(aux_logits=False)` save such state dicts).
+    /// Such a model runs inference as usual; training it has no auxiliary losses.
+    public static func make(_ name: String, classes: Int? = nil, forWeightKeys keys: some Collection<String>) throws -> Module {
+        let e = try entry(name)
+        if let withoutAuxiliary = e.buildWithoutAuxiliary,
+           !keys.contains(where: { key in e.auxiliaryPrefixes.contains { key.hasPrefix($0) } }) {
+            let n = classes ?? e.classes
+            guard n > 0 else { throw ModelRegistryError(description: "number of classes must be positive, got \(n)") }
+            return withoutAuxiliary(n)
+        }
+        return try make(name, classes: classes)
+    }
+
     public static func make(_ name: String, classes: Int? = nil) throws -> Module {
         let e = try entry(name)
         let n = classes ?? e.classes

@@ -28,11 +28,11 @@ struct Evaluate: ParsableCommand {
         if let names = w.classNames, names != set.classNames {
             throw ValidationError("\(w.file) was trained on classes \(names.prefix(4).joined(separator: ", "))…; \(datasetName) has \(set.classNames.prefix(4).joined(separator: ", "))…")
         }
-        let net = try Init.withoutInitialization { try Models.make(modelName, classes: set.classNames.count) }
+        let net = try Init.withoutInitialization { try Models.make(modelName, classes: set.classNames.count, forWeightKeys: w.tensors.keys) }
         do {
             try net.loadStateDict(w.tensors)
         } catch let error as StateDictError {
-            throw ValidationError("\(w.file) does not fit \(modelName): \(error)")
+            throw CommandFailure("\(w.file) does not fit \(modelName): \(error)")
         }
         let start = MonotonicClock.now()
         let result = evaluate(net, on: set, batchSize: batchSize, transform: loaded.evaluationTransform, augmentation: tta)

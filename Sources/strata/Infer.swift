@@ -13,12 +13,12 @@ struct Infer: ParsableCommand {
     @Option(help: "Number of classes (default: the model's own).") var classes: Int?
 
     func run() throws {
-        let net = try Init.withoutInitialization { try Models.make(model, classes: classes) }
         let file = try Checkpoint.modelWeights(weights)   // a .safetensors file or a run directory
+        let net = try Init.withoutInitialization { try Models.make(model, classes: classes, forWeightKeys: file.tensors.keys) }
         do {
             try net.loadStateDict(file.tensors)
         } catch let error as StateDictError {
-            throw ValidationError("\(weights) does not fit \(model): \(error)")
+            throw CommandFailure("\(weights) does not fit \(model): \(error)")
         }
         net.eval()
         let x = try NPY.read(path: input, as: .float32)
@@ -33,4 +33,11 @@ struct Infer: ParsableCommand {
         try NPY.write(logits, to: output)
         print("wrote \(output): logits \(logits.shape)")
     }
+}
+
+/// A failure of what a command was asked to do (not of how it was asked): printed as
+/// "Error: …" without the usage text that `ValidationError` adds.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

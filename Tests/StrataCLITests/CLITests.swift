@@ -59,6 +59,26 @@ func temporaryPath(_ name: String) -> String {
         #expect(!FileManager.default.fileExists(atPath: dir + "/metrics.jsonl"), "nothing was written")
     }
 
+    /// Weights that do not fit the model: the state-dict report, and no "Usage:" text (the command line was fine).
+    @Test func weightsThatDoNotFitNameTheKeysWithoutUsage() throws {
+        let weights = temporaryPath("lenet-weights")
+        let r0 = try runStrata(["train", "--out", weights, "--max-steps", "2", "--quiet"])
+        #expect(r0.status == 0, "\(r0.stderr)")
+        let x = temporaryPath("x.npy")
+        // A 1×1×32×32 float32 .npy array of zeros.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 32, 32), }"
+        var h = Array(header.utf8)
+        while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
+        h.append(0x0A)
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
+        bytes += [UInt8](repeating: 0, count: 4 * 32 * 32)
+        FileManager.default.createFile(atPath: x, contents: Data(bytes))
+        let r = try runStrata(["infer", "--model", "resnet20", "--weights", weights, "--input", x, "--output", temporaryPath("y.npy")])
+        #expect(r.status != 0 && r.status < 128)
+        #expect(r.stderr.contains("does not fit resnet20") && r.stderr.contains("missing keys"), "\(r.stderr)")
+        #expect(!r.stderr.contains("Usage:"), "\(r.stderr)")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)

@@ -52,6 +52,25 @@ import Testing
         #expect(throws: StateDictError.self) { try Models.make("resnet20").loadStateDict(d, strict: true) }
     }
 
+    /// torchvision's `googlenet(aux_logits=False)` / `inception_v3(aux_logits=False)` state dicts have no
+    /// auxiliary-head keys; they load strictly into the model built for them, which then has no heads.
+    @Test("state dicts saved without auxiliary classifiers load for inference", arguments: [("googlenet", "aux1."), ("inception_v3", "AuxLogits.")])
+    func stateDictWithoutAuxiliaryHeads(_ name: String, _ prefix: String) throws {
+        let full = try Init.withoutInitialization { try Models.make(name) }
+        let keys = full.stateDict().map(\.key).filter { !$0.hasPrefix("aux1.") && !$0.hasPrefix("aux2.") && !$0.hasPrefix("AuxLogits.") }
+        #expect(keys.count < full.stateDict().count)
+        let donor = try Init.withoutInitialization { try Models.make(name, forWeightKeys: keys) }
+        #expect(donor.stateDict().map(\.key) == keys, "the model built for these keys has exactly them, in order")
+        try HashWeights.fill(donor.stateDict())
+        let d = Self.tensors(donor)
+        let target = try Init.withoutInitialization { try Models.make(name, forWeightKeys: d.keys) }
+        #expect(try target.loadStateDict(d, strict: true).missingKeys.isEmpty)
+        #expect(!target.stateDict().contains { $0.key.hasPrefix(prefix) })
+        // With the heads' keys present the usual model is built.
+        let usual = try Init.withoutInitialization { try Models.make(name, forWeightKeys: full.stateDict().map(\.key)) }
+        #expect(usual.stateDict().contains { $0.key.hasPrefix(prefix) })
+    }
+
     @Test func strictReportsEveryProblemAtOnceAndChangesNothing() throws {
         let target = try Models.make("resnet20")
         let before = Self.snapshot(target)
