@@ -93,7 +93,7 @@ final class DNNLAttributes {
         for op in postOps {
             switch op {
             case .sum: try check(dnnl_post_ops_append_sum(ops, 1), "post-ops", "dnnl_post_ops_append_sum")
-            case .relu: try check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post-ops",
+            case .relu: try check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, Self.nanPreservingReLUSlope, 0), "post-ops",
                                   "dnnl_post_ops_append_eltwise")
             }
         }
@@ -101,6 +101,12 @@ final class DNNLAttributes {
     }
 
     deinit { dnnl_primitive_attr_destroy(handle) }
+
+    /// The negative slope given to fused ReLU post-ops. With a slope of exactly 0 oneDNN computes
+    /// max(x, 0), which turns NaN into 0 (the convolution of a NaN input gave finite logits); with
+    /// any other slope it selects x > 0 ? x : slope·x, which keeps NaN, as PyTorch's ReLU does. The
+    /// smallest normal Float makes a negative input's output ≤ 1.2e-38·|x|: zero for every purpose.
+    static let nanPreservingReLUSlope = Float.leastNormalMagnitude
 }
 
 // MARK: Memory descriptors
