@@ -73,6 +73,10 @@ struct Classify: ParsableCommand {
         var failures = 0
         for (path, result) in zip(images, classifier.classify(paths: images, top: k, batchSize: batchSize)) {
             switch result {
+            case .success(let predictions) where predictions.contains(where: { !$0.probability.isFinite }):
+                // NaN logits (NaN or infinite weights, or an input that overflows): no ranking to print.
+                failures += 1
+                FileHandle.standardError.write(Data("error: \(path): the model's output is not a number (NaN); check the weights (\(weights)) for NaN or infinite values\n".utf8))
             case .success(let predictions):
                 print(path)
                 for (rank, p) in predictions.enumerated() {

@@ -79,6 +79,31 @@ func temporaryPath(_ name: String) -> String {
         #expect(!r.stderr.contains("Usage:"), "\(r.stderr)")
     }
 
+    /// NaN weights: classify names the problem and fails instead of printing "-nan%" and exiting 0.
+    @Test func nanWeightsAreAnErrorNotNanPercent() throws {
+        let run = temporaryPath("nan-weights")
+        let r0 = try runStrata(["train", "--out", run, "--max-steps", "2", "--quiet"])
+        #expect(r0.status == 0, "\(r0.stderr)")
+        // Overwrite the first tensor of the state dict with NaN (safetensors: u64 header length, JSON header, data).
+        var bytes = [UInt8](FileManager.default.contents(atPath: run + "/last.safetensors") ?? Data())
+        #expect(bytes.count > 8)
+        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as? [String: Any] ?? [:]
+        let key = header.keys.filter { $0 != "__metadata__" && !$0.hasPrefix("optimizer/") }.sorted().first!
+        let offsets = ((header[key] as? [String: Any])?["data_offsets"] as? [Int]) ?? [0, 0]
+        for o in stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4) {
+            bytes.replaceSubrange(o..<(o + 4), with: [0x00, 0x00, 0xC0, 0x7F])
+        }
+        let weights = temporaryPath("nan.safetensors")
+        FileManager.default.createFile(atPath: weights, contents: Data(bytes))
+        let image = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("StrataImageTests/Fixtures/rgb_7x5.png").path
+        let r = try runStrata(["classify", image, "--model", "lenet5", "--weights", weights, "--classes", "10"])
+        #expect(r.status != 0 && r.status < 128, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("not a number (NaN)"), "\(r.stderr)")
+        #expect(!r.stdout.contains("nan%"), "\(r.stdout)")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)
