@@ -37,6 +37,18 @@ public enum Models {
 
     static let imagenet = [3, 224, 224], cifar = [3, 32, 32]
 
+    /// Most classes a model may be built with (ImageNet-21k has 21,841; VGG's last layer at this
+    /// count is 1.6 GB). More is an error, not an allocation the machine cannot hold.
+    public static let maximumClasses = 100_000
+    /// `densenet_bc_L_kK`: depth 10…1000 (the paper's largest is 250), growth 1…256.
+    static let denseNetDepths = 10...1000, denseNetGrowth = 1...256
+
+    static func checkClasses(_ n: Int) throws {
+        guard (1...maximumClasses).contains(n) else {
+            throw ModelRegistryError(description: "number of classes must be from 1 to \(maximumClasses), got \(n)")
+        }
+    }
+
     /// All models, in the order `strata models` lists them.
     public static let all: [Entry] = {
         var e: [Entry] = [
@@ -90,8 +102,12 @@ public enum Models {
     public static func entry(_ name: String) throws -> Entry {
         if let e = all.first(where: { $0.name == name }) { return e }
         let parts = name.split(separator: "_")
-        if parts.count == 4, parts[0] == "densenet", parts[1] == "bc", let depth = Int(parts[2]),
-           parts[3].hasPrefix("k"), let k = Int(parts[3].dropFirst()), depth >= 10, (depth - 4) % 6 == 0, k > 0 {
+        if parts.count == 4, parts[0] == "densenet", parts[1] == "bc" {
+            guard let depth = Int(parts[2]), denseNetDepths.contains(depth), (depth - 4) % 6 == 0,
+                  parts[3].hasPrefix("k"), let k = Int(parts[3].dropFirst()), denseNetGrowth.contains(k) else {
+                throw ModelRegistryError(description: "'\(name)': densenet_bc_L_kK needs a depth L from \(denseNetDepths.lowerBound) to "
+                    + "\(denseNetDepths.upperBound) with L − 4 a multiple of 6 (e.g. 100, 190) and a growth K from 1 to \(denseNetGrowth.upperBound)")
+            }
             return Entry(name: name, family: "DenseNet-BC, L=\(depth), k=\(k) (CIFAR)", input: cifar, classes: 10) {
                 DenseNet(cifarDepth: depth, growthRate: k, classes: $0)
             }
@@ -112,7 +128,7 @@ public enum Models {
         if let withoutAuxiliary = e.buildWithoutAuxiliary,
            !keys.contains(where: { key in e.auxiliaryPrefixes.contains { key.hasPrefix($0) } }) {
             let n = classes ?? e.classes
-            guard n > 0 else { throw ModelRegistryError(description: "number of classes must be positive, got \(n)") }
+            try checkClasses(n)
             return withoutAuxiliary(n)
         }
         return try make(name, classes: classes)
@@ -121,7 +137,7 @@ public enum Models {
     public static func make(_ name: String, classes: Int? = nil) throws -> Module {
         let e = try entry(name)
         let n = classes ?? e.classes
-        guard n > 0 else { throw ModelRegistryError(description: "number of classes must be positive, got \(n)") }
+        try checkClasses(n)
         return e.build(n)
     }
 }

@@ -118,23 +118,26 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Checks values that would make training meaningless; the message names the setting.
     public func validate() throws {
         func fail(_ s: String) -> TrainingError { .invalidConfiguration(s) }
-        guard epochs > 0 else { throw fail("epochs must be positive, got \(epochs)") }
-        if let maxSteps, maxSteps <= 0 { throw fail("max steps must be positive, got \(maxSteps)") }
-        guard batchSize > 0 else { throw fail("batch size must be positive, got \(batchSize)") }
+        // Upper bounds keep every derived count (steps, warmup steps, buffers) far from overflow.
+        guard (1...1_000_000).contains(epochs) else { throw fail("epochs must be from 1 to 1,000,000, got \(epochs)") }
+        if let maxSteps, !(1...1_000_000_000).contains(maxSteps) { throw fail("max steps must be from 1 to 1,000,000,000, got \(maxSteps)") }
+        guard (1...65_536).contains(batchSize) else { throw fail("batch size must be from 1 to 65,536, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("learning rate must be positive, got \(learningRate)") }
         guard momentum >= 0, momentum < 1 else { throw fail("momentum must be in [0, 1), got \(momentum)") }
         guard !(nesterov && momentum == 0 && optimizer == .sgd) else { throw fail("Nesterov momentum needs a momentum above 0") }
-        guard weightDecay >= 0 else { throw fail("weight decay must be ≥ 0, got \(weightDecay)") }
-        guard warmupEpochs >= 0 else { throw fail("warmup epochs must be ≥ 0, got \(warmupEpochs)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw fail("weight decay must be ≥ 0 and finite, got \(weightDecay)") }
+        guard warmupEpochs >= 0, warmupEpochs <= 1_000_000 else {
+            throw fail("warmup epochs must be from 0 to 1,000,000, got \(warmupEpochs)")
+        }
         guard labelSmoothing >= 0, labelSmoothing < 1 else { throw fail("label smoothing must be in [0, 1), got \(labelSmoothing)") }
         guard gamma > 0 else { throw fail("gamma must be positive, got \(gamma)") }
-        guard milestones.allSatisfy({ $0 > 0 }), milestones == milestones.sorted() else {
+        guard milestones.allSatisfy({ (1...1_000_000_000).contains($0) }), milestones == milestones.sorted() else {
             throw fail("milestones must be positive and increasing, got \(milestones)")
         }
-        if let clipGradNorm, !(clipGradNorm > 0) { throw fail("gradient clipping norm must be positive, got \(clipGradNorm)") }
+        if let clipGradNorm, !(clipGradNorm > 0 && clipGradNorm.isFinite) { throw fail("gradient clipping norm must be positive and finite, got \(clipGradNorm)") }
         guard adamBeta1 >= 0, adamBeta1 < 1, adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("Adam betas must be in [0, 1)") }
-        guard workers >= 0 else { throw fail("workers must be ≥ 0, got \(workers)") }
-        guard logEverySteps >= 0 else { throw fail("log interval must be ≥ 0, got \(logEverySteps)") }
+        guard (0...256).contains(workers) else { throw fail("workers must be from 0 (automatic) to 256, got \(workers)") }
+        guard (0...1_000_000_000).contains(logEverySteps) else { throw fail("log interval must be from 0 to 1,000,000,000, got \(logEverySteps)") }
     }
 
     // MARK: JSON

@@ -47,8 +47,8 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if let mode, !["inference", "training"].contains(mode) { throw ValidationError("--mode must be inference or training, got '\(mode)'") }
-        if let batch, batch <= 0 { throw ValidationError("--batch must be positive") }
-        if let iterations, iterations <= 0 { throw ValidationError("--iterations must be positive") }
+        if let batch, !(1...4096).contains(batch) { throw ValidationError("--batch must be from 1 to 4096, got \(batch)") }
+        if let iterations, !(1...100_000).contains(iterations) { throw ValidationError("--iterations must be from 1 to 100,000, got \(iterations)") }
         if let backend, !StrataBackends.names.contains(backend) {
             throw ValidationError("--backend must be one of \(StrataBackends.names.joined(separator: ", ")), got '\(backend)'")
         }

@@ -37,8 +37,9 @@ struct Classify: ParsableCommand {
         guard top > 0 else { throw ValidationError("--top must be positive, got \(top)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         if let classes, classes <= 0 { throw ValidationError("--classes must be positive, got \(classes)") }
-        if let crop, crop <= 0 { throw ValidationError("--crop must be positive, got \(crop)") }
-        if let resize, resize <= 0 { throw ValidationError("--resize must be positive, got \(resize)") }
+        if let crop, !(1...4096).contains(crop) { throw ValidationError("--crop must be from 1 to 4096 pixels, got \(crop)") }
+        if let resize, !(1...8192).contains(resize) { throw ValidationError("--resize must be from 1 to 8192 pixels, got \(resize)") }
+        guard batchSize <= 1024 else { throw ValidationError("--batch-size must be from 1 to 1024, got \(batchSize)") }
         guard (mean == nil) == (std == nil) else { throw ValidationError("give --mean and --std together") }
         _ = try normalization()
     }

@@ -104,6 +104,27 @@ func temporaryPath(_ name: String) -> String {
         #expect(!r.stdout.contains("nan%"), "\(r.stdout)")
     }
 
+    /// Numbers out of range are errors naming the option and the range (they trapped, or grew until
+    /// the kernel's OOM killer ended the process: issue 11).
+    @Test("out-of-range numbers are refused with the accepted range", arguments: [
+        (["summary", "resnet18", "--classes", "9223372036854775807"], "number of classes must be from 1 to 100000"),
+        (["summary", "densenet_bc_100_k9223372036854775807"], "growth K from 1 to 256"),
+        (["summary", "densenet_bc_100000000_k12"], "depth L from 10 to 1000"),
+        (["train", "--max-steps", "9223372036854775807", "--quiet"], "max steps must be from 1 to 1,000,000,000"),
+        (["train", "--warmup-epochs", "1e300", "--quiet"], "warmup epochs must be from 0 to 1,000,000"),
+        (["train", "--workers", "100000", "--quiet"], "workers must be from 0 (automatic) to 256"),
+        (["train", "--batch-size", "9223372036854775807", "--quiet"], "batch size must be from 1 to 65,536"),
+        (["bench", "--batch", "100000000", "--model", "resnet18"], "--batch must be from 1 to 4096"),
+        (["classify", "x.png", "--model", "resnet18", "--weights", "w.safetensors", "--crop", "20000"], "--crop must be from 1 to 4096"),
+    ])
+    func outOfRangeNumbers(_ arguments: [String], _ message: String) throws {
+        var args = arguments
+        if args[0] == "train" { args += ["--out", temporaryPath("range-\(UInt32.random(in: 0...UInt32.max))")] }
+        let r = try runStrata(args)
+        #expect(r.status != 0 && r.status < 128, "\(arguments): exit \(r.status)")
+        #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)
@@ -148,7 +169,7 @@ func temporaryPath(_ name: String) -> String {
     @Test func nonPositiveEpochs() throws {
         let r = try runStrata(["train", "--epochs", "0"])
         #expect(r.status != 0 && r.status < 128)
-        #expect(r.stderr.contains("epochs must be positive"))
+        #expect(r.stderr.contains("epochs must be from 1 to 1,000,000, got 0"))
     }
 }
 
