@@ -48,8 +48,6 @@ public final class ImageClassifier {
     public let resize: Int, crop: Int
     public let normalization: ImageTransforms.Normalization
 
-    /// Models whose classifier has a fixed input size (no adaptive pooling): only their own size works.
-    static let fixedInputSize: Set<String> = ["lenet5"]
 
     /// The resize that goes with a crop by default: torchvision's 256 for 224 (crop / 0.875,
     /// rounded: 342 for 299) for ImageNet-sized inputs; for small inputs (CIFAR, MNIST, < 128)
@@ -95,13 +93,7 @@ public final class ImageClassifier {
 
         let channels = entry.input[0], size = entry.input[1]
         let crop = crop ?? size
-        if Self.fixedInputSize.contains(entry.name) {
-            guard crop == size else { throw ClassifierError("\(entry.name) takes \(size)×\(size) inputs only; got crop \(crop)") }
-        } else {
-            guard crop >= size else {
-                throw ClassifierError("crop \(crop) is smaller than \(entry.name)'s input size \(size) (smaller inputs may not reach its classifier)")
-            }
-        }
+        do { try entry.checkInput([channels, crop, crop]) } catch { throw ClassifierError("crop \(crop): \(error)") }
         let resize = resize ?? Self.defaultResize(forCrop: crop)
         guard resize > 0 else { throw ClassifierError("resize must be positive, got \(resize)") }
 

@@ -19,6 +19,33 @@ public enum Models {
         /// The class count of its reference setting (1000 for ImageNet, 10 for CIFAR/MNIST).
         public let classes: Int
         let build: @Sendable (Int) -> Module
+        /// The smallest height and width it takes (its pooling and strides need at least this; PyTorch
+        /// fails below it too), found by shape inference at every size and kept in
+        /// ``Models/minimumInputSizes``. 1 for the ResNets (global pooling after any size).
+        public var minimumInputSize: Int { Models.minimumInputSizes[name] ?? (name.hasPrefix("densenet_bc_") ? 4 : 1) }
+        /// Whether it takes only its own ``input`` size (LeNet-5: a fully connected layer on the flattened maps).
+        public var fixedInputSize: Bool { name == "lenet5" }
+
+        /// Checks an input of shape [C, H, W] against what the model takes; the error says what it needs.
+        public func checkInput(_ shape: [Int]) throws {
+            let text = shape.map(String.init).joined(separator: "×")
+            let own = input.map(String.init).joined(separator: "×")
+            guard shape.count == 3 else { throw ModelRegistryError(description: "\(name) takes C×H×W images; got shape \(text)") }
+            guard shape[0] == input[0] else {
+                throw ModelRegistryError(description: "\(name) takes \(input[0])-channel images (\(own)); got \(text)")
+            }
+            if fixedInputSize {
+                guard Array(shape[1...]) == Array(input[1...]) else {
+                    throw ModelRegistryError(description: "\(name) expects \(own); got \(text): pad or resize the images to \(input[1])×\(input[2])")
+                }
+            } else {
+                let m = minimumInputSize
+                guard shape[1] >= m && shape[2] >= m else {
+                    throw ModelRegistryError(description: "\(name) needs images of at least \(m)×\(m) (it was designed for \(own)); got \(text): resize them up")
+                }
+            }
+        }
+
         /// Key prefixes of the auxiliary classifiers, and a build without them (GoogLeNet, Inception-v3).
         var auxiliaryPrefixes: [String] = []
         var buildWithoutAuxiliary: (@Sendable (Int) -> Module)? = nil
@@ -36,6 +63,15 @@ public enum Models {
     }
 
     static let imagenet = [3, 224, 224], cifar = [3, 32, 32]
+
+    /// Smallest input height/width per model where it is more than 1 (measured: `strata summary M --input
+    /// CxSxS` succeeds for every S from this up and fails below; tests run each at its minimum).
+    static let minimumInputSizes: [String: Int] = {
+        var m: [String: Int] = ["lenet5": 32, "alexnet": 63, "alexnet2012": 63, "alexnet_bn": 127, "googlenet": 15, "inception_v3": 75]
+        for d in [11, 13, 16, 19] { m["vgg\(d)"] = 32; m["vgg\(d)_bn"] = 32 }
+        for d in [121, 161, 169, 201] { m["densenet\(d)"] = 29 }
+        return m
+    }()
 
     /// Most classes a model may be built with (ImageNet-21k has 21,841; VGG's last layer at this
     /// count is 1.6 GB). More is an error, not an allocation the machine cannot hold.

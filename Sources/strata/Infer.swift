@@ -25,10 +25,8 @@ struct Infer: ParsableCommand {
         guard x.rank == 4 else {
             throw ValidationError("\(input): expected a 4-D array [N, C, H, W], found shape \(x.shape)")
         }
-        let expectedChannels = try Models.entry(model).input[0]
-        guard x.shape[1] == expectedChannels else {
-            throw ValidationError("\(input): \(model) takes \(expectedChannels) channels, the array has shape \(x.shape)")
-        }
+        guard x.shape[0] > 0 else { throw CommandFailure("\(input): the array holds no images (shape \(x.shape))") }
+        do { try Models.entry(model).checkInput(Array(x.shape[1...])) } catch { throw CommandFailure("\(input): \(error)") }
         let logits = withNoGrad { net(x) }
         try NPY.write(logits, to: output)
         print("wrote \(output): logits \(logits.shape)")

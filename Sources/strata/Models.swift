@@ -41,6 +41,7 @@ struct Summary: ParsableCommand {
     func run() throws {
         let entry = try Models.entry(model)
         let shape = try input.map { try parseShape($0, option: "--input") } ?? entry.input
+        do { try entry.checkInput(shape) } catch { throw ValidationError("--input: \(error)") }
         let net = try Init.withoutInitialization { try Models.make(model, classes: classes) }
         let summary = ModelSummary(net, input: shape)
         if json {

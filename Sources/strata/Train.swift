@@ -54,6 +54,9 @@ struct Train: ParsableCommand {
         guard entry.input[0] == data.train.imageShape[0] else {
             throw ValidationError("\(config.model) takes \(entry.input[0])-channel input; the \(config.dataset) dataset is \(data.train.imageShape[0])-channel")
         }
+        do { try entry.checkInput(data.train.imageShape) } catch {
+            throw ValidationError("the \(config.dataset) dataset's \(data.train.imageShape.map(String.init).joined(separator: "×")) images: \(error)")
+        }
         GlobalRandom.seed(config.seed)
         let net = try Models.make(config.model, classes: data.train.classNames.count)
         let trainer = Trainer(model: net, configuration: config)

@@ -125,6 +125,34 @@ func temporaryPath(_ name: String) -> String {
         #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
     }
 
+    /// Shapes a model cannot take are errors saying what it needs, not traps (issue 11's examples).
+    @Test("inputs of the wrong size are refused with what the model needs", arguments: [
+        (["summary", "lenet5", "--input", "1x28x28"], "lenet5 expects 1×32×32; got 1×28×28"),
+        (["summary", "alexnet", "--input", "3x32x32"], "alexnet needs images of at least 63×63"),
+        (["summary", "inception_v3", "--input", "3x32x32"], "inception_v3 needs images of at least 75×75"),
+    ])
+    func wrongInputSizes(_ arguments: [String], _ message: String) throws {
+        let r = try runStrata(arguments)
+        #expect(r.status != 0 && r.status < 128, "\(arguments): exit \(r.status)")
+        #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+    }
+
+    @Test func inferOnAnArrayOfTheWrongSize() throws {
+        let weights = temporaryPath("lenet-for-infer")
+        #expect(try runStrata(["train", "--out", weights, "--max-steps", "2", "--quiet"]).status == 0)
+        let x = temporaryPath("x28.npy")
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 28, 28), }"
+        var h = Array(header.utf8)
+        while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
+        h.append(0x0A)
+        let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
+            + [UInt8](repeating: 0, count: 2 * 4 * 28 * 28)
+        FileManager.default.createFile(atPath: x, contents: Data(bytes))
+        let r = try runStrata(["infer", "--model", "lenet5", "--weights", weights, "--input", x, "--output", temporaryPath("y28.npy")])
+        #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
+        #expect(r.stderr.contains("lenet5 expects 1×32×32; got 1×28×28"), "\(r.stderr)")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)

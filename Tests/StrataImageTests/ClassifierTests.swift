@@ -108,7 +108,8 @@ import Testing
         // Three names make a 3-class model, which the 10-class weights do not fit.
         expectClassifierError("size mismatch for fc.weight") { _ = try ImageClassifier(model: "resnet20", weights: path, classNames: ["a", "b", "c"]) }
         expectClassifierError("3 class names") { _ = try ImageClassifier(model: "resnet20", weights: path, classes: 10, classNames: ["a", "b", "c"]) }
-        expectClassifierError("smaller than") { _ = try ImageClassifier(model: "resnet20", weights: path, crop: 16) }
+        expectClassifierError("needs images of at least 75×75") { _ = try ImageClassifier(model: "inception_v3", weights: path, crop: 32) }
+        expectClassifierError("lenet5 expects 1×32×32") { _ = try ImageClassifier(model: "lenet5", weights: path, crop: 28) }
         let (_, bad) = try Self.savedModel(dir, metadata: ["class_names": "[1, 2"], name: "bad.safetensors")
         expectClassifierError("class_names") { _ = try ImageClassifier(model: "resnet20", weights: bad) }
     }

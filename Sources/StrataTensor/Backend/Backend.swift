@@ -19,9 +19,12 @@ public struct Conv2dParameters: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Output spatial size for an input of `h`×`w` and a `kh`×`kw` kernel.
+    /// Output height and width; ≤ 0 when the (dilated) kernel is larger than the padded input.
+    /// Division rounds down, as PyTorch's does (Swift's `/` rounds toward zero, which made a
+    /// negative span look like one output).
     public func outputSize(h: Int, w: Int, kh: Int, kw: Int) -> (Int, Int) {
-        ((h + padTop + padBottom - dilationH * (kh - 1) - 1) / strideH + 1,
-         (w + padLeft + padRight - dilationW * (kw - 1) - 1) / strideW + 1)
+        (floorDivide(h + padTop + padBottom - dilationH * (kh - 1) - 1, strideH) + 1,
+         floorDivide(w + padLeft + padRight - dilationW * (kw - 1) - 1, strideW) + 1)
     }
 
     public var description: String {
@@ -55,7 +58,8 @@ public struct Pool2dParameters: Hashable, Sendable {
     /// PyTorch's rule: in ceil mode the last window must start inside the input or its left padding.
     static func outputLength(_ input: Int, kernel: Int, stride: Int, pad: Int, ceil: Bool) -> Int {
         let span = input + 2 * pad - kernel
-        var out = (ceil ? (span + stride - 1) / stride : span / stride) + 1
+        // Rounded down (PyTorch's div_rtn): an input smaller than the window gives ≤ 0, an error.
+        var out = floorDivide(ceil ? span + stride - 1 : span, stride) + 1
         if ceil && (out - 1) * stride >= input + pad { out -= 1 }
         return out
     }
@@ -171,4 +175,11 @@ public enum Backends {
     public static func with<R>(_ backend: any Backend, _ body: () throws -> R) rethrows -> R {
         try $scoped.withValue(backend) { try body() }
     }
+}
+
+/// a / b rounded toward −∞ (b > 0).
+@inline(__always)
+func floorDivide(_ a: Int, _ b: Int) -> Int {
+    let q = a / b
+    return (a % b != 0 && a < 0) ? q - 1 : q
 }
