@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Strata
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,8 @@ struct Train: ParsableCommand {
     @Option(help: "Run directory. Default: runs/MODEL-DATASET-TIME.") var out: String?
     @Option(help: "Continue the run in this directory from its last checkpoint (settings come from the checkpoint).") var resume: String?
     @Flag(help: "No progress bar or per-epoch lines: print only the final result (for logs and CI).") var quiet = false
+    @Flag(help: "ImageFolder: decode every image before training and stop on any that cannot be decoded (default: such images load as zeros and are listed in a warning after each epoch).")
+    var strictImages = false
 
     func run() throws {
         // One writer per run directory: a resume takes the lock before reading the checkpoint.
@@ -57,6 +60,8 @@ struct Train: ParsableCommand {
         do { try entry.checkInput(data.train.imageShape) } catch {
             throw ValidationError("the \(config.dataset) dataset's \(data.train.imageShape.map(String.init).joined(separator: "×")) images: \(error)")
         }
+        let folders = [data.train, data.validation].compactMap { $0 as? ImageFolder }
+        if strictImages { try Self.decodeEveryImage(folders) }
         GlobalRandom.seed(config.seed)
         let net = try Models.make(config.model, classes: data.train.classNames.count)
         let trainer = Trainer(model: net, configuration: config)
@@ -87,7 +92,17 @@ struct Train: ParsableCommand {
         let start = MonotonicClock.now()
         let outcome: FitOutcome
         do {
+            var reported = 0
             outcome = try trainer.fit(train: data.train, validation: data.validation) { r in
+                // Images whose header was fine but whose data is damaged load as zeros: say so, every epoch that finds new ones.
+                let failures = folders.flatMap(\.decodeFailures)
+                if failures.count > reported {
+                    bar.clear()
+                    let names = failures.prefix(5).map { "\($0.path) (\($0.error.detail))" }.joined(separator: "; ")
+                    FileHandle.standardError.write(Data(("warning: \(failures.count) image(s) could not be decoded and were used as zeros: \(names)"
+                        + (failures.count > 5 ? " and \(failures.count - 5) more" : "") + " (--strict-images stops instead)\n").utf8))
+                    reported = failures.count
+                }
                 say("epoch \(r.epoch)/\(r.epochs)  loss \(fmt(r.trainLoss))  train acc \(pct(r.trainAccuracy))  val loss \(fmt(r.validation.loss))  val top-1 \(pct(r.validation.top1))  top-5 \(pct(r.validation.top5))  lr \(fmt(r.learningRate, 5))  \(Int(r.imagesPerSecond)) img/s  data wait \(pct(r.dataWaitFraction))\(r.isBest ? "  *best" : "")")
             }
         } catch {
@@ -188,6 +203,32 @@ struct Train: ParsableCommand {
         return String((v * scale).rounded() / scale)
     }
     func pct(_ v: Double) -> String { String((v * 1000).rounded() / 10) + "%" }
+}
+
+extension Train {
+    /// Decodes every image of the folders (in parallel) and throws, naming them, if any fails.
+    static func decodeEveryImage(_ folders: [ImageFolder]) throws {
+        for folder in folders {
+            let failed = Locked<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: folder.count) { i in
+                do { _ = try folder.image(i) } catch { failed.mutate { $0.append("\(error)") } }
+            }
+            let bad = failed.value.sorted()
+            if !bad.isEmpty {
+                throw ValidationError("--strict-images: \(bad.count) of \(folder.count) images in \(folder.root) cannot be decoded: "
+                    + bad.prefix(10).joined(separator: "; ") + (bad.count > 10 ? " and \(bad.count - 10) more" : ""))
+            }
+        }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<T>: @unchecked Sendable {
+    private var stored: T
+    private let lock = NSLock()
+    init(_ value: T) { stored = value }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    func mutate(_ body: (inout T) -> Void) { lock.lock(); defer { lock.unlock() }; body(&stored) }
 }
 
 private enum RunDirectoryProbe {

@@ -153,6 +153,31 @@ func temporaryPath(_ name: String) -> String {
         #expect(r.stderr.contains("lenet5 expects 1×32×32; got 1×28×28"), "\(r.stderr)")
     }
 
+    /// An ImageFolder image whose header is fine but whose data is damaged: a warning naming it after
+    /// the epoch (it was used as zeros); with --strict-images an error before training.
+    @Test func damagedImagesAreReportedOrRefused() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("StrataImageTests/Fixtures")
+        let good = [UInt8](FileManager.default.contents(atPath: fixtures.appendingPathComponent("rgb_7x5.png").path) ?? Data())
+        #expect(good.count > 60)
+        var damaged = good
+        let idat = (8..<(good.count - 4)).first { good[$0..<($0 + 4)] == [0x49, 0x44, 0x41, 0x54] }!   // "IDAT"
+        for k in (idat + 6)..<min(idat + 14, good.count - 12) { damaged[k] ^= 0x5A }
+        let root = temporaryPath("folder-\(UInt32.random(in: 0...UInt32.max))")
+        for (split, cls, name, bytes) in [("train", "a", "1.png", good), ("train", "b", "bad.png", damaged), ("train", "b", "2.png", good),
+                                          ("val", "a", "1.png", good), ("val", "b", "1.png", good)] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(split)/\(cls)", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: "\(root)/\(split)/\(cls)/\(name)", contents: Data(bytes))
+        }
+        let common = ["train", "--model", "resnet20", "--dataset", "imagefolder", "--data", root, "--max-steps", "2", "--batch-size", "2", "--quiet"]
+        let r = try runStrata(common + ["--out", temporaryPath("folder-run-\(UInt32.random(in: 0...UInt32.max))")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("1 image(s) could not be decoded") && r.stderr.contains("bad.png"), "\(r.stderr)")
+        let strict = try runStrata(common + ["--strict-images", "--out", temporaryPath("folder-strict-\(UInt32.random(in: 0...UInt32.max))")])
+        #expect(strict.status != 0 && strict.status < 128, "exit \(strict.status)")
+        #expect(strict.stderr.contains("--strict-images: 1 of 3 images") && strict.stderr.contains("bad.png"), "\(strict.stderr)")
+    }
+
     @Test func unknownModelName() throws {
         let r = try runStrata(["summary", "resnet9000"])
         #expect(r.status != 0)
