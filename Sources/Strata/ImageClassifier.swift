@@ -75,6 +75,7 @@ public final class ImageClassifier {
             weightsPath = inRun
         }
         let file = try SafeTensorsFile(path: weightsPath)
+        do { try Checkpoint.verifyChecksums(file, file: weightsPath) } catch { throw ClassifierError("\(error)") }
         let metaNames = try Self.jsonStrings(file.metadata["class_names"], key: "class_names", path: weightsPath)
         let n = classes ?? metaNames?.count ?? classNames?.count ?? entry.classes
         guard n > 0 else { throw ClassifierError("the number of classes must be positive, got \(n)") }

@@ -200,6 +200,46 @@ public struct Checkpoint: Sendable {
     /// Optimizer state, keyed `<parameter>/<slot>` (prefix removed).
     public let optimizer: [String: Tensor]
 
+    /// Metadata key of the per-tensor checksums: a JSON object, tensor name → CRC-32C of its stored
+    /// bytes (8 hex digits). Written with every checkpoint, checked on every load that finds it, so a
+    /// flipped bit (an exponent turning a weight into 1e38) is an error, not a silent resume.
+    public static let checksumKey = "strata_crc32c"
+
+    /// The checksums metadata for tensors about to be written as F32/F64 (their row-major bytes).
+    static func checksums(_ tensors: [String: Tensor]) -> String {
+        var out: [(String, JSON)] = []
+        for (name, t) in tensors.sorted(by: { $0.key < $1.key }) {
+            let storage = t.storage
+            let bytes = UnsafeRawBufferPointer(start: storage.pointer, count: t.count * t.dtype.byteCount)
+            out.append((name, .string(hex32(CRC32C.checksum(bytes)))))
+            withExtendedLifetime(storage) {}
+        }
+        return JSON.object(out).serialized()
+    }
+
+    /// Checks every tensor of `file` against its stored checksum, when the file has them.
+    public static func verifyChecksums(_ st: SafeTensorsFile, file: String) throws {
+        guard let text = st.metadata[checksumKey] else { return }   // older Strata checkpoints, PyTorch files
+        guard case let .object(items)? = try? JSON.parse(text) else {
+            throw TrainingError.corruptCheckpoint("\(file): the \(checksumKey) metadata is not a JSON object")
+        }
+        let stored = Dictionary(items.compactMap { k, v in v.stringValue.map { (k, $0) } }, uniquingKeysWith: { a, _ in a })
+        for name in st.names {
+            guard let expected = stored[name] else {
+                throw TrainingError.corruptCheckpoint("\(file): tensor \(name) has no checksum in \(checksumKey) (the file was altered)")
+            }
+            let found = hex32(CRC32C.checksum(st.storedBytes(name)!))
+            guard found == expected else {
+                throw TrainingError.corruptCheckpoint("\(file): tensor \(name) fails its CRC-32C check (stored \(expected), computed \(found)): the file is damaged")
+            }
+        }
+    }
+
+    static func hex32(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }
+
     /// Reads a checkpoint: a `.safetensors` file, or a run directory (its `last.safetensors`).
     public static func load(_ path: String) throws -> Checkpoint {
         let file = isDirectory(path) ? path + "/" + lastName : path
@@ -210,6 +250,7 @@ public struct Checkpoint: Sendable {
             throw FileSystemError(path: file, operation: "open", code: ENOENT)
         }
         let st = try SafeTensorsFile(path: file)
+        try verifyChecksums(st, file: file)
         guard let text = st.metadata[stateKey] else {
             throw TrainingError.corruptCheckpoint("\(file) has no \(stateKey) metadata: it holds weights but no training state")
         }
@@ -239,6 +280,7 @@ public struct Checkpoint: Sendable {
             }
         }
         let st = try SafeTensorsFile(path: file)
+        try verifyChecksums(st, file: file)
         var tensors: [String: Tensor] = [:]
         for name in st.names where !name.hasPrefix(optimizerPrefix) { tensors[name] = try st.tensor(name) }
         var names: [String]?

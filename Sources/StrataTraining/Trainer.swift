@@ -383,7 +383,7 @@ public final class Trainer {
     private func write(state: CheckpointState, tensors: [String: Tensor], to path: String, json: String, run: RunDirectory) throws {
         let text = state.json.serialized()
         var metadata = [Checkpoint.stateKey: text, "class_names": JSON(classNames).serialized(),
-                        "model": configuration.model, "kind": state.kind]
+                        "model": configuration.model, "kind": state.kind, Checkpoint.checksumKey: Checkpoint.checksums(tensors)]
         if let n = evaluationTransform?.normalization {   // read by ImageClassifier (`strata classify`)
             metadata["mean"] = JSON(n.mean.map(shortestDouble)).serialized()
             metadata["std"] = JSON(n.std.map(shortestDouble)).serialized()

@@ -94,6 +94,12 @@ func temporaryPath(_ name: String) -> String {
         for o in stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4) {
             bytes.replaceSubrange(o..<(o + 4), with: [0x00, 0x00, 0xC0, 0x7F])
         }
+        // Rename the checksum metadata key (same length, so offsets hold): otherwise the load would
+        // rightly refuse the altered tensor before the model ever ran.
+        let checksumKey = Array("strata_crc32c".utf8), renamed = Array("strata_xxxxxx".utf8)
+        if let at = (8..<(8 + headerLength)).first(where: { Array(bytes[$0..<($0 + checksumKey.count)]) == checksumKey }) {
+            bytes.replaceSubrange(at..<(at + checksumKey.count), with: renamed)
+        }
         let weights = temporaryPath("nan.safetensors")
         FileManager.default.createFile(atPath: weights, contents: Data(bytes))
         let image = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

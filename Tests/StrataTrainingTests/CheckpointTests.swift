@@ -143,6 +143,40 @@ import StrataTensor
     }
 }
 
+@Suite struct CheckpointChecksumTests {
+    /// A bit flipped in a stored weight (the exponent's top bit: 0.01 becomes ~3e36) is caught on load,
+    /// for a resume and for evaluation/inference, naming the file and the tensor.
+    @Test func aFlippedBitIsCaughtOnLoad() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let t = Trainer(model: tinyNet(), configuration: smallConfiguration(epochs: 1))
+        t.runDirectory = try RunDirectory(dir)
+        try t.fit(train: smallTrain, validation: smallValidation)
+        let path = dir + "/" + Checkpoint.lastName
+        _ = try Checkpoint.load(dir)   // intact: loads
+        let st = try SafeTensorsFile(path: path)
+        #expect(st.metadata[Checkpoint.checksumKey] != nil)
+        let name = st.names.first { !$0.hasPrefix("optimizer/") && st.info($0)?.dtype == "F32" }!
+        // safetensors: u64 header length N, the JSON header, then data; offsets count from 8 + N.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let headerLength = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as? [String: Any]
+        let begin = ((header?[name] as? [String: Any])?["data_offsets"] as? [Int])?.first ?? 0
+        // The tensor's first float, most significant byte, bit 6 of the exponent: flip it.
+        let start = 8 + headerLength + begin
+        bytes[start + 3] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        for load in [{ _ = try Checkpoint.load(dir) }, { _ = try Checkpoint.modelWeights(path) }] {
+            do {
+                try load()
+                Issue.record("a damaged checkpoint loaded")
+            } catch {
+                #expect("\(error)".contains(path) && "\(error)".contains("tensor \(name) fails its CRC-32C check"), "\(error)")
+            }
+        }
+    }
+}
+
 @Suite(.serialized) struct CheckpointFileTests {
     @Test func checkpointFilesHoldModelOptimizerStateAndClassNames() throws {
         let dir = temporaryDirectory()

@@ -195,6 +195,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return Tensor(shape: e.shape, storage: storage)
     }
 
+    /// The bytes tensor `name` is stored as (little-endian, in its stored dtype), valid while this
+    /// file is alive; nil if there is no such tensor. For checksums.
+    public func storedBytes(_ name: String) -> UnsafeRawBufferPointer? {
+        guard let e = entries[name] else { return nil }
+        guard let base = file.bytes.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: UnsafeRawPointer(base) + e.begin, count: e.end - e.begin)
+    }
+
     /// Reads every tensor, converted to `dtype`.
     public func tensors(as dtype: DType = .float32) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
