@@ -149,6 +149,10 @@ public struct CheckpointState: Sendable {
         guard let kind = json["kind"]?.stringValue, let config = json["config"],
               let epoch = json["epoch"]?.intValue, let batch = json["batch_in_epoch"]?.intValue, let step = json["step"]?.intValue,
               let rng = json["rng"], let sums = json["epoch_sums"] else { throw bad("a required field is missing") }
+        // Values an edit (or another program) could have put there: each must be possible for a real run.
+        guard (0...1_000_000).contains(epoch) else { throw bad("epoch \(epoch) is not from 0 to 1,000,000") }
+        guard (0...1_000_000_000).contains(step) else { throw bad("step \(step) is not from 0 to 1,000,000,000") }
+        guard (0...1_000_000_000).contains(batch) else { throw bad("batch_in_epoch \(batch) is negative or impossibly large") }
         var p = TrainingProgress()
         (p.epoch, p.batchInEpoch, p.step) = (epoch, batch, step)
         guard let words = rng["global_random"]?.arrayValue?.compactMap({ $0.stringValue.flatMap { UInt64($0, radix: 16) } }),
@@ -156,6 +160,9 @@ public struct CheckpointState: Sendable {
         p.globalRandom = (words[0], words[1], words[2], words[3])
         guard let lossSum = sums["loss_sum"]?.doubleValue, let correct = sums["correct"]?.intValue,
               let seen = sums["seen"]?.intValue, let seconds = sums["seconds"]?.doubleValue else { throw bad("epoch_sums is incomplete") }
+        guard lossSum.isFinite, correct >= 0, seen >= correct, seconds >= 0, seconds.isFinite else {
+            throw bad("epoch_sums are impossible (loss_sum \(lossSum), correct \(correct) of seen \(seen), seconds \(seconds))")
+        }
         (p.lossSum, p.correct, p.seen, p.epochSeconds) = (lossSum, correct, seen, seconds)
         p.epochDataSeconds = sums["data_seconds"]?.doubleValue ?? 0
         p.history = try (json["history"]?.arrayValue ?? []).map(EpochSummary.init(json:))
@@ -163,6 +170,7 @@ public struct CheckpointState: Sendable {
         if let b = json["best_epoch"], b != .null { p.bestEpoch = b.intValue }
         self.kind = kind
         configuration = try TrainingConfiguration(json: config)
+        do { try configuration.validate() } catch { throw bad("its configuration is invalid: \(error)") }
         progress = p
         classNames = (json["class_names"]?.arrayValue ?? []).compactMap(\.stringValue)
         shuffleSeed = rng["shuffle_seed"]?.stringValue.flatMap { UInt64($0) } ?? 0

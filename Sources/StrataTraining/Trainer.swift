@@ -236,6 +236,9 @@ public final class Trainer {
                                      transform: trainTransform, augment: augment)
             // Batches are assembled on background threads while the model computes; each is a pure
             // function of (seed, position), so a resumed epoch continues with the very same batches.
+            guard progress.batchInEpoch <= loader.batchCount else {   // an edited or foreign checkpoint
+                throw TrainingError.corruptCheckpoint("batch_in_epoch \(progress.batchInEpoch) is past the \(loader.batchCount) batches of an epoch of this dataset")
+            }
             let prefetch = loader.prefetching(workers: Swift.max(1, c.workers), depth: 3, startingAt: progress.batchInEpoch)
             defer { prefetch.cancel() }
             var segmentStart = MonotonicClock.now()

@@ -177,6 +177,48 @@ import StrataTensor
     }
 }
 
+@Suite struct EditedCheckpointTests {
+    /// The checkpoint's state with `edit` applied to its JSON, written back (weights and checksums unchanged).
+    func edited(_ dir: String, _ edit: (inout [String: Any]) -> Void) throws {
+        let path = dir + "/" + Checkpoint.lastName
+        let st = try SafeTensorsFile(path: path)
+        var tensors: [String: Tensor] = [:]
+        for name in st.names { tensors[name] = try st.tensor(name, as: st.info(name)?.dtype == "F64" ? .float64 : .float32) }
+        var state = try JSONSerialization.jsonObject(with: Data(st.metadata[Checkpoint.stateKey]!.utf8)) as! [String: Any]
+        edit(&state)
+        var metadata = st.metadata
+        metadata[Checkpoint.stateKey] = String(decoding: try JSONSerialization.data(withJSONObject: state), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: metadata, to: path)
+    }
+
+    /// Impossible progress values are errors naming them, not traps (issue 11).
+    @Test func impossibleProgressIsAnError() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = smallConfiguration(epochs: 1)
+        let t = Trainer(model: tinyNet(), configuration: c)
+        t.runDirectory = try RunDirectory(dir)
+        try t.fit(train: smallTrain, validation: smallValidation)
+        for (key, value, message) in [("epoch", -3, "epoch -3"), ("batch_in_epoch", -1, "batch_in_epoch -1"), ("step", -7, "step -7")] {
+            try edited(dir) { $0[key] = value }
+            do {
+                _ = try Checkpoint.load(dir)
+                Issue.record("\(key) = \(value) loaded")
+            } catch { #expect("\(error)".contains(message), "\(error)") }
+            try edited(dir) { $0[key] = 0 }
+        }
+        // Past the end of an epoch of this dataset: refused when training resumes.
+        try edited(dir) { $0["batch_in_epoch"] = 1_000_000 }
+        let resumed = Trainer(model: tinyNet(), configuration: c)
+        resumed.runDirectory = try RunDirectory(dir)
+        try resumed.restore(from: try Checkpoint.load(dir))
+        do {
+            try resumed.fit(train: smallTrain, validation: smallValidation)
+            Issue.record("batch_in_epoch past the epoch was accepted")
+        } catch { #expect("\(error)".contains("batch_in_epoch 1000000 is past the"), "\(error)") }
+    }
+}
+
 @Suite(.serialized) struct CheckpointFileTests {
     @Test func checkpointFilesHoldModelOptimizerStateAndClassNames() throws {
         let dir = temporaryDirectory()
