@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model name (see `strata models`). Default: lenet5.") var model: String?
     @Option(help: "Dataset: \(DatasetCatalog.all.map(\.name).joined(separator: ", ")). Default: synthetic.") var dataset: String?
-    @Option(help: "Dataset folder (not needed for synthetic).") var data: String?
+    @Option(help: "Dataset folder (not needed for synthetic); stored absolute. With --resume: where the run's dataset is now, if it moved.") var data: String?
     @Option(help: "Epochs. Default: 4.") var epochs: Int?
     @Option(help: "Stop after this many optimizer steps; the schedule spans them (He et al.: 64000).") var maxSteps: Int?
     @Option(help: "Mini-batch size. Default: 64.") var batchSize: Int?
@@ -57,8 +57,10 @@ struct Train: ParsableCommand {
         guard entry.input[0] == data.train.imageShape[0] else {
             throw ValidationError("\(config.model) takes \(entry.input[0])-channel input; the \(config.dataset) dataset is \(data.train.imageShape[0])-channel")
         }
-        do { try entry.checkInput(data.train.imageShape) } catch {
-            throw ValidationError("the \(config.dataset) dataset's \(data.train.imageShape.map(String.init).joined(separator: "×")) images: \(error)")
+        // What reaches the model: the dataset's images after the training transform (MNIST is padded to 32×32).
+        let modelInput = data.trainTransform?.outputShape(for: data.train.imageShape) ?? data.train.imageShape
+        do { try entry.checkInput(modelInput) } catch {
+            throw ValidationError("the \(config.dataset) dataset's \(modelInput.map(String.init).joined(separator: "×")) images: \(error)")
         }
         let folders = [data.train, data.validation].compactMap { $0 as? ImageFolder }
         if strictImages { try Self.decodeEveryImage(folders) }
@@ -128,7 +130,7 @@ struct Train: ParsableCommand {
         if let resume {
             var given: [String] = []
             if model != nil { given.append("--model") }; if dataset != nil { given.append("--dataset") }
-            if data != nil { given.append("--data") }; if maxSteps != nil { given.append("--max-steps") }
+            if maxSteps != nil { given.append("--max-steps") }
             if batchSize != nil { given.append("--batch-size") }; if optimizer != nil { given.append("--optimizer") }
             if lr != nil { given.append("--lr") }; if schedule != nil { given.append("--schedule") }
             if warmupEpochs != nil { given.append("--warmup-epochs") }; if milestones != nil { given.append("--milestones") }
@@ -138,7 +140,7 @@ struct Train: ParsableCommand {
             if seed != nil { given.append("--seed") }
             if let out, out != resume { given.append("--out") }
             guard given.isEmpty else {
-                throw ValidationError("--resume continues with the checkpoint's own settings; drop \(given.joined(separator: ", ")) (only --epochs, --workers, --log-every and --quiet may be given)")
+                throw ValidationError("--resume continues with the checkpoint's own settings; drop \(given.joined(separator: ", ")) (only --data, --epochs, --workers, --log-every and --quiet may be given)")
             }
             let checkpoint = try Checkpoint.load(resume)
             var config = checkpoint.state.configuration
@@ -153,13 +155,16 @@ struct Train: ParsableCommand {
             }
             if let workers { config.workers = workers }
             if let logEvery { config.logEverySteps = logEvery }
+            // The dataset moved (or the run is resumed on another machine): --data points at it.
+            if let data { config.dataPath = Self.absolute(data) }
             return (config, resume, checkpoint)
         }
 
         var c = TrainingConfiguration()
         c.model = model ?? "lenet5"
         c.dataset = dataset ?? "synthetic"
-        c.dataPath = data ?? ""
+        // Stored absolute, so that `--resume` works from any working directory.
+        c.dataPath = data.map(Self.absolute) ?? ""
         c.epochs = epochs ?? 4
         c.maxSteps = maxSteps
         c.batchSize = batchSize ?? 64
@@ -206,6 +211,13 @@ struct Train: ParsableCommand {
 }
 
 extension Train {
+    /// `path` made absolute against the current directory (no symlinks resolved).
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+    }
+
     /// Decodes every image of the folders (in parallel) and throws, naming them, if any fails.
     static func decodeEveryImage(_ folders: [ImageFolder]) throws {
         for folder in folders {

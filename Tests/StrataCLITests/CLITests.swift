@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Runs the built `strata` executable (it sits beside the test bundle) and captures its output.
-func runStrata(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+func runStrata(_ arguments: [String], environment extra: [String: String] = [:], in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var dir = testBinary.deletingLastPathComponent()
     // On Linux the tests run from `<build>/StrataPackageTests.xctest`; on macOS from inside a bundle.
@@ -13,6 +13,7 @@ func runStrata(_ arguments: [String], environment extra: [String: String] = [:])
     process.executableURL = dir.appendingPathComponent("strata")
     process.arguments = arguments
     if !extra.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 } }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -182,6 +183,28 @@ func temporaryPath(_ name: String) -> String {
         let strict = try runStrata(common + ["--strict-images", "--out", temporaryPath("folder-strict-\(UInt32.random(in: 0...UInt32.max))")])
         #expect(strict.status != 0 && strict.status < 128, "exit \(strict.status)")
         #expect(strict.stderr.contains("--strict-images: 1 of 3 images") && strict.stderr.contains("bad.png"), "\(strict.stderr)")
+    }
+
+    /// A relative --data is stored absolute (resume works from another directory), and --resume --data
+    /// points a run at its moved dataset.
+    @Test func dataPathsSurviveADirectoryChangeAndAMove() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("StrataDataTests/Fixtures/mnist-tiny").path
+        let base = temporaryPath("data-move-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fixture, toPath: base + "/mnist")
+        let run = base + "/run"
+        let r0 = try runStrata(["train", "--dataset", "mnist", "--data", "mnist", "--out", run, "--epochs", "1", "--batch-size", "4", "--quiet"],
+                               in: base)
+        #expect(r0.status == 0, "\(r0.stderr)")
+        let state = String(decoding: FileManager.default.contents(atPath: run + "/last.json") ?? Data(), as: UTF8.self)
+        #expect(state.contains("\"\(base)/mnist\""), "the dataset path is stored absolute: \(state.prefix(400))")
+        // Resume from elsewhere after the dataset moved: without --data it names the missing folder, with it it runs.
+        try FileManager.default.moveItem(atPath: base + "/mnist", toPath: base + "/moved")
+        let lost = try runStrata(["train", "--resume", run, "--epochs", "2", "--quiet"], in: "/")
+        #expect(lost.status != 0 && lost.status < 128 && lost.stderr.contains("\(base)/mnist"), "\(lost.stderr)")
+        let found = try runStrata(["train", "--resume", run, "--epochs", "2", "--data", base + "/moved", "--quiet"], in: "/")
+        #expect(found.status == 0, "\(found.stderr)")
     }
 
     @Test func unknownModelName() throws {
