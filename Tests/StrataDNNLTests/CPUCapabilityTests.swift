@@ -90,4 +90,20 @@ struct DNNLCapabilityTests {
         #expect((joined?.layout as? DNNLLayout)?.md.channelBlock == block, "the concatenation is in nChw\(block)c")
         if let joined { expectClose(joined, x, tolerance: 0, "concatenation in nChw\(block)c") }
     }
+
+    @Test("the NaN scan before max pooling finds a NaN anywhere: vector body, tail, chunk edges")
+    func nanScan() {
+        let count = 70_001
+        let b = Buffer(dtype: .float32, count: count)
+        let p = b.typed(Float.self)
+        for i in 0..<count { p[i] = Float(i % 97) - 40 }
+        #expect(!DNNLBackend.containsNaN(b, count: count))
+        for at in [0, 7, 8, 65_535, 65_536, 69_999, 70_000] {
+            p[at] = .nan
+            #expect(DNNLBackend.containsNaN(b, count: count), "NaN at \(at)")
+            p[at] = 1
+        }
+        p[count - 1] = .infinity
+        #expect(!DNNLBackend.containsNaN(b, count: count), "infinity is not NaN")
+    }
 }

@@ -6,8 +6,8 @@ import Testing
 // NaN must reach the output as it does in PyTorch and the reference backend (issue 11: the
 // oneDNN backend gave finite logits for an all-NaN input: fused ReLU post-ops computed max(x, 0)).
 // Each case puts NaN in one place and checks that every output the reference makes NaN is NaN.
-// Not yet covered (they still drop NaN, see the README): max pooling and batch norm → ReLU fused
-// in oneDNN's batch norm (fuse_norm_relu).
+// Not yet covered (it still drops NaN, see the README): batch norm → ReLU fused in oneDNN's batch
+// norm (fuse_norm_relu).
 @Suite("oneDNN backend: NaN propagates like the reference")
 struct NaNPropagationTests {
     static func withNaN(_ t: Tensor, at index: Int = 0) -> Tensor {
@@ -19,6 +19,9 @@ struct NaNPropagationTests {
     static let cases: [(String, (Tensor) -> Tensor)] = [
         ("relu", { $0.relu() }),
         ("avg pool", { avgPool2d($0, .init(kernel: 2)) }),
+        ("max pool", { maxPool2d($0, .init(kernel: 2)) }),
+        ("max pool 3×3 s2 p1 ceil", { maxPool2d($0, .init(kernel: 3, stride: 2, padding: 1, ceilMode: true)) }),
+        ("conv → relu → max pool", { maxPool2d(conv2d($0, weight: f32([16, 16, 1, 1], 313, std: 0.2)).relu(), .init(kernel: 3, stride: 2, padding: 1)) }),
         ("conv → relu", { conv2d($0, weight: f32([16, 16, 3, 3], 301, std: 0.2), .init(padding: 1)).relu() }),
         ("conv → bn → + → relu", { x in
             let h = batchNorm2d(conv2d(x, weight: f32([16, 16, 3, 3], 302, std: 0.2), .init(padding: 1)),
