@@ -171,11 +171,19 @@ extension DNNLBackend {
     /// backward primitives here never compute the bias gradient). Created inside a cache
     /// `make` closure, so it must not take the cache lock itself.
     private func convForwardHint(_ g: ConvGeometryDNNL, _ algorithm: dnnl_alg_kind_t) throws -> Primitive {
+        try g.uncachedForwardPrimitive(algorithm, name: "convolution forward (hint)")
+    }
+}
+
+extension ConvGeometryDNNL {
+    /// A forward-training primitive without bias, layouts left to oneDNN, not cached: a backward
+    /// primitive's hint, or a probe of what oneDNN does on this CPU (``DNNLCapabilities``).
+    func uncachedForwardPrimitive(_ algorithm: dnnl_alg_kind_t, name: String) throws -> Primitive {
         var desc = dnnl_convolution_desc_t()
-        var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+        var src = MemoryDesc.any(self.src).raw, wei = MemoryDesc.any(weights).raw, dst = MemoryDesc.any(self.dst).raw
         try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, nil, &dst,
-                                                             g.strides, g.dilates, g.padL, g.padR),
-                  "convolution forward (hint)", "dnnl_dilated_convolution_forward_desc_init")
-        return try Primitive("convolution forward (hint)", desc: &desc)
+                                                             strides, dilates, padL, padR),
+                  name, "dnnl_dilated_convolution_forward_desc_init")
+        return try Primitive(name, desc: &desc)
     }
 }

@@ -308,12 +308,7 @@ public enum DNNLCapabilities {
     }
 
     private static func convolutionProbe(_ g: ConvGeometryDNNL, _ algorithm: dnnl_alg_kind_t) throws -> Primitive {
-        var desc = dnnl_convolution_desc_t()
-        var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
-        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, nil, &dst,
-                                                             g.strides, g.dilates, g.padL, g.padR),
-                  "convolution probe", "dnnl_dilated_convolution_forward_desc_init")
-        return try Primitive("convolution probe", desc: &desc)
+        try g.uncachedForwardPrimitive(algorithm, name: "convolution probe")
     }
 }
 

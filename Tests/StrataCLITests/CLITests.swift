@@ -24,6 +24,20 @@ func runStrata(_ arguments: [String], environment extra: [String: String] = [:],
     return (process.terminationStatus, stdout, stderr)
 }
 
+/// A float32 .npy file of zeros with `shape` (NumPy format 1.0: magic, header padded to 64 bytes).
+func zerosNPY(_ shape: [Int], name: String) -> String {
+    let path = temporaryPath(name)
+    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")   // Python's tuple repr
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+    var h = Array(header.utf8)
+    while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
+    h.append(0x0A)
+    let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
+        + [UInt8](repeating: 0, count: 4 * shape.reduce(1, *))
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return path
+}
+
 func temporaryPath(_ name: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-cli-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -65,15 +79,7 @@ func temporaryPath(_ name: String) -> String {
         let weights = temporaryPath("lenet-weights")
         let r0 = try runStrata(["train", "--out", weights, "--max-steps", "2", "--quiet"])
         #expect(r0.status == 0, "\(r0.stderr)")
-        let x = temporaryPath("x.npy")
-        // A 1×1×32×32 float32 .npy array of zeros.
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 32, 32), }"
-        var h = Array(header.utf8)
-        while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
-        h.append(0x0A)
-        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
-        bytes += [UInt8](repeating: 0, count: 4 * 32 * 32)
-        FileManager.default.createFile(atPath: x, contents: Data(bytes))
+        let x = zerosNPY([1, 1, 32, 32], name: "x.npy")
         let r = try runStrata(["infer", "--model", "resnet20", "--weights", weights, "--input", x, "--output", temporaryPath("y.npy")])
         #expect(r.status != 0 && r.status < 128)
         #expect(r.stderr.contains("does not fit resnet20") && r.stderr.contains("missing keys"), "\(r.stderr)")
@@ -147,14 +153,7 @@ func temporaryPath(_ name: String) -> String {
     @Test func inferOnAnArrayOfTheWrongSize() throws {
         let weights = temporaryPath("lenet-for-infer")
         #expect(try runStrata(["train", "--out", weights, "--max-steps", "2", "--quiet"]).status == 0)
-        let x = temporaryPath("x28.npy")
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 28, 28), }"
-        var h = Array(header.utf8)
-        while (10 + h.count + 1) % 64 != 0 { h.append(0x20) }
-        h.append(0x0A)
-        let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
-            + [UInt8](repeating: 0, count: 2 * 4 * 28 * 28)
-        FileManager.default.createFile(atPath: x, contents: Data(bytes))
+        let x = zerosNPY([2, 1, 28, 28], name: "x28.npy")
         let r = try runStrata(["infer", "--model", "lenet5", "--weights", weights, "--input", x, "--output", temporaryPath("y28.npy")])
         #expect(r.status != 0 && r.status < 128, "exit \(r.status)")
         #expect(r.stderr.contains("lenet5 expects 1×32×32; got 1×28×28"), "\(r.stderr)")
