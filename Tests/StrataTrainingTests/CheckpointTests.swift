@@ -127,10 +127,7 @@ import StrataTensor
     @Test func restoreRejectsAMismatchedModelOrOptimizer() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let c = smallConfiguration(epochs: 1)
-        let t = Trainer(model: tinyNet(), configuration: c)
-        t.runDirectory = try RunDirectory(dir)
-        try t.fit(train: smallTrain, validation: smallValidation)
+        let c = try trainOneEpoch(into: dir)
         let checkpoint = try Checkpoint.load(dir)
         do {
             try Trainer(model: LeNet5(), configuration: c).restore(from: checkpoint)
@@ -143,15 +140,23 @@ import StrataTensor
     }
 }
 
+/// One epoch of the tiny net on the small data set, checkpointed into `dir`; returns its configuration.
+@discardableResult
+func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
+    let c = smallConfiguration(epochs: 1)
+    let t = Trainer(model: tinyNet(), configuration: c)
+    t.runDirectory = try RunDirectory(dir)
+    try t.fit(train: smallTrain, validation: smallValidation)
+    return c
+}
+
 @Suite struct CheckpointChecksumTests {
     /// A bit flipped in a stored weight (the exponent's top bit: 0.01 becomes ~3e36) is caught on load,
     /// for a resume and for evaluation/inference, naming the file and the tensor.
     @Test func aFlippedBitIsCaughtOnLoad() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let t = Trainer(model: tinyNet(), configuration: smallConfiguration(epochs: 1))
-        t.runDirectory = try RunDirectory(dir)
-        try t.fit(train: smallTrain, validation: smallValidation)
+        try trainOneEpoch(into: dir)
         let path = dir + "/" + Checkpoint.lastName
         _ = try Checkpoint.load(dir)   // intact: loads
         let st = try SafeTensorsFile(path: path)
@@ -195,10 +200,7 @@ import StrataTensor
     @Test func impossibleProgressIsAnError() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let c = smallConfiguration(epochs: 1)
-        let t = Trainer(model: tinyNet(), configuration: c)
-        t.runDirectory = try RunDirectory(dir)
-        try t.fit(train: smallTrain, validation: smallValidation)
+        let c = try trainOneEpoch(into: dir)
         for (key, value, message) in [("epoch", -3, "epoch -3"), ("batch_in_epoch", -1, "batch_in_epoch -1"), ("step", -7, "step -7")] {
             try edited(dir) { $0[key] = value }
             do {
