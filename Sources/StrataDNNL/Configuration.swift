@@ -21,9 +21,18 @@ public enum StrataBackends {
     /// A new backend by name (`dnnl`, `reference`); nil for an unknown name.
     public static func make(_ name: String, convolutionAlgorithm: DNNLBackend.ConvolutionAlgorithm = .auto,
                             fusion: Bool = true) -> (any Backend)? {
+        switch canonicalName(name) {
+        case "dnnl": return DNNLBackend(convolutionAlgorithm: convolutionAlgorithm, fusion: fusion)
+        case "reference": return ReferenceBackend()
+        default: return nil
+        }
+    }
+
+    /// `dnnl` or `reference` for a name `STRATA_BACKEND` accepts (any case; `onednn`, `ref` too), else nil.
+    static func canonicalName(_ name: String) -> String? {
         switch name.lowercased() {
-        case "dnnl", "onednn": return DNNLBackend(convolutionAlgorithm: convolutionAlgorithm, fusion: fusion)
-        case "reference", "ref": return ReferenceBackend()
+        case "dnnl", "onednn": return "dnnl"
+        case "reference", "ref": return "reference"
         default: return nil
         }
     }
@@ -52,7 +61,7 @@ public enum StrataBackends {
     }
 
     /// Most threads `STRATA_NUM_THREADS` may ask for (libgomp fails creating ~100,000).
-    public static let maximumThreads = 1024
+    public static let maximumThreads = maximumThreadCount
 
     /// What is wrong with the `STRATA_*` variables in `environment`, one message per variable naming it,
     /// the value found and what is accepted; empty when all are valid or unset. The CLI refuses to
@@ -62,7 +71,7 @@ public enum StrataBackends {
         func check(_ name: String, _ accepted: String, _ valid: (String) -> Bool) {
             if let value = environment[name], !valid(value) { problems.append("\(name)='\(value)': expected \(accepted)") }
         }
-        check("STRATA_BACKEND", names.joined(separator: " or ")) { make($0) != nil }
+        check("STRATA_BACKEND", names.joined(separator: " or ")) { canonicalName($0) != nil }
         check("STRATA_NUM_THREADS", "a whole number of threads from 1 to \(maximumThreads)") {
             Int($0).map { (1...maximumThreads).contains($0) } ?? false
         }

@@ -28,7 +28,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         /// Winograd F(4×4, 3×3) where it is faster, direct elsewhere. Inference: oneDNN chooses
         /// (`convolution_auto`; up to 2× faster on VGG-16 and 1.6× on ResNet-18 at batch 32).
         /// Training, where oneDNN 2.6 always picks direct: Winograd in all three passes for 3×3
-        /// stride-1 layers with ≥ 32 input and output channels in whole 16-channel blocks at
+        /// stride-1 layers with ≥ 32 input and output channels in whole channel blocks at
         /// batch ≥ 16 (measured 1.4–2.4× faster per pass), direct elsewhere. Numerically different
         /// from direct convolution: ≤ 1e-4 relative per convolution and pass in the differential
         /// tests, ≤ 2e-6 on the logits of every benchmarked zoo model (`strata bench --winograd-error`).

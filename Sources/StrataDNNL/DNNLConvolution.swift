@@ -38,13 +38,13 @@ struct ConvGeometryDNNL {
 
     /// Where Winograd beats direct convolution in all three training passes on this machine's
     /// class (AVX-512, oneDNN 2.6; `Benchmarks/layer_profile.py` per pass): 3×3 stride-1 layers with
-    /// at least 32 input and output channels in whole 16-channel blocks, at batch ≥ 16 (ResNet-50's
+    /// at least 32 input and output channels in whole channel blocks, at batch ≥ 16 (ResNet-50's
     /// 3×3 layers 1.7–2.4× faster; CIFAR ResNets' 32- and 64-channel stages 1.4–1.8×, their
     /// 16-channel stage slower, so left direct). oneDNN's own `auto` picks direct for every
     /// training pass.
     var prefersWinogradInTraining: Bool {
-        isWinogradCandidate && src[0] >= 16 && src[1] >= 32 && dst[1] >= 32 && src[1] % 16 == 0 && dst[1] % 16 == 0
-            && DNNLCapabilities.hasWinograd
+        DNNLCapabilities.hasWinograd && isWinogradCandidate && src[0] >= 16 && src[1] >= 32 && dst[1] >= 32
+            && src[1] % DNNLCapabilities.channelBlock == 0 && dst[1] % DNNLCapabilities.channelBlock == 0
     }
 
     /// Everything that makes primitives differ, for the cache key.

@@ -135,6 +135,15 @@ extension DNNLBackend {
                            weights: w, weightsMD: md, bias: b).tensor
     }
 
+    /// `t`'s values into `destination` in layout `md` (a copy when `t` is held in it, else a reorder).
+    func copy(_ t: Tensor, into destination: Buffer, _ md: MemoryDesc) {
+        let (data, from) = currentLayout(t)
+        if from == md { destination.pointer.copyMemory(from: data.pointer, byteCount: md.byteCount) } else {
+            Reorders.convert(data, from: from, into: destination, to: md)
+        }
+        withExtendedLifetime(data) {}
+    }
+
     func copy(_ b: Buffer, bytes: Int) -> Buffer {
         let out = Buffer.bytes(bytes)
         out.pointer.copyMemory(from: b.pointer, byteCount: bytes)
@@ -151,19 +160,9 @@ extension DNNLBackend {
         let f = convForwardPrimitive(g, bias: pc.bias != nil, postOps: pc.postOps)
         let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
         let weights = reorder(pc.weights, from: pc.weightsMD, to: weiMD)
-        let dst: Buffer
-        if let residual = pc.residual {
-            // `sum` accumulates onto the destination: start it as a private copy of the residual.
-            let (data, md) = currentLayout(residual)
-            if md == dstMD {
-                dst = copy(data, bytes: dstMD.byteCount)
-            } else {
-                dst = resultBuffer(dstMD)
-                Reorders.convert(data, from: md, into: dst, to: dstMD)
-            }
-        } else {
-            dst = resultBuffer(dstMD)
-        }
+        let dst = resultBuffer(dstMD)
+        // `sum` accumulates onto the destination: start it as a private copy of the residual.
+        if let residual = pc.residual { copy(residual, into: dst, dstMD) }
         var args: [Primitive.Arg] = [.init(DNNL_ARG_SRC, srcMD, input(pc.input, as: srcMD)),
                                      .init(DNNL_ARG_WEIGHTS, weiMD, weights), .init(DNNL_ARG_DST, dstMD, dst)]
         if let bias = pc.bias { args.append(.init(DNNL_ARG_BIAS, .plain([g.dst[1]]), bias)) }

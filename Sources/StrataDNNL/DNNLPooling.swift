@@ -84,15 +84,13 @@ extension DNNLBackend {
         }
         let srcMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
-        var args: [Primitive.Arg] = [.init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)), .init(DNNL_ARG_DST, dstMD, dst)]
+        let source = input(x, as: srcMD)
+        var args: [Primitive.Arg] = [.init(DNNL_ARG_SRC, srcMD, source), .init(DNNL_ARG_DST, dstMD, dst)]
         let wsMD = f.md(dnnl_query_workspace_md)
         let workspace = training ? Buffer.bytes(wsMD.byteCount) : nil
         if let workspace { args.append(.init(DNNL_ARG_WORKSPACE, wsMD, workspace)) }
         orTrap { try f.execute(args) }
-        if !training {
-            let source = input(x, as: srcMD)
-            if Self.containsNaN(source, count: srcMD.byteCount / 4) { propagateNaN(into: dst, dstMD, src: source, srcMD, g) }
-        }
+        if !training && Self.containsNaN(source, count: srcMD.byteCount / 4) { propagateNaN(into: dst, dstMD, src: source, srcMD, g) }
         let y = output(dst, dstMD, shape: g.dst)
         guard let workspace else { return (y, []) }
         return (y, flatIndices(workspace: workspace, wsMD, g, p))

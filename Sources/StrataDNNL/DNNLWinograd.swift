@@ -64,24 +64,16 @@ extension DNNLBackend {
             let w = reorder(pc.weights, from: pc.weightsMD, to: plainWeights)
             return Self.transformWeights(w, k: g.dst[1], c: g.src[1])
         }
-        let dst: Buffer
-        let accumulate = pc.residual != nil
-        if let destination {
-            dst = destination
-        } else {
-            dst = Buffer.bytes(dstMD.byteCount)
-        }
+        // Every element, padding lanes included, is written by the output transform (or starts as the residual).
+        let dst = destination ?? Buffer.bytes(dstMD.byteCount)
         if let residual = pc.residual {
-            let (data, md) = currentLayout(residual)
-            if md == dstMD { dst.pointer.copyMemory(from: data.pointer, byteCount: dstMD.byteCount) } else {
-                dstMD.zeroPadding(dst)
-                Reorders.convert(data, from: md, into: dst, to: dstMD)
-            }
+            dstMD.zeroPadding(dst)
+            copy(residual, into: dst, dstMD)
         }
         let x = input(pc.input, as: .channelBlocked(g.src, block: 8))
         // The bias padded to whole blocks (zeros), so the last block loads as one SIMD8 value.
         let bias = pc.bias.map { Self.paddedBias($0, count: g.dst[1]) }
-        Self.winogradConvolution(x, u: u, bias: bias, dst: dst, geometry: g, accumulate: accumulate,
+        Self.winogradConvolution(x, u: u, bias: bias, dst: dst, geometry: g, accumulate: pc.residual != nil,
                                  relu: pc.postOps.contains(.relu))
         withExtendedLifetime((x, u, bias)) {}
         return (dst, dstMD)
@@ -205,6 +197,18 @@ extension DNNLBackend {
         return (m0 + s12 + s34, d12 + two * d34, s12 + four * s34, d12 + eight * d34 + m5)
     }
 
+    /// Runs `body(item, scratch)` for items 0..<count, strided over `threads` threads, each with
+    /// `scratch` SIMD8 values of its own (a transform's 6×6 or 4×6 tile).
+    @inline(__always)
+    private static func forEachItem(_ count: Int, threads: Int, scratch: Int,
+                                    _ body: (Int, UnsafeMutableBufferPointer<SIMD8<Float>>) -> Void) {
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: scratch) { buffer in
+                for item in stride(from: thread, to: count, by: threads) { body(item, buffer) }
+            }
+        }
+    }
+
     /// The whole convolution: chunks of tiles, each input-transformed, multiplied and output-transformed.
     /// `chunkTiles`: tiles per chunk (default: what fits about 4 MB of V and M; tests set it small).
     static func winogradConvolution(_ x: Buffer, u: Buffer, bias: Buffer?, dst: Buffer, geometry g: ConvGeometryDNNL,
@@ -233,48 +237,41 @@ extension DNNLBackend {
         while first < tiles {
             let count = min(chunk, tiles - first)
             // Input transform: V[ξ][t][c] for the chunk's tiles, one (tile, channel block) per item.
-            let inputWork = count * cb
-            DispatchQueue.concurrentPerform(iterations: threads) { thread in
-              withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 36) { d in
-                var item = thread
-                while item < inputWork {
-                    let (local, block) = (item / cb, item % cb)
-                    let tile = first + local
-                    let (image, inImage) = (tile / tilesPerImage, tile % tilesPerImage)
-                    let (y0, x0) = ((inImage / tw) * 4 - padTop, (inImage % tw) * 4 - padLeft)
-                    let plane = xp + ((image * cb + block) * h * w) * 8
-                    // d: 6×6 SIMD8, rows then columns; zero outside the image.
-                    d.initialize(repeating: zero)
-                    for r in 0..<6 {
-                        let yy = y0 + r
-                        guard yy >= 0 && yy < h else { continue }
-                        let row = plane + yy * w * 8
-                        for s in 0..<6 {
-                            let xx = x0 + s
-                            if xx >= 0 && xx < w { d[r * 6 + s] = load(row + xx * 8) }
-                        }
-                    }
-                    // Bᵀ d: columns; then (Bᵀ d) B: rows.
+            forEachItem(count * cb, threads: threads, scratch: 36) { item, d in
+                let (local, block) = (item / cb, item % cb)
+                let tile = first + local
+                let (image, inImage) = (tile / tilesPerImage, tile % tilesPerImage)
+                let (y0, x0) = ((inImage / tw) * 4 - padTop, (inImage % tw) * 4 - padLeft)
+                let plane = xp + ((image * cb + block) * h * w) * 8
+                // d: 6×6 SIMD8, rows then columns; zero outside the image.
+                d.initialize(repeating: zero)
+                for r in 0..<6 {
+                    let yy = y0 + r
+                    guard yy >= 0 && yy < h else { continue }
+                    let row = plane + yy * w * 8
                     for s in 0..<6 {
-                        var col = (d[s], d[6 + s], d[12 + s], d[18 + s], d[24 + s], d[30 + s])
-                        inputColumn(&col)
-                        (d[s], d[6 + s], d[12 + s], d[18 + s], d[24 + s], d[30 + s]) = col
+                        let xx = x0 + s
+                        if xx >= 0 && xx < w { d[r * 6 + s] = load(row + xx * 8) }
                     }
-                    let out = vp + local * cp + block * 8
-                    for r in 0..<6 {
-                        var row = (d[r * 6], d[r * 6 + 1], d[r * 6 + 2], d[r * 6 + 3], d[r * 6 + 4], d[r * 6 + 5])
-                        inputColumn(&row)
-                        let base = out + (r * 6) * chunk * cp
-                        store(row.0, base)
-                        store(row.1, base + chunk * cp)
-                        store(row.2, base + 2 * chunk * cp)
-                        store(row.3, base + 3 * chunk * cp)
-                        store(row.4, base + 4 * chunk * cp)
-                        store(row.5, base + 5 * chunk * cp)
-                    }
-                    item += threads
                 }
-              }
+                // Bᵀ d: columns; then (Bᵀ d) B: rows.
+                for s in 0..<6 {
+                    var col = (d[s], d[6 + s], d[12 + s], d[18 + s], d[24 + s], d[30 + s])
+                    inputColumn(&col)
+                    (d[s], d[6 + s], d[12 + s], d[18 + s], d[24 + s], d[30 + s]) = col
+                }
+                let out = vp + local * cp + block * 8
+                for r in 0..<6 {
+                    var row = (d[r * 6], d[r * 6 + 1], d[r * 6 + 2], d[r * 6 + 3], d[r * 6 + 4], d[r * 6 + 5])
+                    inputColumn(&row)
+                    let base = out + (r * 6) * chunk * cp
+                    store(row.0, base)
+                    store(row.1, base + chunk * cp)
+                    store(row.2, base + 2 * chunk * cp)
+                    store(row.3, base + 3 * chunk * cp)
+                    store(row.4, base + 4 * chunk * cp)
+                    store(row.5, base + 5 * chunk * cp)
+                }
             }
             // M_ξ = V_ξ · U_ξ: [count × Cp] · [Cp × Kp].
             DNNLThreads.applyToCurrentThread()
@@ -287,46 +284,39 @@ extension DNNLBackend {
                 }
             }
             // Output transform: Aᵀ M A per (tile, output channel block), + bias, + residual, ReLU.
-            let outputWork = count * kb
-            DispatchQueue.concurrentPerform(iterations: threads) { thread in
-              withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { t in
-                var item = thread
-                while item < outputWork {
-                    let (local, block) = (item / kb, item % kb)
-                    let tile = first + local
-                    let (image, inImage) = (tile / tilesPerImage, tile % tilesPerImage)
-                    let (y0, x0) = ((inImage / tw) * 4, (inImage % tw) * 4)
-                    let src = mp + local * kp + block * 8
-                    // t = Aᵀ M: 4×6
-                    for s in 0..<6 {
-                        let p = src + s * chunk * kp
-                        let col = outputColumn(load(p), load(p + 6 * chunk * kp), load(p + 12 * chunk * kp),
-                                               load(p + 18 * chunk * kp), load(p + 24 * chunk * kp), load(p + 30 * chunk * kp))
-                        (t[s], t[6 + s], t[12 + s], t[18 + s]) = col
-                    }
-                    let b = bp.map { load($0 + block * 8) } ?? zero
-                    let plane = yp + ((image * kb + block) * oh * ow) * 8
-                    for r in 0..<4 {
-                        let yy = y0 + r
-                        guard yy < oh else { break }
-                        let o = outputColumn(t[r * 6], t[r * 6 + 1], t[r * 6 + 2], t[r * 6 + 3], t[r * 6 + 4], t[r * 6 + 5])
-                        let row = plane + yy * ow * 8
-                        @inline(__always) func write(_ value: SIMD8<Float>, _ s: Int) {
-                            let q = row + (x0 + s) * 8
-                            var y = value + b
-                            if accumulate { y += load(q) }
-                            if relu { y = y.replacing(with: zero, where: y .< zero) }
-                            store(y, q)
-                        }
-                        let columns = min(4, ow - x0)
-                        write(o.0, 0)
-                        if columns > 1 { write(o.1, 1) }
-                        if columns > 2 { write(o.2, 2) }
-                        if columns > 3 { write(o.3, 3) }
-                    }
-                    item += threads
+            forEachItem(count * kb, threads: threads, scratch: 24) { item, t in
+                let (local, block) = (item / kb, item % kb)
+                let tile = first + local
+                let (image, inImage) = (tile / tilesPerImage, tile % tilesPerImage)
+                let (y0, x0) = ((inImage / tw) * 4, (inImage % tw) * 4)
+                let src = mp + local * kp + block * 8
+                // t = Aᵀ M: 4×6
+                for s in 0..<6 {
+                    let p = src + s * chunk * kp
+                    let col = outputColumn(load(p), load(p + 6 * chunk * kp), load(p + 12 * chunk * kp),
+                                           load(p + 18 * chunk * kp), load(p + 24 * chunk * kp), load(p + 30 * chunk * kp))
+                    (t[s], t[6 + s], t[12 + s], t[18 + s]) = col
                 }
-              }
+                let b = bp.map { load($0 + block * 8) } ?? zero
+                let plane = yp + ((image * kb + block) * oh * ow) * 8
+                for r in 0..<4 {
+                    let yy = y0 + r
+                    guard yy < oh else { break }
+                    let o = outputColumn(t[r * 6], t[r * 6 + 1], t[r * 6 + 2], t[r * 6 + 3], t[r * 6 + 4], t[r * 6 + 5])
+                    let row = plane + yy * ow * 8
+                    @inline(__always) func write(_ value: SIMD8<Float>, _ s: Int) {
+                        let q = row + (x0 + s) * 8
+                        var y = value + b
+                        if accumulate { y += load(q) }
+                        if relu { y = y.replacing(with: zero, where: y .< zero) }
+                        store(y, q)
+                    }
+                    let columns = min(4, ow - x0)
+                    write(o.0, 0)
+                    if columns > 1 { write(o.1, 1) }
+                    if columns > 2 { write(o.2, 2) }
+                    if columns > 3 { write(o.3, 3) }
+                }
             }
             first += count
         }

@@ -5,9 +5,12 @@ import Glibc
 import Darwin
 #endif
 
+/// Most threads `STRATA_NUM_THREADS` may ask for, for every backend (libgomp fails creating ~100,000).
+package let maximumThreadCount = 1024
+
 /// Logical cores available to the reference backend's parallel loops.
 let referenceThreadCount: Int = {
-    if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), (1...1024).contains(n) { return n }
+    if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), (1...maximumThreadCount).contains(n) { return n }
     return Platform.processorCount
 }()
 
