@@ -49,6 +49,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzzing (Fuzz/, Scripts/fuzz.sh): the parsers as functions of bytes, and a driver that replays a
+        // corpus (any build) or runs libFuzzer (built with -DLIBFUZZER and -sanitize=fuzzer,address).
+        .target(
+            name: "StrataFuzzTargets",
+            dependencies: ["StrataNN", "StrataData", "StrataImage", "StrataModels", "StrataTraining"],
+            path: "Fuzz/Targets"
+        ),
+        .systemLibrary(name: "_CFuzzer", path: "Fuzz/_CFuzzer"),  // a declaration only; libFuzzer links in fuzz builds
+        .executableTarget(name: "strata-fuzz", dependencies: ["StrataFuzzTargets", "_CFuzzer"], path: "Fuzz/Driver"),
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"], path: "Tests/StrataTestSupport"),
         .testTarget(
             name: "StrataTensorTests",
@@ -69,9 +78,10 @@ let package = Package(
             dependencies: ["StrataModels", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),
         .testTarget(
             name: "StrataImageTests",
-            dependencies: ["StrataImage", "Strata"],
+            dependencies: ["StrataImage", "Strata", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
     ],

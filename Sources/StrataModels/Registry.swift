@@ -148,7 +148,7 @@ public enum Models {
                 DenseNet(cifarDepth: depth, growthRate: k, classes: $0)
             }
         }
-        let close = all.map(\.name).filter { $0.hasPrefix(String(name.prefix(3))) }
+        let close = name.count < 3 ? [] : all.map(\.name).filter { $0.hasPrefix(String(name.prefix(3))) }
         throw ModelRegistryError(description: "unknown model '\(name)'" +
             (close.isEmpty ? "" : "; did you mean one of: \(close.joined(separator: ", "))?") +
             " (`strata models` lists them all)")

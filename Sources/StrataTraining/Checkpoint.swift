@@ -140,7 +140,7 @@ public struct CheckpointState: Sendable {
             (shuffleSeed, schedule, nextLearningRate, totalSteps, wallTime)
     }
 
-    init(json: JSON) throws {
+    package init(json: JSON) throws {
         func bad(_ s: String) -> TrainingError { .corruptCheckpoint(s) }
         guard json["format"]?.stringValue == Self.format else { throw bad("not a Strata training checkpoint (format is not \(Self.format))") }
         guard let v = json["version"]?.intValue, v <= Self.version else {

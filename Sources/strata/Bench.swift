@@ -199,10 +199,14 @@ struct Bench: ParsableCommand {
     func timeConvolutionLayers(_ specs: String, algorithm: DNNLBackend.ConvolutionAlgorithm) throws {
         print("layer (N×C×K×H×W, 3×3, pad 1)   direct ms   \(algorithm.rawValue) ms   speed-up   (\(DNNLCapabilities.summary))")
         for spec in specs.split(separator: ",") {
-            let d = spec.split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+            let d: [Int]
+            do {
+                d = try ShapeText.parse(String(spec), rank: 5, option: "--conv-layers", layout: "N×C×K×H×W such as 32x64x64x56x56",
+                                        maxElements: Int.max)
+            } catch let e as ShapeText.ParseError { throw ValidationError(e.description) }
             func elements(_ dims: [Int]) -> Int { dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 } }
-            guard d.count == 5, d.allSatisfy({ $0 > 0 }), elements([d[0], max(d[1], d[2]), d[3], d[4]]) <= 1 << 28 else {
-                throw ValidationError("--conv-layers: '\(spec)' is not N×C×K×H×W with positive sizes and tensors of at most 2^28 elements")
+            guard elements([d[0], max(d[1], d[2]), d[3], d[4]]) <= 1 << 28 else {
+                throw ValidationError("--conv-layers: '\(spec)' needs tensors of more than 2^28 elements")
             }
             var rng = RandomGenerator(seed: 1)
             let x = Tensor.normal([d[0], d[1], d[3], d[4]], generator: &rng)

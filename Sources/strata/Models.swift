@@ -58,9 +58,7 @@ struct Summary: ParsableCommand {
 
 /// Parses "3x224x224" into [3, 224, 224], or throws naming the option.
 func parseShape(_ text: String, option: String) throws -> [Int] {
-    let parts = text.lowercased().split(separator: "x").map { Int($0) }
-    guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 100_000 }) else {
-        throw ValidationError("\(option): expected CxHxW with three positive numbers such as 3x224x224, got '\(text)'")
+    do { return try ShapeText.parse(text, rank: 3, option: option, layout: "C×H×W such as 3x224x224") } catch let e as ShapeText.ParseError {
+        throw ValidationError(e.description)
     }
-    return parts.map { $0! }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StrataTestSupport
 import StrataImage
 import Testing
 
@@ -65,31 +66,6 @@ let expected: Expected = {
 }()
 
 // MARK: Files
-
-/// A fresh directory under the system temp dir, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/strata-image-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(cString: template)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    @discardableResult
-    func write(_ bytes: [UInt8], to name: String) -> String {
-        let p = file(name)
-        precondition(FileManager.default.createFile(atPath: p, contents: Data(bytes)), "cannot create \(p)")
-        return p
-    }
-}
-
-func readBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
 
 /// The largest absolute difference between two sample arrays of equal length.
 func maxAbsDiff(_ a: [UInt8], _ b: [Int]) -> Int {

@@ -1,4 +1,5 @@
 import Foundation
+import StrataTestSupport
 import StrataNN
 import StrataTensor
 import Testing
@@ -7,35 +8,6 @@ import Testing
 func fixturePath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
 }
-
-/// A fresh directory under the system temp dir, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/strata-io-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(cString: template)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    /// Names in the directory, sorted (to spot leftover temporary files).
-    func listing() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
-
-    /// Writes raw bytes (not atomically: this is for building test inputs).
-    @discardableResult
-    func write(_ bytes: [UInt8], to name: String) -> String {
-        let p = file(name)
-        precondition(FileManager.default.createFile(atPath: p, contents: Data(bytes)), "cannot create \(p)")
-        return p
-    }
-}
-
-func readBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
 
 /// Little-endian bytes of an integer.
 func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
