@@ -9,17 +9,20 @@ extension DNNLBackend {
     // MARK: ReLU
 
     // relu_use_dst_for_bwd: the backward reads the forward's output (which the op saves) rather
-    // than its input.
+    // than its input. The negative slope is the NaN-preserving one of the post-ops (DNNLCore.swift):
+    // with 0, oneDNN's max(x, 0) turns NaN into 0.
 
     private func reluDesc(_ data: MemoryDesc, forward: Bool, diff: MemoryDesc? = nil) throws -> dnnl_eltwise_desc_t {
         var desc = dnnl_eltwise_desc_t()
         var d = data.raw
         if forward {
-            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &d, 0, 0),
+            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &d,
+                                                     DNNLAttributes.nanPreservingReLUSlope, 0),
                       "ReLU forward", "dnnl_eltwise_forward_desc_init")
         } else {
             var dd = (diff ?? data).raw
-            try check(dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &dd, &d, 0, 0),
+            try check(dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &dd, &d,
+                                                      DNNLAttributes.nanPreservingReLUSlope, 0),
                       "ReLU backward", "dnnl_eltwise_backward_desc_init")
         }
         return desc

@@ -229,18 +229,28 @@ extension DNNLBackend {
     }
 
     /// Runs a pending batch norm (with its ReLU if one was fused).
+    ///
+    /// oneDNN's fused ReLU (fuse_norm_relu) computes max(y, 0) and has no slope to keep NaN as the
+    /// convolution post-ops do, so it turns NaN into 0. When the input or a [C] parameter holds a NaN
+    /// (one vectorized read pass to find out), the batch norm runs unfused and a NaN-keeping ReLU follows.
     func run(_ pn: PendingNorm) -> (TensorStorage, (any TensorLayout)?) {
-        let x = pn.input
-        let f = bnForward(bnLayout(x), eps: Self.tinyEps, globalStats: true, fuseReLU: pn.relu)
-        let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([x.shape[1]])
+        let x = pn.input, c = x.shape[1]
+        let md = bnLayout(x)
+        let source = input(x, as: md)
+        let nan = pn.relu && (Self.containsNaN(source, count: md.byteCount / 4)
+            || [pn.mean, pn.variance, pn.scale, pn.shift].contains { Self.containsNaN($0, count: c) })
+        let f = bnForward(md, eps: Self.tinyEps, globalStats: true, fuseReLU: pn.relu && !nan)
+        let dataMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md), statMD = MemoryDesc.plain([c])
         let dst = resultBuffer(dstMD)
         orTrap {
-            try f.execute([.init(DNNL_ARG_SRC, dataMD, input(x, as: dataMD)), .init(DNNL_ARG_DST, dstMD, dst),
+            try f.execute([.init(DNNL_ARG_SRC, dataMD, dataMD == md ? source : input(x, as: dataMD)), .init(DNNL_ARG_DST, dstMD, dst),
                            .init(DNNL_ARG_MEAN, statMD, pn.mean), .init(DNNL_ARG_VARIANCE, statMD, pn.variance),
                            .init(DNNL_ARG_SCALE, statMD, pn.scale), .init(DNNL_ARG_SHIFT, statMD, pn.shift)])
         }
-        if dstMD == .plain(x.shape) { return (dst, nil) }
-        return (dst, DNNLLayout(dstMD))
+        let y = dstMD == .plain(x.shape) ? (dst as TensorStorage, nil as (any TensorLayout)?) : (dst, DNNLLayout(dstMD))
+        guard nan else { return y }
+        let withReLU = relu(output(dst, dstMD, shape: x.shape))
+        return (withReLU.storage, withReLU.layout)
     }
 
     // MARK: Concatenation into slices

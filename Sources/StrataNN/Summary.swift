@@ -90,3 +90,52 @@ public func formatGiga(_ n: Int) -> String {
     let frac = hundredths % 100
     return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
 }
+
+// MARK: Memory
+
+/// A run that cannot fit in the memory this machine has left, found before allocating it.
+public struct InsufficientMemoryError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+extension ModelSummary {
+    /// Float32 elements of every leaf layer's output for one image (what a training step keeps for its backward).
+    public var activationElements: Int { rows.reduce(0) { $0.addingSaturating($1.outputShape.reduce(1, *)) } }
+
+    /// A lower bound of the bytes a step of `batch` images needs, in float32: the parameters (three
+    /// copies when training: weights, gradients, momentum) plus, when training, every layer's output,
+    /// else the largest two outputs alive at once. Real use is higher (workspaces, layouts).
+    public func minimumBytes(batch: Int, training: Bool) -> Int {
+        let largest = rows.map { $0.outputShape.reduce(1, *) }.max() ?? 0
+        let perImage = training ? activationElements : 2 * largest
+        let elements = (training ? 3 : 1).multipliedSaturating(by: parameters).addingSaturating(batch.multipliedSaturating(by: perImage))
+        return elements.multipliedSaturating(by: 4)
+    }
+
+    /// Throws when `minimumBytes(batch:training:)` exceeds the memory the system says is available.
+    /// - Parameter what: the run, for the message ("resnet50 at --batch 100000000").
+    public func checkMemory(batch: Int, training: Bool, what: String) throws {
+        guard let available = Platform.availableMemoryBytes else { return }
+        let needed = minimumBytes(batch: batch, training: training)
+        guard needed > available else { return }
+        throw InsufficientMemoryError(description: "\(what) needs at least \(Self.gigabytes(needed)) for \(training ? "training" : "inference") "
+            + "(parameters and activations, float32) but \(Self.gigabytes(available)) of memory is available; use a smaller batch or input")
+    }
+
+    static func gigabytes(_ bytes: Int) -> String {
+        if bytes >= 1 << 40 { return "\(bytes >> 40) TiB" }
+        let tenths = (bytes * 10 + (1 << 29)) >> 30
+        return "\(tenths / 10).\(tenths % 10) GiB"
+    }
+}
+
+extension Int {
+    fileprivate func addingSaturating(_ other: Int) -> Int {
+        let (r, o) = addingReportingOverflow(other)
+        return o ? .max : r
+    }
+    fileprivate func multipliedSaturating(by other: Int) -> Int {
+        let (r, o) = multipliedReportingOverflow(by: other)
+        return o ? .max : r
+    }
+}

@@ -271,6 +271,9 @@ public struct Checkpoint: Sendable {
             // Keep the stored precision (F64 step counts, F32 weights).
             let dtype: DType = st.info(name)?.dtype == "F64" ? .float64 : .float32
             let t = try st.tensor(name, as: dtype)
+            guard allFinite(t) else {
+                throw TrainingError.corruptCheckpoint("\(file): tensor \(name) holds NaN or infinity; resume from an earlier run directory or start anew")
+            }
             if name.hasPrefix(optimizerPrefix) { optimizer[String(name.dropFirst(optimizerPrefix.count))] = t } else { model[name] = t }
         }
         return Checkpoint(path: file, state: state, model: model, optimizer: optimizer)

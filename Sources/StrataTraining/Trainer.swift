@@ -372,6 +372,14 @@ public final class Trainer {
         var tensors: [String: Tensor] = [:]
         for (key, t) in model.stateDict() { tensors[key] = t }
         for (key, t) in optimizer.stateDict() { tensors[Checkpoint.optimizerPrefix + key] = t }
+        // Losses and gradients are checked every step, but a buffer (a running variance that
+        // overflowed) is not: a checkpoint holding NaN is never written, so the last one stays the good one.
+        if let bad = tensors.keys.sorted().first(where: { !allFinite(tensors[$0]!) }) {
+            throw TrainingError.nonFinite(NonFiniteReport(epoch: progress.epoch, batch: progress.batchInEpoch, step: progress.step,
+                                                          loss: progress.lossSum / Double(Swift.max(progress.seen, 1)),
+                                                          culprit: "\(bad) in the checkpoint to be saved (not written)",
+                                                          lastCheckpoint: lastSaved))
+        }
         try write(state: last, tensors: tensors, to: run.lastCheckpointPath, json: run.lastStatePath, run: run)
         lastSaved = "\(run.lastCheckpointPath) (epoch \(last.progress.epoch), step \(last.progress.step))"
         if best {

@@ -172,7 +172,8 @@ struct Bench: ParsableCommand {
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         for extra in lines.dropLast() { print(extra) }   // --profile tables
         guard process.terminationStatus == 0, let line = lines.last, let result = Result(jsonLine: String(line)) else {
-            throw ValidationError("benchmark case \(c.model) \(c.mode) batch \(c.batch) failed (exit \(process.terminationStatus))")
+            // The child printed its error on stderr already; this is no usage error.
+            throw CommandFailure("benchmark case \(c.model) \(c.mode) batch \(c.batch) failed (exit \(process.terminationStatus))")
         }
         return result
     }
@@ -231,7 +232,9 @@ struct Bench: ParsableCommand {
         GlobalRandom.seed(0)
         let entry = try Models.entry(c.model)
         let model = try Models.make(c.model)
-        let macs = ModelSummary(model, input: entry.input).macs
+        let summary = ModelSummary(model, input: entry.input)
+        try summary.checkMemory(batch: c.batch, training: c.mode != "inference", what: "\(c.model) at --batch \(c.batch)")
+        let macs = summary.macs
         var rng = RandomGenerator(seed: 1)
         let x = Tensor.normal([c.batch] + entry.input, generator: &rng)
         let labels = (0..<c.batch).map { $0 % entry.classes }

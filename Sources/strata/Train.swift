@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
         if strictImages { try Self.decodeEveryImage(folders) }
         GlobalRandom.seed(config.seed)
         let net = try Models.make(config.model, classes: data.train.classNames.count)
+        try ModelSummary(net, input: modelInput).checkMemory(batch: config.batchSize, training: true,
+                                                            what: "\(config.model) at --batch-size \(config.batchSize)")
         let trainer = Trainer(model: net, configuration: config)
         trainer.augment = data.augment
         trainer.trainTransform = data.trainTransform

@@ -34,7 +34,7 @@ func zerosNPY(_ shape: [Int], name: String) -> String {
     h.append(0x0A)
     let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h
         + [UInt8](repeating: 0, count: 4 * shape.reduce(1, *))
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     return path
 }
 
@@ -108,7 +108,7 @@ func temporaryPath(_ name: String) -> String {
             bytes.replaceSubrange(at..<(at + checksumKey.count), with: renamed)
         }
         let weights = temporaryPath("nan.safetensors")
-        FileManager.default.createFile(atPath: weights, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: weights, contents: Data(bytes))
         let image = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("StrataImageTests/Fixtures/rgb_7x5.png").path
         let r = try runStrata(["classify", image, "--model", "lenet5", "--weights", weights, "--classes", "10"])
@@ -129,6 +129,9 @@ func temporaryPath(_ name: String) -> String {
         (["train", "--batch-size", "9223372036854775807", "--quiet"], "batch size must be from 1 to 65,536"),
         (["bench", "--batch", "100000000", "--model", "resnet18"], "--batch must be from 1 to 4096"),
         (["classify", "x.png", "--model", "resnet18", "--weights", "w.safetensors", "--crop", "20000"], "--crop must be from 1 to 4096"),
+        // Within the ranges but beyond the machine: checked against the memory available before allocating.
+        (["bench", "--model", "vgg16", "--mode", "training", "--batch", "4096", "--iterations", "1"],
+         "vgg16 at --batch 4096 needs at least"),
     ])
     func outOfRangeNumbers(_ arguments: [String], _ message: String) throws {
         var args = arguments
@@ -173,7 +176,7 @@ func temporaryPath(_ name: String) -> String {
         for (split, cls, name, bytes) in [("train", "a", "1.png", good), ("train", "b", "bad.png", damaged), ("train", "b", "2.png", good),
                                           ("val", "a", "1.png", good), ("val", "b", "1.png", good)] {
             try FileManager.default.createDirectory(atPath: "\(root)/\(split)/\(cls)", withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: "\(root)/\(split)/\(cls)/\(name)", contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: "\(root)/\(split)/\(cls)/\(name)", contents: Data(bytes))
         }
         let common = ["train", "--model", "resnet20", "--dataset", "imagefolder", "--data", root, "--max-steps", "2", "--batch-size", "2", "--quiet"]
         let r = try runStrata(common + ["--out", temporaryPath("folder-run-\(UInt32.random(in: 0...UInt32.max))")])

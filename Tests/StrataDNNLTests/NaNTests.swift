@@ -6,8 +6,6 @@ import Testing
 // NaN must reach the output as it does in PyTorch and the reference backend (issue 11: the
 // oneDNN backend gave finite logits for an all-NaN input: fused ReLU post-ops computed max(x, 0)).
 // Each case puts NaN in one place and checks that every output the reference makes NaN is NaN.
-// Not yet covered (it still drops NaN, see the README): batch norm → ReLU fused in oneDNN's batch
-// norm (fuse_norm_relu).
 @Suite("oneDNN backend: NaN propagates like the reference")
 struct NaNPropagationTests {
     static func withNaN(_ t: Tensor, at index: Int = 0) -> Tensor {
@@ -29,6 +27,14 @@ struct NaNPropagationTests {
                                 weight: f32([16], 305), bias: f32([16], 306), training: false)
             return (h + x).relu()
         }),
+        ("bn → relu (fuse_norm_relu)", { x in
+            batchNorm2d(x, runningMean: f32([16], 307), runningVar: f32([16], 308).abs() + 0.5,
+                        weight: f32([16], 309), bias: f32([16], 310), training: false).relu()
+        }),
+        ("bn (batch statistics) → relu", { x in
+            batchNorm2d(x, runningMean: f32([16], 307), runningVar: f32([16], 308).abs() + 0.5,
+                        weight: f32([16], 309), bias: f32([16], 310), training: true).relu()
+        }),
         ("Winograd-sized conv → relu", { x in
             conv2d(conv2d(x, weight: f32([32, 16, 1, 1], 311, std: 0.2)), weight: f32([64, 32, 3, 3], 312, std: 0.1), .init(padding: 1)).relu()
         }),
@@ -37,7 +43,8 @@ struct NaNPropagationTests {
     @Test("a NaN input element gives NaN where it reaches", arguments: 0..<cases.count)
     func propagates(_ i: Int) {
         let (name, f) = Self.cases[i]
-        let x = Self.withNaN(f32([2, 16, 8, 8], 300))
+        // 32,768 elements: large enough that every op runs on oneDNN, not the reference's small-tensor path.
+        let x = Self.withNaN(f32([2, 16, 32, 32], 300))
         let ref = withNoGrad { Backends.with(reference) { f(x) } }
         let fast = withNoGrad { Backends.with(DNNLBackend()) { f(x) } }
         let refNaN = ref.floats.map(\.isNaN), fastNaN = fast.floats.map(\.isNaN)

@@ -369,6 +369,51 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         #expect(try Checkpoint.load(dir).state.progress.step == 3)
     }
 
+    /// A buffer that went NaN (a running variance; no gradient passes through it in training mode):
+    /// the epoch's checkpoint is not written and the error names the buffer and the intact checkpoint.
+    @Test func nonFiniteBufferIsNeverCheckpointed() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let t = Trainer(model: tinyNet(), configuration: smallConfiguration(epochs: 2))
+        t.runDirectory = try RunDirectory(dir)
+        let last = dir + "/last.safetensors"
+        var before: [UInt8]?
+        t.onStep = { info in
+            if info.step == 4 {
+                before = fileBytes(last)
+                let v = t.model.namedBuffers().first { $0.0 == "1.running_var" }!.1
+                v.withUnsafeMutableBuffer(as: Float.self) { $0[2] = .nan }
+            }
+        }
+        do {
+            try t.fit(train: smallTrain, validation: smallValidation)
+            Issue.record("expected a non-finite error")
+        } catch let TrainingError.nonFinite(report) {
+            #expect(report.culprit?.contains("1.running_var") == true, "\(report)")
+            #expect(report.lastCheckpoint?.contains("(epoch 1, step 3)") == true, "\(report)")
+        }
+        #expect(before != nil && fileBytes(last) == before)
+        #expect(try Checkpoint.load(dir).state.progress.step == 3)
+    }
+
+    /// A checkpoint holding NaN (written by another program, or an older Strata) is refused on load, naming the tensor.
+    @Test func checkpointWithNaNIsRefused() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let t = Trainer(model: tinyNet(), configuration: smallConfiguration(epochs: 1))
+        t.runDirectory = try RunDirectory(dir)
+        try t.fit(train: smallTrain, validation: smallValidation)
+        let ckpt = try Checkpoint.load(dir)
+        var tensors = ckpt.model
+        tensors["0.weight"]!.withUnsafeMutableBuffer(as: Float.self) { $0[0] = .nan }
+        for (k, v) in ckpt.optimizer { tensors[Checkpoint.optimizerPrefix + k] = v }
+        let st = try SafeTensorsFile(path: dir + "/last.safetensors")
+        var metadata = st.metadata
+        metadata.removeValue(forKey: Checkpoint.checksumKey)   // as a file without checksums would be
+        try SafeTensors.write(tensors, metadata: metadata, to: dir + "/last.safetensors")
+        #expect { try Checkpoint.load(dir) } throws: { "\($0)".contains("0.weight holds NaN") }
+    }
+
     @Test func nonFiniteInputIsReported() throws {
         let t = Trainer(model: tinyNet(), configuration: smallConfiguration(epochs: 1))
         let train = PoisonedDataset(base: smallTrain, bad: 5)

@@ -71,4 +71,33 @@ package enum Platform {
         _ = madvise(p, size, MADV_HUGEPAGE)
         #endif
     }
+
+    /// Bytes this process could still allocate without swapping, if the system says: the smaller
+    /// of the kernel's MemAvailable and what the cgroup (a container's limit) leaves. Nil elsewhere.
+    package static var availableMemoryBytes: Int? {
+        #if os(Linux)
+        func number(_ path: String, field: String? = nil) -> Int? {
+            guard let f = fopen(path, "r") else { return nil }
+            defer { fclose(f) }
+            var line = [CChar](repeating: 0, count: 256)
+            while fgets(&line, Int32(line.count), f) != nil {
+                let text = String(cString: line)
+                if let field {
+                    guard text.hasPrefix(field + ":") else { continue }
+                    let digits = text.dropFirst(field.count + 1).split(separator: " ").first.flatMap { Int($0) }
+                    return digits.map { $0 * 1024 }   // kB
+                }
+                return Int(text.split(separator: "\n").first ?? "")   // "max" → nil
+            }
+            return nil
+        }
+        var available = number("/proc/meminfo", field: "MemAvailable")
+        if let limit = number("/sys/fs/cgroup/memory.max"), let used = number("/sys/fs/cgroup/memory.current") {
+            available = Swift.min(available ?? Int.max, Swift.max(0, limit - used))
+        }
+        return available
+        #else
+        return nil
+        #endif
+    }
 }
