@@ -13,6 +13,8 @@ import PackageDescription
 //   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs (uses the
 //                 zoo only for the AuxiliaryClassifying protocol of GoogLeNet/Inception)
 //   StrataDNNL    the oneDNN backend (the only target that imports the C module _CDNNL)
+//   StrataDistributed process groups (allreduce, broadcast, send/receive) over Open MPI (the only
+//                 target that imports _CMPI) or a single process; multi-rank tests run under mpirun
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -41,6 +43,9 @@ let package = Package(
         // oneDNN 2.6 from Debian's libdnnl-dev (no pkg-config file: the module map links "dnnl").
         .systemLibrary(name: "_CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "StrataDNNL", dependencies: ["StrataTensor", "_CDNNL"]),
+        // Open MPI 4.1 from Debian's libopenmpi-dev (pkg-config "ompi" gives mpi.h's include path).
+        .systemLibrary(name: "_CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "StrataDistributed", dependencies: ["StrataTensor", "_CMPI"]),
         .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL"]),
         .executableTarget(
             name: "strata",
@@ -78,6 +83,7 @@ let package = Package(
             dependencies: ["StrataModels", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),
         .testTarget(
             name: "StrataImageTests",

@@ -3,9 +3,10 @@
 #   libturbojpeg0-dev, libpng-dev: image decoding (StrataImage)
 #   zlib1g-dev: gzip-compressed datasets (StrataData)
 #   libdnnl-dev: oneDNN 2.6, the fast CPU backend (StrataDNNL)
+#   libopenmpi-dev, openmpi-bin: Open MPI 4.1 and mpirun, for process groups (StrataDistributed) and its multi-rank tests
 #   pkg-config: lets SwiftPM find them
 set -euo pipefail
-packages=(pkg-config libturbojpeg0-dev libpng-dev zlib1g-dev libdnnl-dev)
+packages=(pkg-config libturbojpeg0-dev libpng-dev zlib1g-dev libdnnl-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
