@@ -23,10 +23,7 @@ public enum BufferPool {
     /// The most memory kept idle (mapped but unused): STRATA_DNNL_POOL_MIB, default no limit (the
     /// high-water mark of use stays mapped, as with PyTorch's GPU caching allocator; ``trim()``
     /// returns it). Beyond the limit, free extents are unmapped. Idle memory counts in the RSS.
-    static let capacity: Int = {
-        if let s = ProcessInfo.processInfo.environment["STRATA_DNNL_POOL_MIB"], let mib = Int(s), mib >= 0 { return mib << 20 }
-        return Int.max
-    }()
+    static let capacity: Int = StrataConfiguration.current.bufferPoolMiB.map { $0 << 20 } ?? Int.max
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var arena = FreeExtents()

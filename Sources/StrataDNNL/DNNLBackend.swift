@@ -21,29 +21,19 @@ import StrataTensor
 public final class DNNLBackend: Backend, @unchecked Sendable {
     public let name = "dnnl"
 
-    /// How convolutions are computed.
-    public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
-        /// Direct convolution (oneDNN's JIT kernels): the same arithmetic as the definition.
-        case direct
-        /// Winograd F(4×4, 3×3) where it is faster, direct elsewhere. Inference: oneDNN chooses
-        /// (`convolution_auto`; up to 2× faster on VGG-16 and 1.6× on ResNet-18 at batch 32).
-        /// Training, where oneDNN 2.6 always picks direct: Winograd in all three passes for 3×3
-        /// stride-1 layers with ≥ 32 input and output channels in whole channel blocks at
-        /// batch ≥ 16 (measured 1.4–2.4× faster per pass), direct elsewhere. Numerically different
-        /// from direct convolution: ≤ 1e-4 relative per convolution and pass in the differential
-        /// tests, ≤ 2e-6 on the logits of every benchmarked zoo model (`strata bench --winograd-error`).
-        case auto
-        /// Winograd F(4×4, 3×3) wherever oneDNN has a kernel for the shape, in training too
-        /// (forward, backward data and backward weights), even where `auto` would pick direct;
-        /// `auto` elsewhere. Experimental: see the README's figures.
-        case winograd
-
-        /// The names `STRATA_CONV_ALGORITHM` and `--conv-algorithm` take.
-        public static var names: [String] { allCases.map(\.rawValue) }
-
-        /// `direct`, `auto` or `winograd` (any case); nil for anything else.
-        public init?(name: String) { self.init(rawValue: name.lowercased()) }
-    }
+    /// How 3×3 convolutions are computed here (``StrataConfiguration/ConvolutionAlgorithm``):
+    /// - `direct`: oneDNN's JIT kernels, the same arithmetic as the definition.
+    /// - `auto`: Winograd F(4×4, 3×3) where it is faster, direct elsewhere. Inference: oneDNN chooses
+    ///   (`convolution_auto`; up to 2× faster on VGG-16 and 1.6× on ResNet-18 at batch 32).
+    ///   Training, where oneDNN 2.6 always picks direct: Winograd in all three passes for 3×3
+    ///   stride-1 layers with ≥ 32 input and output channels in whole channel blocks at
+    ///   batch ≥ 16 (measured 1.4–2.4× faster per pass), direct elsewhere. Numerically different
+    ///   from direct convolution: ≤ 1e-4 relative per convolution and pass in the differential
+    ///   tests, ≤ 2e-6 on the logits of every benchmarked zoo model (`strata bench --winograd-error`).
+    /// - `winograd`: Winograd wherever oneDNN has a kernel for the shape, in training too
+    ///   (forward, backward data and backward weights), even where `auto` would pick direct;
+    ///   `auto` elsewhere. Experimental: see the README's figures.
+    public typealias ConvolutionAlgorithm = StrataConfiguration.ConvolutionAlgorithm
 
     /// The convolution algorithm for new primitives. Default `.auto` (Winograd where faster).
     public let convolutionAlgorithm: ConvolutionAlgorithm

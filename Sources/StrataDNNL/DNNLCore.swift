@@ -476,25 +476,19 @@ final class ExecutionContext: @unchecked Sendable {
 
 // MARK: Threads
 
-/// oneDNN's thread count (OpenMP). Default: all cores; `STRATA_NUM_THREADS` or
-/// ``DNNLThreads/count`` change it.
+/// oneDNN's thread count (OpenMP): ``StrataConfiguration/threads`` (`STRATA_NUM_THREADS`), default all cores.
 public enum DNNLThreads {
-    nonisolated(unsafe) private static var requested: Int = {
-        if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), (1...StrataBackends.maximumThreads).contains(n) { return n }
-        return 0
-    }()
-
-    /// Threads oneDNN uses per primitive; 0 means OpenMP's default (all cores).
+    /// Threads oneDNN uses per primitive. Setting it changes ``StrataConfiguration/current``.
     public static var count: Int {
-        get { requested > 0 ? requested : ProcessInfo.processInfo.activeProcessorCount }
-        set { requested = min(max(newValue, 0), StrataBackends.maximumThreads) }
+        get { StrataConfiguration.current.threads ?? ProcessInfo.processInfo.activeProcessorCount }
+        set { StrataConfiguration.update { $0.threads = min(max(newValue, 1), StrataConfiguration.maximumThreads) } }
     }
 
     /// OpenMP's thread count is per calling thread, so it is set on whichever thread runs a
     /// primitive (a cheap check when it is already right).
     @inline(__always)
     static func applyToCurrentThread() {
-        let want = requested
-        if want > 0 && strata_omp_get_max_threads() != Int32(want) { _ = strata_omp_set_num_threads(Int32(want)) }
+        guard let want = StrataConfiguration.current.threads else { return }
+        if strata_omp_get_max_threads() != Int32(want) { _ = strata_omp_set_num_threads(Int32(want)) }
     }
 }

@@ -49,7 +49,10 @@ struct Bench: ParsableCommand {
         if let mode, !["inference", "training"].contains(mode) { throw ValidationError("--mode must be inference or training, got '\(mode)'") }
         if let batch, !(1...4096).contains(batch) { throw ValidationError("--batch must be from 1 to 4096, got \(batch)") }
         if let iterations, !(1...100_000).contains(iterations) { throw ValidationError("--iterations must be from 1 to 100,000, got \(iterations)") }
-        if let backend, !StrataBackends.names.contains(backend) {
+        if let threads, !(1...StrataConfiguration.maximumThreads).contains(threads) {
+            throw ValidationError("--threads must be from 1 to \(StrataConfiguration.maximumThreads), got \(threads)")
+        }
+        if let backend, StrataConfiguration.BackendName(name: backend) == nil {
             throw ValidationError("--backend must be one of \(StrataBackends.names.joined(separator: ", ")), got '\(backend)'")
         }
         if let convAlgorithm, DNNLBackend.ConvolutionAlgorithm(name: convAlgorithm) == nil {
@@ -80,7 +83,11 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let algorithm = convAlgorithm.flatMap(DNNLBackend.ConvolutionAlgorithm.init(name:))
-        let chosen = StrataBackends.configureDefault(backend: backend, threads: threads, convolutionAlgorithm: algorithm)
+        var configuration = StrataConfiguration.current   // the environment's, then these flags
+        if let backend { configuration.backend = StrataConfiguration.BackendName(name: backend)! }
+        if let threads { configuration.threads = threads }
+        if let algorithm { configuration.convolutionAlgorithm = algorithm }
+        let chosen = StrataBackends.configureDefault(configuration)
         let threadCount = chosen is DNNLBackend ? DNNLThreads.count : (threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let todo = cases
         if todo.isEmpty { throw ValidationError("no benchmark case matches the filters") }

@@ -23,7 +23,7 @@ struct Evaluate: ParsableCommand {
         }
         let datasetName = dataset ?? w.state?.configuration.dataset ?? "synthetic"
         let dataPath = data ?? w.state.flatMap { $0.configuration.dataPath.isEmpty ? nil : $0.configuration.dataPath }
-        let loaded = try DatasetCatalog.load(datasetName, data: dataPath, inputSize: (try? Models.entry(model ?? w.model ?? ""))?.input[1] ?? 32)
+        let loaded = try loadDataset(datasetName, data: dataPath, inputSize: (try? Models.entry(model ?? w.model ?? ""))?.input[1] ?? 32)
         let set = loaded.validation
         if let names = w.classNames, names != set.classNames {
             throw ValidationError("\(w.file) was trained on classes \(names.prefix(4).joined(separator: ", "))…; \(datasetName) has \(set.classNames.prefix(4).joined(separator: ", "))…")
@@ -48,3 +48,10 @@ struct Evaluate: ParsableCommand {
 }
 
 extension TestTimeAugmentation: ExpressibleByArgument {}
+
+/// ``DatasetCatalog/load(_:data:inputSize:)`` with its option errors as usage errors (`--dataset`, `--data`).
+func loadDataset(_ name: String, data: String?, inputSize: Int) throws -> DatasetCatalog.Loaded {
+    do { return try DatasetCatalog.load(name, data: data, inputSize: inputSize) } catch let e as DatasetCatalogError {
+        throw ValidationError(e.description)
+    }
+}

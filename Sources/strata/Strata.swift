@@ -11,17 +11,18 @@ struct StrataCommand: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, ListModels.self, Summary.self, Infer.self, Classify.self, Bench.self, Demo.self]
     )
 
-    /// Chooses the compute backend (STRATA_BACKEND, default oneDNN) and thread count
-    /// (STRATA_NUM_THREADS) before any command runs; OpenMP threads sleep between oneDNN calls
-    /// (OMP_WAIT_POLICY=passive unless set).
+    /// Reads the configuration (``StrataConfiguration``: the `STRATA_*` variables, refused with exit
+    /// status 2 when one holds a value it does not accept) and installs the default backend before
+    /// any command runs; OpenMP threads sleep between oneDNN calls (OMP_WAIT_POLICY=passive unless set).
+    /// Commands with flags for these settings (`bench --backend --threads`) apply them over it.
     static func main() {
         StrataBackends.reexecWithPassiveOpenMPIfNeeded()
-        let problems = StrataBackends.environmentProblems()
+        let (configuration, problems) = StrataConfiguration.parse(environment: StrataConfiguration.environment)
         if !problems.isEmpty {
             for p in problems { FileHandle.standardError.write(Data("strata: environment: \(p)\n".utf8)) }
             Self.exit(withError: ExitCode(2))
         }
-        StrataBackends.configureDefault()
+        StrataBackends.configureDefault(configuration)
         main(nil)
     }
 }

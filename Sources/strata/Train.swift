@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
         let resumeLock = try resume.map { try RunLock(directory: $0) }
         let (config, runPath, checkpoint) = try settings()
         let entry = try Models.entry(config.model)
-        let data = try DatasetCatalog.load(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath, inputSize: entry.input[1])
+        let data = try loadDataset(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath, inputSize: entry.input[1])
         guard entry.input[0] == data.train.imageShape[0] else {
             throw ValidationError("\(config.model) takes \(entry.input[0])-channel input; the \(config.dataset) dataset is \(data.train.imageShape[0])-channel")
         }

@@ -19,12 +19,9 @@ import Darwin
 
 /// How to rebuild a tensor an op's backward needs, from values the graph keeps anyway.
 public final class Rematerialization: @unchecked Sendable {
-    /// Whether ops attach recipes to their outputs (default on, unless STRATA_REMATERIALIZE=0).
-    /// Off, every saved tensor is kept.
-    @TaskLocal public static var isEnabled: Bool = {
-        guard let v = getenv("STRATA_REMATERIALIZE") else { return true }
-        return String(cString: v) != "0"
-    }()
+    /// Whether ops attach recipes to their outputs (default: ``StrataConfiguration/rematerialize``,
+    /// on unless STRATA_REMATERIALIZE=0). Off, every saved tensor is kept.
+    @TaskLocal public static var isEnabled: Bool = StrataConfiguration.current.rematerialize
 
     private let rebuild: () -> Tensor
     private let keepsValue: Bool

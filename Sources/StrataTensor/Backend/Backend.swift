@@ -162,14 +162,22 @@ extension Backend {
 
 /// The backend ops use; the reference backend unless changed.
 public enum Backends {
+    private static let lock = PlatformLock()
     nonisolated(unsafe) private static var _default: any Backend = ReferenceBackend()
     @TaskLocal static var scoped: (any Backend)? = nil
 
-    /// The backend in effect here.
-    public static var current: any Backend { scoped ?? _default }
+    /// The backend in effect here: the scoped one (``with(_:_:)``), else the process-wide default.
+    public static var current: any Backend {
+        if let scoped { return scoped }
+        lock.lock(); defer { lock.unlock() }
+        return _default
+    }
 
-    /// Sets the process-wide default backend.
-    public static func setDefault(_ backend: any Backend) { _default = backend }
+    /// Sets the process-wide default backend (the CLI does it once, at start-up; safe from any thread).
+    public static func setDefault(_ backend: any Backend) {
+        lock.lock(); defer { lock.unlock() }
+        _default = backend
+    }
 
     /// Runs `body` with `backend` in effect (for differential tests).
     public static func with<R>(_ backend: any Backend, _ body: () throws -> R) rethrows -> R {

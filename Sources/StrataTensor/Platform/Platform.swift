@@ -101,3 +101,19 @@ package enum Platform {
         #endif
     }
 }
+
+/// A mutual-exclusion lock (pthread_mutex) for the few process-wide values: StrataTensor does
+/// without Foundation's NSLock.
+package final class PlatformLock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    package init() { pthread_mutex_init(mutex, nil) }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    package func lock() { pthread_mutex_lock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
+}

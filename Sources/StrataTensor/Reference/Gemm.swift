@@ -5,14 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Most threads `STRATA_NUM_THREADS` may ask for, for every backend (libgomp fails creating ~100,000).
-package let maximumThreadCount = 1024
-
-/// Logical cores available to the reference backend's parallel loops.
-let referenceThreadCount: Int = {
-    if let s = getenv("STRATA_NUM_THREADS"), let n = Int(String(cString: s)), (1...maximumThreadCount).contains(n) { return n }
-    return Platform.processorCount
-}()
+/// Threads for the reference backend's parallel loops (``StrataConfiguration/threads``, else all cores).
+var referenceThreadCount: Int { StrataConfiguration.current.threads ?? Platform.processorCount }
 
 /// Runs `body(i)` for i in 0..<n, split across cores when `parallel` and n > 1.
 func parallelFor(_ n: Int, parallel: Bool = true, _ body: (Int) -> Void) {
