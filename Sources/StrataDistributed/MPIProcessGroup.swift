@@ -118,7 +118,7 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     /// Ends every rank of the job (`MPI_Abort`) with `exitCode`: for a rank that cannot go on,
     /// so that no other rank waits for it.
     public func abort(exitCode: Int32) -> Never {
-        MPI_Abort(strata_mpi_comm_world(), exitCode)
+        if lock.withLock({ communicator != nil }) { MPI_Abort(strata_mpi_comm_world(), exitCode) }
         exit(exitCode)
     }
 

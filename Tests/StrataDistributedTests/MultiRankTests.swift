@@ -76,12 +76,14 @@ let workerMode = ProcessInfo.processInfo.environment["STRATA_MPI_WORKER"]
         lines.filter { $0.contains("bandwidth") }.forEach { print($0) }
     }
 
-    /// A rank that exits with an error while the others wait in an allreduce: mpirun must end
-    /// every rank promptly rather than leave them waiting forever.
+    /// A rank that exits with an error (`exit(3)`, or ``ProcessGroup/abort(exitCode:)``) while the
+    /// others wait in an allreduce: mpirun must end every rank promptly rather than leave them
+    /// waiting forever.
     @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: workerMode == nil, "this process is itself a worker"))
-    func aFailingRankEndsTheJob() throws {
-        let run = try mpirun(np: 3, mode: "fail", timeout: 30)
+          .enabled(if: workerMode == nil, "this process is itself a worker"),
+          arguments: ["fail", "abort"])
+    func aFailingRankEndsTheJob(mode: String) throws {
+        let run = try mpirun(np: 3, mode: mode, timeout: 30)
         #expect(!run.timedOut, "mpirun still running 30 s after a rank failed:\n\(run.output)")
         #expect(run.status != 0, "mpirun exited 0 although a rank failed:\n\(run.output)")
         #expect(run.seconds < 15, "mpirun took \(run.seconds) s to end the job:\n\(run.output)")
@@ -97,7 +99,7 @@ let workerMode = ProcessInfo.processInfo.environment["STRATA_MPI_WORKER"]
             while isRunning(pid) && Date() < deadline { usleep(50_000) }
             #expect(!isRunning(pid), "rank process \(pid) survived mpirun")
         }
-        print("mpirun ended all ranks \(String(format: "%.2f", run.seconds)) s after start (one rank exited with status 3)")
+        print("mpirun ended all ranks \(String(format: "%.2f", run.seconds)) s after start (one rank: \(mode == "fail" ? "exit(3)" : "abort(exitCode: 3)"))")
     }
 
     func isRunning(_ pid: Int32) -> Bool {
@@ -128,19 +130,20 @@ final class OutputCollector: @unchecked Sendable {
         }
         switch workerMode {
         case "check": try check(group)
-        case "fail": try fail(group)
+        case "fail", "abort": try fail(group, abort: workerMode == "abort")
         default:
             say("MPIWORKER unknown STRATA_MPI_WORKER=\(workerMode ?? "")")
             exit(1)
         }
     }
 
-    func fail(_ group: any ProcessGroup) throws {
+    func fail(_ group: any ProcessGroup, abort: Bool) throws {
         say("MPIWORKER rank=\(group.rank) pid=\(getpid())")
         try group.barrier()
         if group.rank == group.size - 1 {
             usleep(200_000)
             say("MPIWORKER rank=\(group.rank) exiting with status 3")
+            if abort { group.abort(exitCode: 3) }
             exit(3)
         }
         try group.allReduce(Tensor([1] as [Float], shape: [1]))   // never completes: rank size-1 is gone
