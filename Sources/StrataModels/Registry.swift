@@ -67,7 +67,8 @@ public enum Models {
     /// Smallest input height/width per model where it is more than 1 (measured: `strata summary M --input
     /// CxSxS` succeeds for every S from this up and fails below; tests run each at its minimum).
     static let minimumInputSizes: [String: Int] = {
-        var m: [String: Int] = ["lenet5": 32, "alexnet": 63, "alexnet2012": 63, "alexnet_bn": 127, "googlenet": 15, "inception_v3": 75]
+        var m: [String: Int] = ["lenet5": 32, "alexnet": 63, "alexnet2012": 63, "alexnet_bn": 127, "googlenet": 15, "inception_v3": 75,
+                                "inception_v4": 75, "inception_resnet_v2": 75]
         for d in [11, 13, 16, 19] { m["vgg\(d)"] = 32; m["vgg\(d)_bn"] = 32 }
         for d in [121, 161, 169, 201] { m["densenet\(d)"] = 29 }
         return m
@@ -109,6 +110,11 @@ public enum Models {
                        auxiliaryPrefixes: ["AuxLogits."], withoutAuxiliary: { InceptionV3(classes: $0, auxiliaryClassifier: false) }) {
             InceptionV3(classes: $0)
         })
+        e.append(Entry(name: "inception_v4", family: "Inception-v4 (Szegedy et al. 2016, timm)", input: [3, 299, 299], classes: 1000) {
+            InceptionV4(classes: $0)
+        })
+        e.append(Entry(name: "inception_resnet_v2", family: "Inception-ResNet-v2 (Szegedy et al. 2016, timm)", input: [3, 299, 299],
+                       classes: 1000) { InceptionResNetV2(classes: $0) })
         for depth in [18, 34, 50, 101, 152] {
             e.append(Entry(name: "resnet\(depth)", family: "ResNet (He et al. 2016)", input: imagenet, classes: 1000) { ResNet(depth: depth, classes: $0) })
         }

@@ -8,29 +8,6 @@
 import StrataNN
 import StrataTensor
 
-/// conv (no bias) → BN (eps 1e-3) → ReLU, the unit of GoogLeNet and Inception-v3.
-public final class BasicConv2d: Module {
-    let conv: Conv2d
-    let bn: BatchNorm2d
-
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: Int = 1, padding: (Int, Int) = (0, 0)) {
-        conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: (stride, stride), padding: padding, bias: false)
-        bn = BatchNorm2d(outChannels, eps: 1e-3)
-    }
-
-    public convenience init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
-        self.init(inChannels, outChannels, kernel: (kernel, kernel), stride: stride, padding: (padding, padding))
-    }
-
-    public override func forward(_ x: Tensor) -> Tensor { bn(conv(x)).relu() }
-}
-
-/// A module that can also return the logits of auxiliary classifiers (GoogLeNet, Inception-v3).
-public protocol AuxiliaryClassifying: Module {
-    /// Main logits and, in training mode, the auxiliary heads' logits.
-    func forwardWithAuxiliary(_ x: Tensor) -> (logits: Tensor, auxiliary: [Tensor])
-}
-
 public final class InceptionModule: Module {
     let branch1: BasicConv2d
     let branch2: Sequential
@@ -115,13 +92,4 @@ public final class GoogLeNet: Module, AuxiliaryClassifying {
     }
 
     public override func forward(_ x: Tensor) -> Tensor { forwardWithAuxiliary(x).logits }
-}
-
-/// Truncated-normal init of every conv and linear weight (std per module), BN at 1 and 0:
-/// GoogLeNet's and Inception-v3's torchvision initialization.
-func initializeTruncatedNormal(_ model: Module, std: (Module) -> Double) {
-    for (_, m) in model.namedModules() {
-        if let c = m as? Conv2d { Init.set(c.weight, Init.truncatedNormal(c.weight.shape, std: std(c))) }
-        if let l = m as? Linear { Init.set(l.weight, Init.truncatedNormal(l.weight.shape, std: std(l))) }
-    }
 }

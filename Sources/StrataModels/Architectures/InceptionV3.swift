@@ -4,15 +4,6 @@
 import StrataNN
 import StrataTensor
 
-private func bc(_ i: Int, _ o: Int, _ k: Int, stride: Int = 1, padding: Int = 0) -> BasicConv2d {
-    BasicConv2d(i, o, kernel: k, stride: stride, padding: padding)
-}
-
-/// A factorized 1×n or n×1 conv.
-private func bc(_ i: Int, _ o: Int, _ k: (Int, Int), padding: (Int, Int)) -> BasicConv2d {
-    BasicConv2d(i, o, kernel: k, padding: padding)
-}
-
 /// 3×3 average pool, stride 1, padding 1 (zeros counted), before the pool branches.
 private func poolBranchInput(_ x: Tensor) -> Tensor { avgPool2d(x, Pool2dParameters(kernel: 3, stride: 1, padding: 1)) }
 
