@@ -28,9 +28,9 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs. Default: 4.") var epochs: Int?
     @Option(help: "Stop after this many optimizer steps; the schedule spans them (He et al.: 64000).") var maxSteps: Int?
     @Option(help: "Mini-batch size. Default: 64.") var batchSize: Int?
-    @Option(help: "Optimizer: sgd or adamw. Default: sgd.") var optimizer: String?
+    @Option(help: "Optimizer: sgd or adamw. Default: sgd.") var optimizer: OptimizerKind?
     @Option(help: "Peak learning rate. Default: 0.05 (sgd), 0.001 (adamw).") var lr: Double?
-    @Option(help: "Schedule: cosine, multistep, onecycle or constant. Default: cosine.") var schedule: String?
+    @Option(help: "Schedule: cosine, multistep, onecycle or constant. Default: cosine.") var schedule: ScheduleKind?
     @Option(help: "Linear warmup in epochs (for onecycle: the rising part). Default: 0.5.") var warmupEpochs: Double?
     @Option(help: "Multi-step milestones in steps, comma-separated. Default: 50% and 75% of the run.") var milestones: String?
     @Option(help: "Weight decay. Default: 5e-4 (sgd), 0.05 (adamw).") var weightDecay: Double?
@@ -170,17 +170,9 @@ struct Train: ParsableCommand {
         c.epochs = epochs ?? 4
         c.maxSteps = maxSteps
         c.batchSize = batchSize ?? 64
-        if let optimizer {
-            guard let o = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be sgd or adamw, got '\(optimizer)'") }
-            c.optimizer = o
-        }
+        if let optimizer { c.optimizer = optimizer }
         c.learningRate = lr ?? (c.optimizer == .adamw ? 1e-3 : 0.05)
-        if let schedule {
-            guard let s = ScheduleKind(rawValue: schedule) else {
-                throw ValidationError("--schedule must be one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(schedule)'")
-            }
-            c.schedule = s
-        }
+        if let schedule { c.schedule = schedule }
         c.warmupEpochs = warmupEpochs ?? 0.5
         if let milestones {
             let parts = milestones.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
@@ -273,3 +265,7 @@ private extension Substring {
         return String(s)
     }
 }
+
+// The training configuration's kinds as typed options: ArgumentParser lists their values in help and errors.
+extension OptimizerKind: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}

@@ -257,6 +257,24 @@ func temporaryPath(_ name: String) -> String {
     }
 }
 
+@Suite struct CLIBenchTests {
+    /// A case measured in its child process comes back as the JSON line compare.py reads; the
+    /// table shows the same case.
+    @Test func benchJSONAndTable() throws {
+        let r = try runStrata(["bench", "--model", "lenet5", "--mode", "training", "--batch", "4", "--iterations", "2", "--json",
+                               "--backend", "ONEDNN", "--threads", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(r.stdout.split(separator: "\n").last)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(o["model"] as? String == "lenet5" && o["mode"] as? String == "training" && o["batch"] as? Int == 4)
+        #expect(o["backend"] as? String == "dnnl" && o["threads"] as? Int == 1)
+        #expect(((o["images_per_second"] as? NSNumber)?.doubleValue ?? 0) > 0 && ((o["peak_rss_mib"] as? NSNumber)?.doubleValue ?? 0) > 0)
+        let table = try runStrata(["bench", "--model", "lenet5", "--mode", "inference", "--batch", "2", "--iterations", "2", "--backend", "reference"])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("backend reference") && table.stdout.contains("lenet5           inference       2"), "\(table.stdout)")
+    }
+}
+
 @Suite struct CLISummaryTests {
     /// `strata summary --json` totals equal torchvision's published figures (MACs).
     @Test(arguments: [("resnet18", 11_689_512, 1.81), ("resnet50", 25_557_032, 4.09), ("vgg16", 138_357_544, 15.47),
