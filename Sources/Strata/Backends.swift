@@ -2,7 +2,7 @@ import Foundation
 import StrataDNNL
 import StrataTensor
 
-/// Builds the backends ``StrataConfiguration`` names and installs the process-wide default, once,
+/// Builds the backends `StrataConfiguration` names and installs the process-wide default, once,
 /// at program start. The one place that knows every backend (a new one, CUDA or bf16, is added here).
 ///
 /// ```swift
@@ -26,7 +26,7 @@ public enum StrataBackends {
         }
     }
 
-    /// Sets ``Backends``' default to the backend `configuration` (default: the one in effect) names, with
+    /// Sets `Backends`' default to the backend `configuration` (default: the one in effect) names, with
     /// its convolution algorithm and fusion, and returns it; `configuration` becomes the one in effect.
     @discardableResult
     public static func configureDefault(_ configuration: StrataConfiguration = .current) -> any Backend {

@@ -24,7 +24,7 @@ public struct ClassifierError: Error, CustomStringConvertible, Sendable {
 /// }
 /// ```
 ///
-/// Images go through torchvision's evaluation preprocessing (``ImageTransforms``): the shorter
+/// Images go through torchvision's evaluation preprocessing (`ImageTransforms`): the shorter
 /// side resized to ``resize``, a center crop of ``crop``, scaled to [0, 1] and normalized.
 ///
 /// A checkpoint can describe itself in its safetensors `__metadata__` (all values are strings):
@@ -59,11 +59,15 @@ public final class ImageClassifier {
     /// Builds model `modelName` and loads `weightsPath` (safetensors) into it, strictly.
     ///
     /// - Parameters:
+    ///   - modelName: a zoo model's name (`Models.entry(_:)`).
+    ///   - weightsPath: a safetensors file (a Strata checkpoint or a converted PyTorch state dict),
+    ///     or a run directory (its `best.safetensors`, else `last.safetensors`).
     ///   - classes: the number of outputs; default: the checkpoint's `class_names` count, else
     ///     `classNames`' count, else the model's reference count (1000 ImageNet, 10 CIFAR).
     ///   - classNames: names to use (e.g. read from a file); default: the checkpoint's
     ///     `class_names`, else ImageNet's for 1000 classes, else "class i".
-    ///   - resize, crop: default: the model's input size and ``defaultResize(forCrop:)``.
+    ///   - resize: the shorter side after resizing; default: ``defaultResize(forCrop:)``.
+    ///   - crop: the square center crop; default: the model's input size.
     ///   - normalization: default: the checkpoint's `mean`/`std`, else ImageNet's for RGB
     ///     models and MNIST's (0.1307, 0.3081) for grayscale ones.
     public init(model modelName: String, weights weightsPath: String, classes: Int? = nil, classNames: [String]? = nil,

@@ -7,7 +7,7 @@ import _CDNNL
 import Foundation
 import StrataTensor
 
-/// A ``Backend`` on oneDNN (Intel's deep-learning kernels): direct and Winograd convolutions
+/// A `Backend` on oneDNN (Intel's deep-learning kernels): direct and Winograd convolutions
 /// with JIT code for the CPU's instruction set (AVX-512 or AVX2, see ``DNNLCapabilities``), pooling, batch norm and LRN, with primitives cached by op, shapes and
 /// attributes, and weights reordered into oneDNN's blocked layouts once per change.
 ///
@@ -21,7 +21,7 @@ import StrataTensor
 public final class DNNLBackend: Backend, @unchecked Sendable {
     public let name = "dnnl"
 
-    /// How 3×3 convolutions are computed here (``StrataConfiguration/ConvolutionAlgorithm``):
+    /// How 3×3 convolutions are computed here (`StrataConfiguration.ConvolutionAlgorithm`):
     /// - `direct`: oneDNN's JIT kernels, the same arithmetic as the definition.
     /// - `auto`: Winograd F(4×4, 3×3) where it is faster, direct elsewhere. Inference: oneDNN chooses
     ///   (`convolution_auto`; up to 2× faster on VGG-16 and 1.6× on ResNet-18 at batch 32).

@@ -476,9 +476,9 @@ final class ExecutionContext: @unchecked Sendable {
 
 // MARK: Threads
 
-/// oneDNN's thread count (OpenMP): ``StrataConfiguration/threads`` (`STRATA_NUM_THREADS`), default all cores.
+/// oneDNN's thread count (OpenMP): `StrataConfiguration.threads` (`STRATA_NUM_THREADS`), default all cores.
 public enum DNNLThreads {
-    /// Threads oneDNN uses per primitive. Setting it changes ``StrataConfiguration/current``.
+    /// Threads oneDNN uses per primitive. Setting it changes `StrataConfiguration.current`.
     public static var count: Int {
         get { StrataConfiguration.current.threads ?? ProcessInfo.processInfo.activeProcessorCount }
         set { StrataConfiguration.update { $0.threads = min(max(newValue, 1), StrataConfiguration.maximumThreads) } }

@@ -40,10 +40,13 @@ public struct BatchLoader: Sequence, Sendable {
     public let imageShape: [Int]
 
     /// - Parameters:
+    ///   - dataset: the examples to batch.
+    ///   - batchSize: examples per batch (the global batch when sharded).
     ///   - shuffleSeed: when set, the order is a permutation drawn from this seed (an epoch's order).
     ///   - dropLast: leave out the last, smaller batch.
     ///   - transform: applied to every example (must be in CHW layout).
     ///   - augmentationSeed: seeds the per-example generators; by default derived from `shuffleSeed`.
+    ///   - augment: per-example augmentation after the transform, seeded per example.
     public init(_ dataset: any Dataset, batchSize: Int, shuffleSeed: UInt64? = nil, dropLast: Bool = false,
                 transform: ImageTransform? = nil, augmentationSeed: UInt64? = nil, augment: Augmentation? = nil) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")

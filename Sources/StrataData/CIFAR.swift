@@ -28,8 +28,8 @@ public struct CIFAR10: Dataset {
     public let data: InMemoryDataset
 
     /// Reads the `split` files from `directory` (or its `cifar-10-batches-bin` subfolder).
-    /// - Throws: ``DatasetNotFoundError`` when files are missing, ``FileFormatError`` (file and
-    ///   byte offset) when one is truncated or holds a label above 9, ``FileSystemError`` on I/O errors.
+    /// - Throws: ``DatasetNotFoundError`` when files are missing, `FileFormatError` (file and
+    ///   byte offset) when one is truncated or holds a label above 9, `FileSystemError` on I/O errors.
     public init(directory: String, split: DatasetSplit) throws {
         let files = split == .train ? Self.trainFiles : Self.testFiles
         let folder = try CIFARReader.locate(dataset: "CIFAR-10", directory: directory, subfolder: Self.archiveFolder,

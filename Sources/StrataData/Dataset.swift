@@ -70,6 +70,7 @@ public struct TrainValidationSplit: Sendable {
     /// Splits `dataset` into train and validation subsets, deterministically.
     ///
     /// - Parameters:
+    ///   - dataset: the training set to split.
     ///   - validationCount: examples held out for validation (0 ≤ n ≤ count).
     ///   - shuffleSeed: `nil` (the default) holds out the **last** `validationCount` examples
     ///     (CIFAR-10's training files are in a random order, so this is a fair sample, and

@@ -40,8 +40,11 @@ public enum DatasetCatalog {
     }
 
     /// The datasets named `name`, read from the folder `data`.
-    /// - Parameter inputSize: the model's input side (224 for ImageNet models, 32 for CIFAR ones):
-    ///   ImageFolder crops to it.
+    /// - Parameters:
+    ///   - name: a dataset name, as `strata train --dataset` takes it.
+    ///   - data: the folder holding the dataset's files.
+    ///   - inputSize: the model's input side (224 for ImageNet models, 32 for CIFAR ones):
+    ///     ImageFolder crops to it.
     /// - Throws: ``DatasetCatalogError`` for an unknown name, a missing or mismatched folder; the
     ///   datasets' own errors (files missing or malformed).
     public static func load(_ name: String, data: String?, inputSize: Int = 32) throws -> Loaded {

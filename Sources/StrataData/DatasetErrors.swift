@@ -10,8 +10,8 @@
 /// test_batch.bin (the "CIFAR-10 binary version", cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html)
 /// ```
 ///
-/// Corrupt or truncated files throw ``FileFormatError`` (file and byte offset) instead, and
-/// failing system calls ``FileSystemError``.
+/// Corrupt or truncated files throw `FileFormatError` (file and byte offset) instead, and
+/// failing system calls `FileSystemError`.
 public struct DatasetNotFoundError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The dataset's name, e.g. "CIFAR-10".
     public var dataset: String

@@ -30,7 +30,7 @@ import StrataImage
 ///   brings the examples to one size.
 ///
 /// **Reading.** `init` lists the folders and reads the *header* of every image (a few
-/// kilobytes, nothing is decoded; see ``ImageDecoder/header(path:)``), on several threads:
+/// kilobytes, nothing is decoded; see `ImageDecoder.header(path:)`), on several threads:
 /// that gives every example's size and finds the files that cannot be images (empty,
 /// truncated before the image data, not a JPEG or PNG, a damaged header, unreadable). `load`
 /// decodes one image on demand and is safe to call from many threads at once.
@@ -84,7 +84,7 @@ public struct ImageFolder: Dataset {
     /// - Throws: ``DatasetNotFoundError`` when `root` does not exist, holds no class folders,
     ///   or a class folder holds no image files; ``UnreadableImagesError`` when an image's
     ///   header cannot be read (unless `skipCorrupt`), or when no image at all can be read;
-    ///   ``FileSystemError`` when a folder cannot be listed; ``FileFormatError`` when `root` is a file.
+    ///   `FileSystemError` when a folder cannot be listed; `FileFormatError` when `root` is a file.
     public init(root: String, channels: Int = 3, skipCorrupt: Bool = false,
                 warn: (String) -> Void = ImageFolder.printWarning) throws {
         precondition(channels == 1 || channels == 3, "ImageFolder: channels must be 1 or 3, got \(channels)")

@@ -19,8 +19,8 @@ public struct IDXFile: Sendable {
     public static let imageMagic: UInt32 = 2051
 
     /// Reads and checks `path`; `magic` is the expected magic number (2049, 2051, …).
-    /// - Throws: ``FileFormatError`` naming the file and byte offset (a bad magic number,
-    ///   dimensions that disagree with the file size, a corrupt gzip stream), ``FileSystemError``.
+    /// - Throws: `FileFormatError` naming the file and byte offset (a bad magic number,
+    ///   dimensions that disagree with the file size, a corrupt gzip stream), `FileSystemError`.
     public init(path: String, magic: UInt32) throws {
         let (bytes, compressed) = try DataFiles.readMaybeGzipped(path, expectedSize: { Self.describedSize($0, magic: magic) })
         wasCompressed = compressed
@@ -106,6 +106,8 @@ public struct MNIST: Dataset {
 
     /// Reads the `split`'s image and label files from `directory`.
     /// - Parameters:
+    ///   - directory: the folder holding the files (or their `MNIST/raw` subfolder).
+    ///   - split: the training or the test files.
     ///   - classNames: the names of labels 0…; a label outside them is an error.
     ///   - name: the dataset's name in error messages.
     public init(directory: String, split: DatasetSplit, classNames: [String] = digitClassNames,

@@ -40,9 +40,10 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
     private var endTime: Double?
 
     /// - Parameters:
+    ///   - loader: the batches to build.
     ///   - workers: background threads (0 loads synchronously in ``next()``).
     ///   - depth: batches built ahead (at least `workers`).
-    ///   - startingAt: the first batch to deliver (resuming within an epoch).
+    ///   - start: the first batch to deliver (resuming within an epoch).
     public init(_ loader: BatchLoader, workers: Int = 2, depth: Int = 3, startingAt start: Int = 0) {
         precondition(workers >= 0, "PrefetchingLoader: negative worker count \(workers)")
         precondition(start >= 0 && start <= loader.batchCount, "PrefetchingLoader: start batch \(start) of \(loader.batchCount)")

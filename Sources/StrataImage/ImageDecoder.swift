@@ -43,8 +43,10 @@ public enum ImageDecoder {
 
     /// Decodes the JPEG or PNG file at `path`.
     ///
-    /// - Parameter channels: 3 converts to RGB, 1 to grayscale, nil keeps the file's
-    ///   own (1 for grayscale files, else 3).
+    /// - Parameters:
+    ///   - path: the image file.
+    ///   - channels: 3 converts to RGB, 1 to grayscale, nil keeps the file's
+    ///     own (1 for grayscale files, else 3).
     public static func decode(path: String, channels: Int? = nil) throws -> Image {
         try decode(bytes: readFile(path), name: path, channels: channels)
     }

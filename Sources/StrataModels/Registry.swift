@@ -21,7 +21,7 @@ public enum Models {
         let build: @Sendable (Int) -> Module
         /// The smallest height and width it takes (its pooling and strides need at least this; PyTorch
         /// fails below it too), found by shape inference at every size and kept in
-        /// ``Models/minimumInputSizes``. 1 for the ResNets (global pooling after any size).
+        /// `Models.minimumInputSizes`. 1 for the ResNets (global pooling after any size).
         public var minimumInputSize: Int { Models.minimumInputSizes[name] ?? (name.hasPrefix("densenet_bc_") ? 4 : 1) }
         /// Whether it takes only its own ``input`` size (LeNet-5: a fully connected layer on the flattened maps).
         public var fixedInputSize: Bool { name == "lenet5" }

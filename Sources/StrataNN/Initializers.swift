@@ -1,7 +1,7 @@
 import StrataTensor
 
 /// Weight initializations used by the reference implementations (torchvision's choices),
-/// drawing from ``GlobalRandom``.
+/// drawing from `GlobalRandom`.
 public enum Init {
     public enum FanMode { case fanIn, fanOut }
 

@@ -26,7 +26,7 @@ open class Module {
 
     public init() {}
 
-    /// What the module computes. Subclasses override this; callers use ``callAsFunction(_:)``.
+    /// What the module computes. Subclasses override this; callers use ``Module/callAsFunction(_:)``.
     open func forward(_ input: Tensor) -> Tensor {
         preconditionFailure("\(type(of: self)) does not implement forward(_:)")
     }

@@ -7,8 +7,12 @@ public enum ShapeText {
 
     /// Parses `text` into `rank` positive sizes, each at most `maxSize`, whose product is at most `maxElements`.
     /// - Parameters:
+    ///   - text: the sizes separated by `x` or `×`.
+    ///   - rank: the number of sizes expected.
     ///   - option: the argument's name for the error (`--input`).
     ///   - layout: what the sizes mean, for the error (`C×H×W`).
+    ///   - maxSize: the largest size accepted.
+    ///   - maxElements: the largest product of the sizes accepted.
     /// - Throws: ``ParseError`` naming `option`, the text found and the form expected.
     public static func parse(_ text: String, rank: Int, option: String, layout: String,
                              maxSize: Int = 100_000, maxElements: Int = 1 << 31) throws -> [Int] {

@@ -26,10 +26,12 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
 extension Module {
     /// Copies `tensors` into this module's parameters and buffers (converting dtype).
     ///
-    /// - Parameter strict: when true (the default), any missing key, unexpected key or
-    ///   shape mismatch throws a ``StateDictError`` listing all of them and nothing is
-    ///   changed. Missing `num_batches_tracked` buffers are not errors (PyTorch's rule: they
-    ///   keep their value). When false, matching keys load and the rest are returned.
+    /// - Parameters:
+    ///   - tensors: a state dict: tensors by dotted name (`layer1.0.conv1.weight`).
+    ///   - strict: when true (the default), any missing key, unexpected key or
+    ///     shape mismatch throws a ``StateDictError`` listing all of them and nothing is
+    ///     changed. Missing `num_batches_tracked` buffers are not errors (PyTorch's rule: they
+    ///     keep their value). When false, matching keys load and the rest are returned.
     /// - Returns: the problems ignored in non-strict mode (shape mismatches are always errors).
     @discardableResult
     public func loadStateDict(_ tensors: [String: Tensor], strict: Bool = true) throws -> StateDictError {

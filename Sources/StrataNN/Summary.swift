@@ -25,7 +25,7 @@ public struct ModelSummary: Sendable {
 
     /// Traces `model` (in eval mode) on a batch of one input of shape `input` ([C, H, W]).
     ///
-    /// Shapes are computed with ``ShapeInferenceBackend``, so no real arithmetic runs:
+    /// Shapes are computed with `ShapeInferenceBackend`, so no real arithmetic runs:
     /// any model summarizes in milliseconds. Leaf modules (those without children) get a
     /// row each, in the order they run.
     public init(_ model: Module, input: [Int]) {
@@ -113,7 +113,10 @@ extension ModelSummary {
     }
 
     /// Throws when `minimumBytes(batch:training:)` exceeds the memory the system says is available.
-    /// - Parameter what: the run, for the message ("resnet50 at --batch 100000000").
+    /// - Parameters:
+    ///   - batch: images per step.
+    ///   - training: whether the step trains (keeps every output for the backward) or only infers.
+    ///   - what: the run, for the message ("resnet50 at --batch 100000000").
     public func checkMemory(batch: Int, training: Bool, what: String) throws {
         guard let available = Platform.availableMemoryBytes else { return }
         let needed = minimumBytes(batch: batch, training: training)

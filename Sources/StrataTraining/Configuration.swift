@@ -59,7 +59,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var auxiliaryLossWeight = 0.3
     /// Clip the global gradient norm to this value when set.
     public var clipGradNorm: Double?
-    /// Seed of weight initialization (the caller seeds ``GlobalRandom``), shuffling and augmentation.
+    /// Seed of weight initialization (the caller seeds `GlobalRandom`), shuffling and augmentation.
     public var seed: UInt64 = 0
     /// Data-loading threads (0: automatic). Recorded for the data pipeline.
     public var workers = 0

@@ -64,6 +64,9 @@ public enum TestTimeAugmentation: String, Sendable, CaseIterable {
 
 /// Runs `model` in eval mode over `dataset` without recording gradients.
 /// - Parameters:
+///   - model: the network; left in eval mode.
+///   - dataset: the examples to evaluate.
+///   - batchSize: images per forward pass.
 ///   - transform: applied to every example (normalization, resize + center crop).
 ///   - augmentation: with ``TestTimeAugmentation/flip``, predictions (and the loss, the cross-entropy
 ///     of the averaged probabilities) come from the mean of the image's and its mirror image's softmax.

@@ -10,16 +10,16 @@ import StrataTensor
 /// The folder a training run writes: checkpoints (`last.safetensors` + `last.json`,
 /// `best.safetensors` + `best.json`), `metrics.jsonl` (one JSON object per epoch, and every N
 /// steps), TensorBoard event files and `report.html`. Every file except the append-only logs is
-/// replaced atomically (``AtomicFile``: temporary file, fsync, rename).
+/// replaced atomically (`AtomicFile`: temporary file, fsync, rename).
 public final class RunDirectory {
     public let path: String
 
-    /// How safetensors files are written (default ``SafeTensors/write(_:metadata:to:)``, atomic).
+    /// How safetensors files are written (default `SafeTensors.write(_:metadata:to:)`, atomic).
     /// Tests replace it to simulate a full disk.
     public var writeSafeTensors: ([String: Tensor], [String: String], String) throws -> Void = { tensors, metadata, path in
         try SafeTensors.write(tensors, metadata: metadata, to: path)
     }
-    /// How whole small files (JSON, the report) are written (default ``AtomicFile``).
+    /// How whole small files (JSON, the report) are written (default `AtomicFile`).
     public var writeFile: ([UInt8], String) throws -> Void = { bytes, path in try AtomicFile.write(bytes, to: path) }
 
     /// Opens (creating, with parents) the run directory at `path`.

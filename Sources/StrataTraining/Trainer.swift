@@ -111,7 +111,7 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
 /// top-1 improves), metrics, TensorBoard events and the HTML report, and can be resumed exactly
 /// from `last` (``restore(from:)``): the same weights, bit for bit, as an uninterrupted run on the
 /// same backend and thread count. Exactness relies on shuffling and augmentation being seeded
-/// from (seed, epoch, example) and on ``GlobalRandom`` being saved; the trainer drops the
+/// from (seed, epoch, example) and on `GlobalRandom` being saved; the trainer drops the
 /// generator's cached normal at each epoch start, since that cannot be saved.
 public final class Trainer {
     public let model: Module

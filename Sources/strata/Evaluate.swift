@@ -49,7 +49,7 @@ struct Evaluate: ParsableCommand {
 
 extension TestTimeAugmentation: ExpressibleByArgument {}
 
-/// ``DatasetCatalog/load(_:data:inputSize:)`` with its option errors as usage errors (`--dataset`, `--data`).
+/// `DatasetCatalog.load(_:data:inputSize:)` with its option errors as usage errors (`--dataset`, `--data`).
 func loadDataset(_ name: String, data: String?, inputSize: Int) throws -> DatasetCatalog.Loaded {
     do { return try DatasetCatalog.load(name, data: data, inputSize: inputSize) } catch let e as DatasetCatalogError {
         throw ValidationError(e.description)

@@ -11,7 +11,7 @@ struct StrataCommand: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, ListModels.self, Summary.self, Infer.self, Classify.self, Bench.self, Demo.self]
     )
 
-    /// Reads the configuration (``StrataConfiguration``: the `STRATA_*` variables, refused with exit
+    /// Reads the configuration (`StrataConfiguration`: the `STRATA_*` variables, refused with exit
     /// status 2 when one holds a value it does not accept) and installs the default backend before
     /// any command runs; OpenMP threads sleep between oneDNN calls (OMP_WAIT_POLICY=passive unless set).
     /// Commands with flags for these settings (`bench --backend --threads`) apply them over it.

@@ -163,6 +163,7 @@ public final class CIFARResNet: Module {
 
     /// - Parameters:
     ///   - depth: 6n + 2 (20, 32, 44, 56, 110, …).
+    ///   - classes: outputs of the classifier.
     ///   - shortcut: option A (the paper's CIFAR choice), B, or none for a plain net.
     public init(depth: Int, classes: Int = 10, shortcut: ShortcutKind = .optionA) {
         precondition(depth >= 8 && (depth - 2) % 6 == 0, "CIFARResNet: depth must be 6n+2, got \(depth)")

@@ -24,7 +24,7 @@ public final class Flatten: Module {
     public override func forward(_ x: Tensor) -> Tensor { x.flattened(startAxis: 1) }
 }
 
-/// Inverted dropout, active in training mode only; masks come from ``GlobalRandom``.
+/// Inverted dropout, active in training mode only; masks come from `GlobalRandom`.
 public final class Dropout: Module {
     public let p: Double
     public init(_ p: Double = 0.5) { self.p = p }

@@ -116,7 +116,7 @@ public protocol Backend: AnyObject, Sendable {
     func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved)
     /// y = (x − mean)·invStd·weight + bias, per channel.
     func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor
-    /// Gradients of ``batchNormApply``; `trainingStatistics` adds the terms through the batch mean and variance.
+    /// Gradients of `batchNormApply`; `trainingStatistics` adds the terms through the batch mean and variance.
     func batchNormBackward(_ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
                            trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor)
 

@@ -2,7 +2,7 @@ import Dispatch
 
 /// A backend's own arrangement of a tensor's elements, such as oneDNN's channel-blocked
 /// `nChw16c`. Only backends create tensors in such a layout (see
-/// ``Tensor/init(shape:physical:layout:)``); to everything else a tensor is row-major:
+/// ``Tensor/init(shape:physical:layout:requiresGrad:)``); to everything else a tensor is row-major:
 /// reading ``Tensor/storage`` converts it once, on first access, and the tensor stays
 /// row-major from then on. Keeping a network's activations in the layout its kernels want
 /// saves a conversion before and after every kernel.

@@ -73,7 +73,7 @@ public struct TrainingProgress: Sendable, Equatable {
     /// Best validation top-1 so far and its epoch.
     public var bestTop1: Double?
     public var bestEpoch: Int?
-    /// ``GlobalRandom``'s state at the checkpoint (dropout masks come from it).
+    /// `GlobalRandom`'s state at the checkpoint (dropout masks come from it).
     public var globalRandom: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
     public init() {}
