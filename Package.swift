@@ -25,6 +25,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // DocC (`swift package generate-documentation`, Scripts/check-docs.sh); a plugin only: nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -49,10 +50,14 @@ let package = Package(
         .systemLibrary(name: "_CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "StrataDistributed", dependencies: ["StrataTensor", "_CMPI"]),
         .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL"]),
+        // ONNX export (`strata export`): the model traced module by module into an ONNX graph, written with
+        // swift-protobuf (onnx.pb.swift generated once by Scripts/generate_onnx_proto.sh).
+        .target(name: "StrataONNX", dependencies: ["StrataNN", "StrataModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "strata",
             dependencies: [
                 "Strata",
+                "StrataONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -86,6 +91,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed"]),
+        .testTarget(name: "StrataONNXTests", dependencies: ["StrataONNX", "StrataModels", "StrataNN"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),
         .testTarget(
             name: "StrataImageTests",
