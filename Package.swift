@@ -93,6 +93,8 @@ let package = Package(
         .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed"]),
         .testTarget(name: "StrataONNXTests", dependencies: ["StrataONNX", "StrataModels", "StrataNN"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),
+        // The DocC article "Using Strata as a library" (Sources/Strata/Strata.docc), its code run and checked verbatim.
+        .testTarget(name: "StrataDocumentationTests", dependencies: ["Strata"]),
         .testTarget(
             name: "StrataImageTests",
             dependencies: ["StrataImage", "Strata", "StrataTestSupport"],

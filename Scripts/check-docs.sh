@@ -5,7 +5,8 @@
 #   Scripts/check-docs.sh                      # all library targets (about 4 min from clean on 2 cores, ~1 min after)
 #   Scripts/check-docs.sh StrataNN StrataData  # only these
 #
-# It builds in its own scratch path (.build-docs), so it neither waits for nor holds the lock of .build.
+# It builds in its own scratch path (.build-docs, or $STRATA_DOCS_SCRATCH), so it neither waits for nor
+# holds the lock of .build.
 # Not part of .ci/run: CI's time budget is tight; run it after changing doc comments or a .docc catalog.
 # The archives land in .build-docs/plugins/Swift-DocC/outputs/<Target>.doccarchive.
 set -euo pipefail
@@ -22,7 +23,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
 status=0
-swift package --scratch-path .build-docs generate-documentation "${args[@]}" >"$log" 2>&1 || status=$?
+swift package --scratch-path "${STRATA_DOCS_SCRATCH:-.build-docs}" generate-documentation "${args[@]}" >"$log" 2>&1 || status=$?
 seconds=$(( $(date +%s) - start ))
 
 # Compiler warnings of the build are not DocC's; DocC's diagnostics start a line with "warning:" or "error:".
