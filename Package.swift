@@ -10,8 +10,7 @@ import PackageDescription
 //   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
 //                 torchvision-style transforms (resize, crop, normalize to a tensor)
 //   StrataData    datasets (CIFAR, MNIST, ImageFolder, synthetic), transforms, batch loading and prefetching
-//   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs (uses the
-//                 zoo only for the AuxiliaryClassifying protocol of GoogLeNet/Inception)
+//   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs
 //   StrataDNNL    the oneDNN backend (the only target that imports the C module _CDNNL)
 //   StrataDistributed process groups (allreduce, broadcast, send/receive) over Open MPI (the only
 //                 target that imports _CMPI) or a single process; multi-rank tests run under mpirun
@@ -21,6 +20,18 @@ let package = Package(
     name: "Strata",
     products: [
         .library(name: "Strata", targets: ["Strata"]),
+        // One product per layer, for users who need only part of it: StrataTensor and StrataNN link no C
+        // library; StrataImage links libjpeg-turbo and libpng, StrataData zlib too, StrataDNNL oneDNN,
+        // StrataDistributed Open MPI (Scripts/check-products.sh checks this from the package graph).
+        .library(name: "StrataTensor", targets: ["StrataTensor"]),
+        .library(name: "StrataNN", targets: ["StrataNN"]),
+        .library(name: "StrataModels", targets: ["StrataModels"]),
+        .library(name: "StrataPretrained", targets: ["StrataPretrained"]),
+        .library(name: "StrataImage", targets: ["StrataImage"]),
+        .library(name: "StrataData", targets: ["StrataData"]),
+        .library(name: "StrataTraining", targets: ["StrataTraining"]),
+        .library(name: "StrataDNNL", targets: ["StrataDNNL"]),
+        .library(name: "StrataDistributed", targets: ["StrataDistributed"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -35,7 +46,7 @@ let package = Package(
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
         .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"),  // zlib (gzip datasets); only StrataData imports it
         .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib", "StrataImage"]),
-        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataModels", "StrataData"]),
+        .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
         // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
         .systemLibrary(
             name: "_CImage",
@@ -49,7 +60,9 @@ let package = Package(
         // Open MPI 4.1 from Debian's libopenmpi-dev (pkg-config "ompi" gives mpi.h's include path).
         .systemLibrary(name: "_CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "StrataDistributed", dependencies: ["StrataTensor", "_CMPI"]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL"]),
+        // Weights trained with Strata, shipped as resources (load offline: `--pretrained cifar10`).
+        .target(name: "StrataPretrained", dependencies: ["StrataModels"], resources: [.copy("Weights")]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL", "StrataPretrained"]),
         // ONNX export (`strata export`): the model traced module by module into an ONNX graph, written with
         // swift-protobuf (onnx.pb.swift generated once by Scripts/generate_onnx_proto.sh).
         .target(name: "StrataONNX", dependencies: ["StrataNN", "StrataModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -91,6 +104,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed"]),
+        .testTarget(name: "StrataPretrainedTests", dependencies: ["StrataPretrained", "StrataTraining", "StrataData", "StrataModels", "StrataDNNL"]),
         .testTarget(name: "StrataONNXTests", dependencies: ["StrataONNX", "StrataModels", "StrataNN"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),
         // The DocC article "Using Strata as a library" (Sources/Strata/Strata.docc), its code run and checked verbatim.

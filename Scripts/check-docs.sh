@@ -2,7 +2,7 @@
 # Builds the DocC documentation of every library target (swift-docc-plugin) and fails on any warning:
 # a broken ``symbol link`` in a doc comment or a catalog, an undocumented or misnamed parameter, ...
 #
-#   Scripts/check-docs.sh                      # all library targets (about 4 min from clean on 2 cores, ~1 min after)
+#   Scripts/check-docs.sh                      # all library targets (about 4 min from clean on 2 cores, 2 min after)
 #   Scripts/check-docs.sh StrataNN StrataData  # only these
 #
 # It builds in its own scratch path (.build-docs, or $STRATA_DOCS_SCRATCH), so it neither waits for nor

@@ -10,6 +10,7 @@
 @_exported import StrataTraining
 @_exported import StrataImage
 @_exported import StrataDNNL
+@_exported import StrataPretrained
 
 /// The library version.
 public let strataVersion = "0.1.0"

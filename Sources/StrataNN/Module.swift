@@ -150,3 +150,11 @@ public func parameter(_ tensor: Tensor) -> Tensor {
     t.requiresGrad = true
     return t
 }
+
+/// A model with auxiliary classifiers (GoogLeNet, Inception-v3): in training mode it also returns
+/// their logits, which the trainer adds to the loss (weight 0.3, as torchvision's references do).
+/// Declared here, below the zoo, so that training needs no model family.
+public protocol AuxiliaryClassifying: Module {
+    /// Main logits and, in training mode, the auxiliary heads' logits.
+    func forwardWithAuxiliary(_ x: Tensor) -> (logits: Tensor, auxiliary: [Tensor])
+}

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import StrataData
-import StrataModels
 import StrataNN
 import StrataTensor
 

@@ -20,7 +20,9 @@ struct Classify: ParsableCommand {
 
     @Argument(help: "JPEG or PNG files.") var images: [String]
     @Option(help: "Model name (see `strata models`), e.g. resnet50.") var model: String
-    @Option(help: "Weights (a safetensors state dict with torchvision's names).") var weights: String
+    @Option(help: "Weights (a safetensors state dict with torchvision's names).") var weights: String?
+    @Option(help: "Instead of --weights: the weights Strata ships for --model trained on this dataset (resnet20: cifar10, lenet5: mnist; `strata models --pretrained` lists them).")
+    var pretrained: String?
     @Option(help: "Number of classes (default: the checkpoint's class names, else the model's reference count).")
     var classes: Int?
     @Option(help: "Show this many classes per image.") var top = 5
@@ -34,6 +36,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Images run through the model at once.") var batchSize = 8
 
     func validate() throws {
+        guard (weights == nil) != (pretrained == nil) else { throw ValidationError("give --weights FILE or --pretrained DATASET (one of them)") }
         guard top > 0 else { throw ValidationError("--top must be positive, got \(top)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         if let classes, classes <= 0 { throw ValidationError("--classes must be positive, got \(classes)") }
@@ -68,6 +71,7 @@ struct Classify: ParsableCommand {
             }
             names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        let weights = try weightsPath(weights, pretrained: pretrained, model: model)
         let classifier = try ImageClassifier(model: model, weights: weights, classes: classes, classNames: names,
                                              resize: resize, crop: crop, normalization: try normalization())
         let k = min(top, classifier.classNames.count)
@@ -92,5 +96,13 @@ struct Classify: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(failures) of \(images.count) image(s) could not be classified\n".utf8))
             throw ExitCode.failure
         }
+    }
+}
+
+/// The weights file: `--weights` as given, or the shipped `--pretrained` set's resource.
+func weightsPath(_ weights: String?, pretrained: String?, model: String) throws -> String {
+    if let weights { return weights }
+    do { return try PretrainedWeights.named(model: model, dataset: pretrained ?? "").path } catch let e as PretrainedWeightsError {
+        throw CommandFailure(e.description)
     }
 }

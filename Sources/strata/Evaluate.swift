@@ -7,7 +7,9 @@ struct Evaluate: ParsableCommand {
         abstract: "Evaluate trained weights: loss, top-1, top-5 and per-class accuracy on a dataset's validation split.")
 
     @Option(help: "Model name (default: the one recorded in the checkpoint).") var model: String?
-    @Option(help: "A run directory (its best.safetensors, else last.safetensors) or a .safetensors file.") var weights: String
+    @Option(help: "A run directory (its best.safetensors, else last.safetensors) or a .safetensors file.") var weights: String?
+    @Option(help: "Instead of --weights: the weights Strata ships for --model trained on this dataset (`strata models --pretrained`).")
+    var pretrained: String?
     @Option(help: "Dataset (default: the checkpoint's, else synthetic).") var dataset: String?
     @Option(help: "Dataset folder (default: the checkpoint's).") var data: String?
     @Option(help: "Batch size.") var batchSize = 256
@@ -17,7 +19,9 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-        let w = try Checkpoint.modelWeights(weights)
+        guard (weights == nil) != (pretrained == nil) else { throw ValidationError("give --weights or --pretrained DATASET (one of them)") }
+        if pretrained != nil && model == nil { throw ValidationError("--pretrained needs --model") }
+        let w = try Checkpoint.modelWeights(try weightsPath(weights, pretrained: pretrained, model: model ?? ""))
         guard let modelName = model ?? w.model, !modelName.isEmpty else {
             throw ValidationError("\(w.file) does not record its model; pass --model")
         }

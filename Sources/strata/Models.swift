@@ -8,8 +8,14 @@ struct ListModels: ParsableCommand {
         abstract: "List every model in the zoo with its parameters and multiply-accumulates.")
 
     @Flag(help: "Print one JSON object per line instead of a table.") var json = false
+    @Flag(help: "List the trained weights Strata ships (`--pretrained DATASET` of classify, evaluate and infer) instead.")
+    var pretrained = false
 
     func run() throws {
+        if pretrained {
+            for w in PretrainedWeights.all { print("\(w.model.padded(toWidth: 10)) --pretrained \(w.dataset.padded(toWidth: 9)) \(w)") }
+            return
+        }
         if !json {
             print("Name".padded(toWidth: 18) + "Input".padded(toWidth: 13) + "Classes".leftPadded(toWidth: 8) + "Parameters".leftPadded(toWidth: 15) + "GMACs".leftPadded(toWidth: 9) + "  Family")
         }

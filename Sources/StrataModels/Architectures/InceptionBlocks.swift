@@ -39,12 +39,6 @@ func inceptionPoolBranch(_ conv: BasicConv2d) -> Sequential {
     Sequential(AvgPool2d(kernel: 3, stride: 1, padding: 1, countIncludePad: false), conv)
 }
 
-/// A module that can also return the logits of auxiliary classifiers (GoogLeNet, Inception-v3).
-public protocol AuxiliaryClassifying: Module {
-    /// Main logits and, in training mode, the auxiliary heads' logits.
-    func forwardWithAuxiliary(_ x: Tensor) -> (logits: Tensor, auxiliary: [Tensor])
-}
-
 /// Truncated-normal init of every conv and linear weight (std per module), BN at 1 and 0:
 /// GoogLeNet's and Inception-v3's torchvision initialization.
 func initializeTruncatedNormal(_ model: Module, std: (Module) -> Double) {
