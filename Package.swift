@@ -14,6 +14,7 @@ import PackageDescription
 //   StrataDNNL    the oneDNN backend (the only target that imports the C module _CDNNL)
 //   StrataDistributed process groups (allreduce, broadcast, send/receive) over Open MPI (the only
 //                 target that imports _CMPI) or a single process; multi-rank tests run under mpirun
+//   StrataParallel data-parallel training: the trainer's gradient synchronizer over a process group
 //   Strata        the umbrella module users import
 //   strata        the command-line tool
 let package = Package(
@@ -60,6 +61,8 @@ let package = Package(
         // Open MPI 4.1 from Debian's libopenmpi-dev (pkg-config "ompi" gives mpi.h's include path).
         .systemLibrary(name: "_CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "StrataDistributed", dependencies: ["StrataTensor", "_CMPI"]),
+        // Data-parallel training: the trainer's TrainingSynchronizer over a ProcessGroup (DDP-style buckets, sync BN).
+        .target(name: "StrataParallel", dependencies: ["StrataDistributed", "StrataTraining", "StrataNN", "StrataData"]),
         // Weights trained with Strata, shipped as resources (load offline: `--pretrained cifar10`).
         .target(name: "StrataPretrained", dependencies: ["StrataModels"], resources: [.copy("Weights")]),
         .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL", "StrataPretrained"]),
@@ -70,6 +73,8 @@ let package = Package(
             name: "strata",
             dependencies: [
                 "Strata",
+                "StrataParallel",
+                "StrataDistributed",
                 "StrataONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -104,6 +109,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed"]),
+        .testTarget(name: "StrataParallelTests", dependencies: ["StrataParallel", "StrataModels", "StrataTraining", "StrataData"]),
         .testTarget(name: "StrataPretrainedTests", dependencies: ["StrataPretrained", "StrataTraining", "StrataData", "StrataModels", "StrataDNNL"]),
         .testTarget(name: "StrataONNXTests", dependencies: ["StrataONNX", "StrataModels", "StrataNN"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),

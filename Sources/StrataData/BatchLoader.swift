@@ -38,6 +38,12 @@ public struct BatchLoader: Sequence, Sendable {
     public let augmentationSeed: UInt64
     /// [C, H, W] of the examples in a batch (after the transform).
     public let imageShape: [Int]
+    /// Data-parallel sharding: this process's index and the number of processes. Batch `b` is then
+    /// this process's part of global batch `b` (``batchSize`` is the global batch): the global batch's
+    /// examples split into `count` contiguous parts as equal as possible (PyTorch's DistributedSampler
+    /// splits the same global order), with each example's augmentation seeded by its global position,
+    /// so the parts of all processes together are exactly the batch one process would assemble.
+    public let shard: (rank: Int, count: Int)
 
     /// - Parameters:
     ///   - dataset: the examples to batch.
@@ -47,9 +53,13 @@ public struct BatchLoader: Sequence, Sendable {
     ///   - transform: applied to every example (must be in CHW layout).
     ///   - augmentationSeed: seeds the per-example generators; by default derived from `shuffleSeed`.
     ///   - augment: per-example augmentation after the transform, seeded per example.
+    ///   - shard: this process's part of every batch in data-parallel training (see ``shard``).
     public init(_ dataset: any Dataset, batchSize: Int, shuffleSeed: UInt64? = nil, dropLast: Bool = false,
-                transform: ImageTransform? = nil, augmentationSeed: UInt64? = nil, augment: Augmentation? = nil) {
+                transform: ImageTransform? = nil, augmentationSeed: UInt64? = nil, augment: Augmentation? = nil,
+                shard: (rank: Int, count: Int) = (0, 1)) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")
+        precondition(shard.count > 0 && (0..<shard.count).contains(shard.rank), "BatchLoader: shard \(shard.rank) of \(shard.count)")
+        self.shard = shard
         precondition(transform?.layout ?? .chw == .chw, "BatchLoader: the transform must work on CHW buffers")
         self.dataset = dataset
         self.batchSize = batchSize
@@ -84,7 +94,11 @@ public struct BatchLoader: Sequence, Sendable {
     /// prefetching workers do). The result is the same either way.
     public func assemble(_ b: Int, parallel: Bool) -> Batch {
         precondition(b >= 0 && b < batchCount, "BatchLoader: batch \(b) of \(batchCount)")
-        let start = b * batchSize, end = Swift.min(order.count, start + batchSize)
+        var start = b * batchSize, end = Swift.min(order.count, start + batchSize)
+        if shard.count > 1 {
+            let global = end - start
+            (start, end) = (start + global * shard.rank / shard.count, start + global * (shard.rank + 1) / shard.count)
+        }
         let n = end - start
         let per = imageShape.reduce(1, *)
         let storage = TensorStorage(dtype: .float32, count: n * per)

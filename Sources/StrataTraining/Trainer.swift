@@ -48,6 +48,32 @@ public struct StepInfo: Sendable {
     public let etaSeconds: Double
 }
 
+/// Data-parallel training across processes as the trainer sees it: implemented over a process
+/// group by StrataParallel's `DataParallel` (StrataTraining knows no transport). With
+/// ``Trainer/synchronizer`` nil the trainer runs alone, exactly as without this protocol.
+///
+/// Each process computes the gradient of its part of every global batch; the trainer calls these
+/// methods at fixed points, on every process in the same order, so that the gradients it steps
+/// with (and every figure it reports) are those of the global batch.
+public protocol TrainingSynchronizer: AnyObject {
+    /// This process's index and the number of processes.
+    var rank: Int { get }
+    var size: Int { get }
+    /// Before the first step: checks that every process trains the same thing (`fingerprint`: named
+    /// settings; an error names what differs), then gives every process rank 0's model state.
+    func start(model: Module, optimizer: any Optimizer, fingerprint: [(name: String, value: String)]) throws
+    /// Each value summed over the processes.
+    func sum(_ values: [Double]) throws -> [Double]
+    /// Before a backward pass over `parameters`' gradients.
+    func beginBackward(parameters: [Tensor])
+    /// During the backward: `parameter`'s gradient is complete (averaging may start).
+    func gradientReady(_ parameter: Tensor)
+    /// After the backward: returns when every parameter's gradient is the mean over the processes.
+    func finishBackward() throws
+    /// The evaluation of the whole `dataset`, each process running `evaluate` on its part of it.
+    func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws -> EvaluationResult
+}
+
 /// How ``Trainer/fit(train:validation:report:)`` ended.
 public enum FitOutcome: Sendable, Equatable {
     /// Every epoch (or step, with `maxSteps`) ran.
@@ -135,6 +161,13 @@ public final class Trainer {
     public var evaluationBatchSize = 256
     /// Class names, recorded in checkpoints (set from the training set by `fit`).
     public private(set) var classNames: [String] = []
+    /// Data-parallel training: each process takes its part of every global batch of
+    /// ``TrainingConfiguration/batchSize`` examples (which must divide evenly), gradients are averaged,
+    /// losses and accuracies summed over the processes. Only the process with the
+    /// ``runDirectory`` writes; give it to rank 0 only. Nil: one process.
+    public var synchronizer: (any TrainingSynchronizer)?
+    /// Whether the processes agreed (in the last step's sums) that one of them was asked to stop.
+    private var stopAgreed = false
 
     private var stopRequested = false
     private var events: TensorBoardWriter?
@@ -202,6 +235,25 @@ public final class Trainer {
             }
         }
         classNames = train.classNames
+        if let sync = synchronizer {
+            let n = sync.size
+            guard c.batchSize % n == 0 else {
+                throw TrainingError.invalidConfiguration("the batch size \(c.batchSize) is the global batch of all \(n) processes and must be divisible by \(n) (each takes batch/\(n) examples)")
+            }
+            let last = train.count % c.batchSize
+            guard last == 0 || last >= n else {
+                throw TrainingError.invalidConfiguration("the last batch of an epoch would hold \(last) example(s) of \(train.count), fewer than the \(n) processes; choose a batch size for which \(train.count) mod batch size is 0 or at least \(n)")
+            }
+            var fingerprint: [(name: String, value: String)] = []
+            if case let .object(items) = c.json {
+                for (k, v) in items where !["data", "workers", "log_every_steps"].contains(k) { fingerprint.append((k, v.serialized())) }
+            }
+            fingerprint += [("dataset size", "\(train.count)"), ("validation size", "\(validation.count)"),
+                            ("classes", train.classNames.joined(separator: ",")), ("parameters", "\(model.parameterCount)"),
+                            ("parameter tensors", "\(optimizer.parameters.count)"), ("epoch", "\(progress.epoch)"), ("step", "\(progress.step)")]
+            try sync.start(model: model, optimizer: optimizer, fingerprint: fingerprint)
+        }
+        stopAgreed = false
         let total = c.totalSteps(examples: train.count)
         let epochs = c.epochCount(examples: train.count)
         let schedule = c.makeSchedule(examples: train.count)
@@ -232,7 +284,8 @@ public final class Trainer {
             }
             model.train()
             let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
-                                     transform: trainTransform, augment: augment)
+                                     transform: trainTransform, augment: augment,
+                                     shard: synchronizer.map { ($0.rank, $0.size) } ?? (0, 1))
             // Batches are assembled on background threads while the model computes; each is a pure
             // function of (seed, position), so a resumed epoch continues with the very same batches.
             guard progress.batchInEpoch <= loader.batchCount else {   // an edited or foreign checkpoint
@@ -243,7 +296,7 @@ public final class Trainer {
             var segmentStart = MonotonicClock.now()
             var lr = schedule.learningRate(at: Swift.max(0, progress.step - 1))
             while progress.batchInEpoch < loader.batchCount && progress.step < total {
-                if shouldStop {
+                if synchronizer == nil ? shouldStop : stopAgreed {
                     progress.epochSeconds += MonotonicClock.now() - segmentStart
                     try saveCheckpoints(best: false, nextLearningRate: schedule.learningRate(at: progress.step), totalSteps: total)
                     return .interrupted(step: progress.step)
@@ -259,13 +312,32 @@ public final class Trainer {
                 }
                 optimizer.zeroGrad()
                 let (loss, logits) = trainingLoss(images: batch.images, labels: batch.labels)
-                let lossValue = loss.item()
+                var lossValue = loss.item()
+                // Data parallel: the global batch's loss, correct predictions and size (the sums over the processes).
+                var global: (loss: Double, correct: Int, count: Int)?
+                if let sync = synchronizer {
+                    let local = Double(batch.labels.count)
+                    let t = try sync.sum([lossValue * local, Double(correctCount(logits.detached(), labels: batch.labels)), local,
+                                          shouldStop ? 1 : 0])
+                    global = (t[0], Int(t[1]), Int(t[2]))
+                    lossValue = t[0] / t[2]
+                    stopAgreed = t[3] > 0
+                }
                 if !lossValue.isFinite {
                     let culprit = diagnoseNonFinite(images: batch.images, logits: logits, loss: loss)
                     throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: b + 1, step: progress.step + 1, loss: lossValue,
                                                                   culprit: culprit, lastCheckpoint: lastSaved))
                 }
-                loss.backward()
+                if let sync = synchronizer, let global {
+                    // Scaled so that the mean over the processes is the global batch's mean gradient
+                    // when the parts differ in size (1: the parts are equal).
+                    let scale = Double(batch.labels.count * sync.size) / Double(global.count)
+                    sync.beginBackward(parameters: optimizer.parameters)
+                    loss.backward(scale == 1 ? nil : Tensor.full(loss.shape, scale, dtype: loss.dtype), onGradientReady: sync.gradientReady)
+                    try sync.finishBackward()
+                } else {
+                    loss.backward()
+                }
                 let norm: Double
                 if let maxNorm = c.clipGradNorm {
                     norm = clipGradientNorm(optimizer.parameters, maxNorm: maxNorm)
@@ -281,10 +353,17 @@ public final class Trainer {
                 optimizer.step(lr: lr)
                 progress.step += 1
                 progress.batchInEpoch += 1
-                progress.lossSum += lossValue * Double(batch.labels.count)
-                progress.correct += correctCount(logits.detached(), labels: batch.labels)
-                progress.seen += batch.labels.count
-                logWindowImages += batch.labels.count
+                if let global {
+                    progress.lossSum += global.loss
+                    progress.correct += global.correct
+                    progress.seen += global.count
+                    logWindowImages += global.count
+                } else {
+                    progress.lossSum += lossValue * Double(batch.labels.count)
+                    progress.correct += correctCount(logits.detached(), labels: batch.labels)
+                    progress.seen += batch.labels.count
+                    logWindowImages += batch.labels.count
+                }
 
                 let now = MonotonicClock.now()
                 let epochSeconds = progress.epochSeconds + (now - segmentStart)
@@ -313,7 +392,11 @@ public final class Trainer {
             segmentStart = MonotonicClock.now()
 
             // End of the epoch: evaluate, then checkpoint, then logs.
-            let val = evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
+            let val = try synchronizer.map { sync in
+                try sync.evaluate(validation, model: model) { part in
+                    evaluate(model, on: part, batchSize: evaluationBatchSize, transform: evaluationTransform)
+                }
+            } ?? evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
             latestEvaluation = val
             let summary = EpochSummary(epoch: epoch, step: progress.step, trainLoss: progress.lossSum / Double(Swift.max(1, progress.seen)),
                                        trainAccuracy: Double(progress.correct) / Double(Swift.max(1, progress.seen)),
@@ -333,7 +416,9 @@ public final class Trainer {
                                trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
                                imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
                                dataWaitFraction: summary.dataWaitFraction))
-            if shouldStop && progress.epoch < epochs && progress.step < total { return .interrupted(step: progress.step) }
+            if (synchronizer == nil ? shouldStop : stopAgreed) && progress.epoch < epochs && progress.step < total {
+                return .interrupted(step: progress.step)
+            }
         }
         return .completed
     }

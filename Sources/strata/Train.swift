@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Strata
+import StrataDistributed
+import StrataParallel
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,6 +20,8 @@ struct Train: ParsableCommand {
         metrics.jsonl, TensorBoard event files (tensorboard --logdir RUN_DIR) and report.html.
         Ctrl-C finishes the current step, saves a checkpoint and exits; `strata train --resume RUN_DIR` continues \
         exactly where it stopped (same weights, bit for bit, as an uninterrupted run).
+        Under `mpirun -np N` the N ranks train data-parallel: --batch-size stays the global batch (divisible by N), \
+        each rank takes its part of every batch, gradients are averaged; rank 0 writes the run directory and prints.
         He et al.'s CIFAR recipe: --schedule multistep --lr 0.1 --max-steps 64000 --batch-size 128 --weight-decay 1e-4 \
         --decay-bn-and-bias --no-nesterov (milestones default to 50% and 75% of the steps: 32k and 48k).
         """)
@@ -47,11 +51,31 @@ struct Train: ParsableCommand {
     @Flag(help: "No progress bar or per-epoch lines: print only the final result (for logs and CI).") var quiet = false
     @Flag(help: "ImageFolder: decode every image before training and stop on any that cannot be decoded (default: such images load as zeros and are listed in a warning after each epoch).")
     var strictImages = false
+    @Flag(help: "Under mpirun: batch-norm statistics over the global batch (all ranks), as PyTorch's SyncBatchNorm. Default: each rank's own.")
+    var syncBn = false
+    @Option(help: "Under mpirun: the largest gradient bucket averaged in one allreduce, in MiB. Default: 25.") var bucketMb: Double?
 
     func run() throws {
+        // Under mpirun: data parallel over every rank; otherwise one process (no communication at all).
+        let group = try ProcessGroups.current(backend: .automatic)
+        guard group.size > 1 else { return try train(group: nil) }
+        do {
+            try train(group: group)
+        } catch let e as ExitCode where e == ExitCode(130) {   // interrupted: every rank agreed to stop
+            try group.finalize()
+            throw e
+        } catch {
+            DataParallel.fail(error, group: group)
+        }
+        try group.finalize()
+    }
+
+    func train(group: (any ProcessGroup)?) throws {
+        let primary = (group?.rank ?? 0) == 0
+        let ranks = group?.size ?? 1
         // One writer per run directory: a resume takes the lock before reading the checkpoint.
-        let resumeLock = try resume.map { try RunLock(directory: $0) }
-        let (config, runPath, checkpoint) = try settings()
+        let resumeLock = try primary ? resume.map { try RunLock(directory: $0) } : nil
+        let (config, runPath, checkpoint) = try settings(primary: primary)
         let entry = try Models.entry(config.model)
         let data = try loadDataset(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath, inputSize: entry.input[1])
         guard entry.input[0] == data.train.imageShape[0] else {
@@ -66,20 +90,31 @@ struct Train: ParsableCommand {
         if strictImages { try Self.decodeEveryImage(folders) }
         GlobalRandom.seed(config.seed)
         let net = try Models.make(config.model, classes: data.train.classNames.count)
-        try ModelSummary(net, input: modelInput).checkMemory(batch: config.batchSize, training: true,
-                                                            what: "\(config.model) at --batch-size \(config.batchSize)")
+        try ModelSummary(net, input: modelInput).checkMemory(batch: Swift.max(1, config.batchSize / ranks), training: true,
+                                                            what: "\(config.model) at --batch-size \(config.batchSize)\(ranks > 1 ? " over \(ranks) ranks" : "")")
         let trainer = Trainer(model: net, configuration: config)
+        if let group {
+            if let bucketMb, !(bucketMb > 0 && bucketMb <= 1_000_000) { throw ValidationError("--bucket-mb must be from 0 to 1000000, got \(bucketMb)") }
+            let parallel = DataParallel(group: group, bucketMegabytes: bucketMb ?? 25)
+            parallel.extraFingerprint = [("--sync-bn", "\(syncBn)")]
+            if syncBn { DataParallel.synchronizeBatchNorm(in: net, group: group) }
+            trainer.synchronizer = parallel
+        } else if syncBn {
+            FileHandleStderr.write("note: --sync-bn has no effect in a single process (start with mpirun -np N for data-parallel training)\n")
+        }
         trainer.augment = data.augment
         trainer.trainTransform = data.trainTransform
         trainer.evaluationTransform = data.evaluationTransform
-        let runDirectory = try RunDirectory(runPath)
-        let lock = try resumeLock ?? RunLock(directory: runPath)
+        // Only rank 0 writes the run directory (checkpoints, logs, report).
+        let runDirectory = primary ? try RunDirectory(runPath) : nil
+        let lock = primary ? try resumeLock ?? RunLock(directory: runPath) : nil
         defer { withExtendedLifetime(lock) {} }
         trainer.runDirectory = runDirectory
         if let checkpoint { try trainer.restore(from: checkpoint) }
 
+        let quiet = self.quiet || !primary
         let bar = ProgressBar(enabled: quiet ? false : nil)
-        trainer.onStep = { bar.update($0) }
+        if primary { trainer.onStep = { bar.update($0) } }
         trainer.stopOnInterrupt = true
         InterruptSignal.install()
         defer { InterruptSignal.uninstall() }
@@ -92,6 +127,7 @@ struct Train: ParsableCommand {
         } else {
             say("training \(config.model) (\(groupedThousands(net.parameterCount)) parameters) on \(data.description)")
         }
+        if let group { say("data parallel over \(group.size) ranks (\(group.backendName)): \(config.batchSize / group.size) examples per rank of every batch of \(config.batchSize)\(syncBn ? ", synchronized batch norm" : "")") }
         say("run directory: \(runPath)  (report.html, metrics.jsonl; tensorboard --logdir \(runPath))")
         let start = MonotonicClock.now()
         let outcome: FitOutcome
@@ -100,7 +136,7 @@ struct Train: ParsableCommand {
             outcome = try trainer.fit(train: data.train, validation: data.validation) { r in
                 // Images whose header was fine but whose data is damaged load as zeros: say so, every epoch that finds new ones.
                 let failures = folders.flatMap(\.decodeFailures)
-                if failures.count > reported {
+                if failures.count > reported && primary {
                     bar.clear()
                     let names = failures.prefix(5).map { "\($0.path) (\($0.error.detail))" }.joined(separator: "; ")
                     FileHandle.standardError.write(Data(("warning: \(failures.count) image(s) could not be decoded and were used as zeros: \(names)"
@@ -114,9 +150,13 @@ struct Train: ParsableCommand {
             throw error
         }
         bar.clear()
+        guard primary else {
+            if case .interrupted = outcome { throw ExitCode(130) }
+            return
+        }
         switch outcome {
         case let .interrupted(step):
-            print("interrupted after step \(step); checkpoint saved to \(runDirectory.lastCheckpointPath)")
+            print("interrupted after step \(step); checkpoint saved to \(runDirectory?.lastCheckpointPath ?? runPath)")
             print("continue with: strata train --resume \(runPath)")
             throw ExitCode(130)
         case .completed:
@@ -128,7 +168,7 @@ struct Train: ParsableCommand {
     }
 
     /// The run's settings: from the options (new run) or from the checkpoint (--resume).
-    func settings() throws -> (TrainingConfiguration, String, Checkpoint?) {
+    func settings(primary: Bool = true) throws -> (TrainingConfiguration, String, Checkpoint?) {
         if let resume {
             var given: [String] = []
             if model != nil { given.append("--model") }; if dataset != nil { given.append("--dataset") }
@@ -150,7 +190,7 @@ struct Train: ParsableCommand {
                 guard epochs >= checkpoint.state.progress.epoch else {
                     throw ValidationError("--epochs \(epochs) is below the \(checkpoint.state.progress.epoch) epochs already trained")
                 }
-                if epochs != config.epochs && config.maxSteps == nil {
+                if epochs != config.epochs && config.maxSteps == nil && primary {
                     FileHandleStderr.write("note: --epochs \(epochs) changes the run's length from \(config.epochs) epochs; the schedule is stretched, so the result differs from a run started with \(epochs)\n")
                 }
                 config.epochs = epochs
@@ -190,7 +230,7 @@ struct Train: ParsableCommand {
         c.logEverySteps = logEvery ?? 50
         do { try c.validate() } catch let e as TrainingError { throw ValidationError(e.description) }
         let path = out ?? "runs/\(c.model)-\(c.dataset)-\(compactTimestamp())"
-        if RunDirectoryProbe.hasCheckpoint(path) {
+        if primary && RunDirectoryProbe.hasCheckpoint(path) {
             throw ValidationError("\(path) already holds a run; continue it with --resume \(path), or choose another --out")
         }
         return (c, path, nil)

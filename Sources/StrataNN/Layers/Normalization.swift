@@ -11,6 +11,9 @@ public final class BatchNorm2d: Module {
     @Buffer public var num_batches_tracked: Tensor
     public let eps: Double
     public let momentum: Double
+    /// When set, training-mode statistics are those of the batches of every process together
+    /// (synchronized batch norm, as `torch.nn.SyncBatchNorm`); nil: this process's batch only.
+    public var synchronization: (any CrossProcessSum)?
 
     public init(_ channels: Int, eps: Double = 1e-5, momentum: Double = 0.1, affine: Bool = true) {
         weight = affine ? parameter(.ones([channels])) : nil
@@ -27,7 +30,7 @@ public final class BatchNorm2d: Module {
             withNoGrad { num_batches_tracked.assign(num_batches_tracked + 1) }
         }
         return batchNorm2d(x, runningMean: running_mean, runningVar: running_var, weight: weight, bias: bias,
-                           training: training, momentum: momentum, eps: eps)
+                           training: training, momentum: momentum, eps: eps, across: synchronization)
     }
 
     public override var summaryDescription: String { "BatchNorm2d(\(running_mean.count))" }

@@ -79,7 +79,13 @@ extension Tensor {
     ///
     /// Gradients accumulate across calls until ``zeroGrad()``. The buffers saved by
     /// the graph are released as it runs, so a graph can be backpropagated once.
-    public func backward(_ gradient: Tensor? = nil) {
+    public func backward(_ gradient: Tensor? = nil) { backward(gradient, onGradientReady: nil) }
+
+    /// ``backward(_:)`` that also calls `onGradientReady` with each leaf as soon as the last
+    /// contribution of this pass to its ``grad`` is accumulated (once per leaf that received one),
+    /// while the rest of the backward still runs: data-parallel training starts averaging a
+    /// gradient across processes there, overlapping communication with computation.
+    public func backward(_ gradient: Tensor?, onGradientReady: ((Tensor) -> Void)?) {
         precondition(requiresGrad, "backward: tensor does not require grad (did you call requiringGrad() on an input?)")
         let seed: Tensor
         if let gradient {
@@ -91,6 +97,7 @@ extension Tensor {
         }
         guard let root = gradFn else {
             withNoGrad { grad = grad.map { $0 + seed } ?? seed }
+            onGradientReady?(self)
             return
         }
 
@@ -110,29 +117,61 @@ extension Tensor {
             }
         }
 
+        // With a readiness callback: how many edges of the graph still lead to each leaf.
+        var pendingLeaves: [ObjectIdentifier: Int] = [:]
+        if onGradientReady != nil {
+            for node in order { for edge in node.edges { if let leaf = edge.leaf { pendingLeaves[ObjectIdentifier(leaf), default: 0] += 1 } } }
+        }
+        var touchedLeaves: [Tensor] = []
         // Gradients waiting at each node, summed over the uses of its output.
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
         withNoGrad {
             for node in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else {
+                    if let onGradientReady { Self.skip(node, &pendingLeaves, &touchedLeaves, onGradientReady) }
+                    continue
+                }
                 guard let fn = node.backward else {
                     preconditionFailure("backward: the graph through '\(node.name)' was already backpropagated and its buffers freed")
                 }
                 let inputGrads = fn(g)
                 precondition(inputGrads.count == node.edges.count, "backward of \(node.name) returned \(inputGrads.count) grads for \(node.edges.count) inputs")
                 for (edge, ig) in zip(node.edges, inputGrads) {
-                    guard let ig, edge.node != nil || edge.leaf != nil else { continue }
+                    guard let ig, edge.node != nil || edge.leaf != nil else {
+                        if let onGradientReady, let leaf = edge.leaf { Self.countDown(leaf, &pendingLeaves, &touchedLeaves, onGradientReady) }
+                        continue
+                    }
                     shapeCheck(ig.shape == edge.shape, "backward of \(node.name)", got: "gradient shape \(ig.shape)", expected: "\(edge.shape)")
                     if let next = edge.node {
                         let key = ObjectIdentifier(next)
                         grads[key] = grads[key].map { $0 + ig } ?? ig
                     } else if let leaf = edge.leaf {
                         leaf.grad = leaf.grad.map { $0 + ig } ?? ig
+                        if let onGradientReady {
+                            touchedLeaves.append(leaf)
+                            Self.countDown(leaf, &pendingLeaves, &touchedLeaves, onGradientReady)
+                        }
                     }
                 }
                 node.backward = nil   // release saved buffers
                 node.edges = []
             }
         }
+    }
+
+    /// One edge to `leaf` is done: at the last one, report the leaf if it received a gradient.
+    private static func countDown(_ leaf: Tensor, _ pending: inout [ObjectIdentifier: Int], _ touched: inout [Tensor],
+                                  _ ready: (Tensor) -> Void) {
+        let key = ObjectIdentifier(leaf)
+        guard let n = pending[key] else { return }
+        if n > 1 { pending[key] = n - 1; return }
+        pending[key] = nil
+        if touched.contains(where: { $0 === leaf }) { touched.removeAll { $0 === leaf }; ready(leaf) }
+    }
+
+    /// A node no gradient reached: its edges to leaves are done without contributing.
+    private static func skip(_ node: GradNode, _ pending: inout [ObjectIdentifier: Int], _ touched: inout [Tensor],
+                             _ ready: (Tensor) -> Void) {
+        for edge in node.edges { if let leaf = edge.leaf { countDown(leaf, &pending, &touched, ready) } }
     }
 }
