@@ -275,6 +275,27 @@ func temporaryPath(_ name: String) -> String {
     }
 }
 
+@Suite struct CLIPretrainedTests {
+    /// The shipped weights classify offline, with their own class names and normalization.
+    @Test func classifyWithPretrainedWeights() throws {
+        let image = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("StrataImageTests/Fixtures/small_rgb.png").path
+        let r = try runStrata(["classify", image, "--model", "resnet20", "--pretrained", "cifar10", "--top", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let cifar = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        #expect(r.stdout.split(separator: "\n").filter { line in cifar.contains { line.contains("  \($0)  (") } }.count == 3, "\(r.stdout)")
+        let listed = try runStrata(["models", "--pretrained"])
+        #expect(listed.stdout.contains("resnet20") && listed.stdout.contains("--pretrained cifar10") && listed.stdout.contains("--pretrained mnist"))
+    }
+
+    @Test func pretrainedErrors() throws {
+        let both = try runStrata(["classify", "x.png", "--model", "resnet20", "--pretrained", "cifar10", "--weights", "w.safetensors"])
+        #expect(both.status != 0 && both.stderr.contains("give --weights FILE or --pretrained DATASET"))
+        let none = try runStrata(["classify", "x.png", "--model", "resnet56", "--pretrained", "cifar10"])
+        #expect(none.status != 0 && none.stderr.contains("no pretrained weights for resnet56 on cifar10"), "\(none.stderr)")
+    }
+}
+
 @Suite struct CLISummaryTests {
     /// `strata summary --json` totals equal torchvision's published figures (MACs).
     @Test(arguments: [("resnet18", 11_689_512, 1.81), ("resnet50", 25_557_032, 4.09), ("vgg16", 138_357_544, 15.47),
