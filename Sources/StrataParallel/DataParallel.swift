@@ -8,7 +8,7 @@ import StrataNN
 import StrataTensor
 import StrataTraining
 
-/// Data-parallel training of one model by every rank of a ``ProcessGroup``.
+/// Data-parallel training of one model by every rank of a `ProcessGroup`.
 ///
 /// ```swift
 /// let group = try ProcessGroups.current()                 // MPI under mpirun, else one process
@@ -227,7 +227,7 @@ public final class DataParallel: TrainingSynchronizer {
 
     // MARK: Synchronized batch norm and failures
 
-    /// Makes every ``BatchNorm2d`` of `model` use the statistics of all ranks' batches together in
+    /// Makes every `BatchNorm2d` of `model` use the statistics of all ranks' batches together in
     /// training (``ProcessGroupSum``); returns how many.
     @discardableResult
     public static func synchronizeBatchNorm(in model: Module, group: any ProcessGroup) -> Int {
@@ -260,7 +260,7 @@ public struct DataParallelError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// ``CrossProcessSum`` over a process group (synchronized batch norm). A failed allreduce ends the job.
+/// `CrossProcessSum` over a process group (synchronized batch norm). A failed allreduce ends the job.
 public final class ProcessGroupSum: CrossProcessSum {
     public let group: any ProcessGroup
     public init(group: any ProcessGroup) { self.group = group }
