@@ -108,8 +108,8 @@ let package = Package(
             dependencies: ["StrataModels", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed"]),
-        .testTarget(name: "StrataParallelTests", dependencies: ["StrataParallel", "StrataModels", "StrataTraining", "StrataData"]),
+        .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed", "StrataTestSupport"]),
+        .testTarget(name: "StrataParallelTests", dependencies: ["StrataParallel", "StrataModels", "StrataTraining", "StrataData", "StrataTestSupport"]),
         .testTarget(name: "StrataPretrainedTests", dependencies: ["StrataPretrained", "StrataTraining", "StrataData", "StrataModels", "StrataDNNL"]),
         .testTarget(name: "StrataONNXTests", dependencies: ["StrataONNX", "StrataModels", "StrataNN"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),

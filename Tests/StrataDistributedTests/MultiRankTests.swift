@@ -11,52 +11,17 @@
 import Foundation
 import StrataDistributed
 import StrataTensor
+import StrataTestSupport
 import Testing
-
-/// `mpirun` on PATH, or nil.
-let mpirunPath: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-    .split(separator: ":").map { "\($0)/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 
 /// What this process does as a rank (STRATA_MPI_WORKER), nil when it is not a worker.
 let workerMode = ProcessInfo.processInfo.environment["STRATA_MPI_WORKER"]
 
 @Suite(.serialized) struct MultiRankTests {
-    /// mpirun's exit status, its output (every rank's, merged) and how long it ran.
-    struct Run { var status: Int32; var output: String; var seconds: Double; var timedOut: Bool }
-
     /// Runs `np` ranks of this test binary in worker `mode`; kills mpirun after `timeout` seconds.
-    func mpirun(np: Int, mode: String, environment extra: [String: String] = [:], timeout: Double) throws -> Run {
-        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mpirunPath!)
-        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-        environment["STRATA_MPI_WORKER"] = mode
-        process.environment = environment
-        // --bind-to none: ranks must not be pinned to cores the rest of the test suite shares.
-        process.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "\(np)",
-                             "-x", "STRATA_MPI_WORKER"] + extra.keys.flatMap { ["-x", $0] }
-            + [testBinary, "--testing-library", "swift-testing", "--filter", "MPIWorker/worker"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        // Read on another thread: a hung job must not block the test in a read.
-        let collected = OutputCollector()
-        let reader = Thread { collected.append(pipe.fileHandleForReading.readDataToEndOfFile()) }
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        let start = Date()
-        try process.run()
-        reader.start()
-        var timedOut = false
-        if exited.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            process.terminate()   // mpirun forwards SIGTERM to the ranks
-            if exited.wait(timeout: .now() + 5) == .timedOut { kill(process.processIdentifier, SIGKILL); exited.wait() }
-        }
-        let seconds = Date().timeIntervalSince(start)
-        try? pipe.fileHandleForWriting.close()
-        _ = collected.finished.wait(timeout: .now() + 5)
-        return Run(status: process.terminationStatus, output: collected.text, seconds: seconds, timedOut: timedOut)
+    func mpirun(np: Int, mode: String, environment extra: [String: String] = [:], timeout: Double) throws -> MPIRun {
+        try runTestBinaryUnderMPI(np: np, variable: "STRATA_MPI_WORKER", mode: mode, filter: "MPIWorker/worker",
+                                  environment: extra, timeout: timeout)
     }
 
     @Test("2 and 3 ranks: allreduce sum/average/max, broadcast, allgather, send/receive ring, barrier, async allreduce, Float64, MPI errors",
@@ -108,14 +73,6 @@ let workerMode = ProcessInfo.processInfo.environment["STRATA_MPI_WORKER"]
         guard let close = stat.range(of: ") ", options: .backwards) else { return true }
         return stat[close.upperBound...].first != "Z"
     }
-}
-
-final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    let finished = DispatchSemaphore(value: 0)
-    func append(_ d: Data) { lock.withLock { data.append(d) }; finished.signal() }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
 // MARK: The ranks

@@ -21,65 +21,22 @@ import StrataModels
 import StrataNN
 import StrataParallel
 import StrataTensor
+import StrataTestSupport
 import StrataTraining
 import Testing
 
-let mpirun: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-    .split(separator: ":").map { "\($0)/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 let parallelWorker = ProcessInfo.processInfo.environment["STRATA_PARALLEL_WORKER"]
 let tolerance = 2e-4
 
-struct MPIRun {
-    var status: Int32; var output: String; var seconds: Double; var timedOut: Bool
-    /// When mpirun exited (seconds since 1970).
-    var ended: Double
-}
-
 /// Runs `np` ranks of this test binary as workers in `mode`; kills mpirun after `timeout` seconds.
 func launch(np: Int, mode: String, environment extra: [String: String] = [:], timeout: Double) throws -> MPIRun {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: mpirun!)
-    var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-    environment["STRATA_PARALLEL_WORKER"] = mode
-    process.environment = environment
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-    process.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "\(np)", "-x", "STRATA_PARALLEL_WORKER"]
-        + extra.keys.sorted().flatMap { ["-x", $0] }
-        + [binary, "--testing-library", "swift-testing", "--filter", "ParallelWorker/worker"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    let collected = Collected()
-    let reader = Thread { collected.append(pipe.fileHandleForReading.readDataToEndOfFile()) }
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    let start = Date()
-    try process.run()
-    reader.start()
-    var timedOut = false
-    if exited.wait(timeout: .now() + timeout) == .timedOut {
-        timedOut = true
-        process.terminate()
-        if exited.wait(timeout: .now() + 5) == .timedOut { kill(process.processIdentifier, SIGKILL); exited.wait() }
-    }
-    let seconds = Date().timeIntervalSince(start)
-    try? pipe.fileHandleForWriting.close()
-    _ = collected.finished.wait(timeout: .now() + 5)
-    return MPIRun(status: process.terminationStatus, output: collected.text, seconds: seconds, timedOut: timedOut,
-                  ended: start.timeIntervalSince1970 + seconds)
-}
-
-final class Collected: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    let finished = DispatchSemaphore(value: 0)
-    func append(_ d: Data) { lock.withLock { data.append(d) }; finished.signal() }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    try runTestBinaryUnderMPI(np: np, variable: "STRATA_PARALLEL_WORKER", mode: mode, filter: "ParallelWorker/worker",
+                              environment: extra, timeout: timeout)
 }
 
 @Suite(.serialized) struct DataParallelTests {
     /// N ranks × B/N against 1 rank × B (rank 0 computes the single-process reference itself).
-    @Test(.enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
           .enabled(if: parallelWorker == nil, "this process is itself a worker"),
           arguments: ["resnet20", "densenet_bc_10_k4"], [1, 2, 3])
     func ranksMatchOneProcess(model: String, ranks: Int) throws {
@@ -97,7 +54,7 @@ final class Collected: @unchecked Sendable {
 
     /// A rank that dies (exit) or throws (rank 0's report write fails) ends every rank within seconds;
     /// the last checkpoint stays loadable.
-    @Test(.enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
           .enabled(if: parallelWorker == nil, "this process is itself a worker"),
           arguments: ["die", "throw"])
     func aFailingRankEndsEveryRank(mode: String) throws {
@@ -124,7 +81,7 @@ final class Collected: @unchecked Sendable {
     }
 
     /// Ranks started with different settings and data stop at the start, the error naming both differences.
-    @Test(.enabled(if: mpirun != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
           .enabled(if: parallelWorker == nil, "this process is itself a worker"))
     func aMismatchIsReportedAtStart() throws {
         let run = try launch(np: 3, mode: "mismatch", timeout: 60)
