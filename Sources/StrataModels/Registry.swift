@@ -128,6 +128,13 @@ public enum Models {
             e.append(Entry(name: "plain\(depth)", family: "CIFAR plain net (no shortcuts)", input: cifar, classes: 10) {
                 CIFARResNet(depth: depth, classes: $0, shortcut: .none)
             })
+            // Without batch norm (biased convolutions): for gradient-flow and batch-norm experiments.
+            e.append(Entry(name: "resnet\(depth)_nobn", family: "CIFAR ResNet, option A, without batch norm", input: cifar, classes: 10) {
+                CIFARResNet(depth: depth, classes: $0, shortcut: .optionA, batchNorm: false)
+            })
+            e.append(Entry(name: "plain\(depth)_nobn", family: "CIFAR plain net without batch norm", input: cifar, classes: 10) {
+                CIFARResNet(depth: depth, classes: $0, shortcut: .none, batchNorm: false)
+            })
         }
         for depth in [121, 161, 169, 201] {
             e.append(Entry(name: "densenet\(depth)", family: "DenseNet (Huang et al. 2017)", input: imagenet, classes: 1000) {

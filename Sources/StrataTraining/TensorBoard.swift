@@ -105,6 +105,24 @@ public enum TensorBoardEvent {
         return header(wallTime: wallTime, step: step) + lengthDelimited(5, summary)
     }
 
+    /// Histograms at `step`: one `Summary.Value { tag = 1; HistogramProto histo = 5 }` per (tag,
+    /// histogram), with `HistogramProto { double min = 1; max = 2; num = 3; sum = 4; sum_squares = 5;
+    /// repeated double bucket_limit = 6 [packed]; repeated double bucket = 7 [packed] }`
+    /// (tensorflow/core/framework/summary.proto, tsl/protobuf/histogram.proto).
+    public static func histograms(_ values: [(tag: String, histogram: TensorBoardHistogram)], step: Int, wallTime: Double) -> [UInt8] {
+        var summary: [UInt8] = []
+        for (tag, h) in values {
+            func double(_ field: Int, _ v: Double) -> [UInt8] { key(field, 1) + TFRecord.littleEndianBytes(v.bitPattern) }
+            func packed(_ field: Int, _ list: [Double]) -> [UInt8] {
+                lengthDelimited(field, list.flatMap { TFRecord.littleEndianBytes($0.bitPattern) })
+            }
+            let histo = double(1, h.min) + double(2, h.max) + double(3, h.count) + double(4, h.sum) + double(5, h.sumSquares)
+                + packed(6, h.bucketLimits) + packed(7, h.bucketCounts)
+            summary += lengthDelimited(1, lengthDelimited(1, Array(tag.utf8)) + lengthDelimited(5, histo))
+        }
+        return header(wallTime: wallTime, step: step) + lengthDelimited(5, summary)
+    }
+
     /// `SessionLog { status: START }` at `step`: TensorBoard discards events of earlier files at
     /// or after this step (what a resumed run writes, so re-done steps do not show twice).
     public static func sessionStart(step: Int, wallTime: Double) -> [UInt8] {
@@ -143,12 +161,54 @@ public final class TensorBoardWriter {
         try write(TensorBoardEvent.scalars(values.map { ($0.tag, Float($0.value)) }, step: step, wallTime: wallClock()))
     }
 
+    /// Writes histograms at `step` (TensorBoard's Histograms and Distributions tabs).
+    public func addHistograms(_ values: [(tag: String, histogram: TensorBoardHistogram)], step: Int) throws {
+        try write(TensorBoardEvent.histograms(values, step: step, wallTime: wallClock()))
+    }
+
     private func write(_ event: [UInt8]) throws {
         try appendAll(fd: fd, bytes: TFRecord.frame(event), path: path)
     }
 
     public func close() {
         if fd >= 0 { _ = systemClose(fd); fd = -1 }
+    }
+}
+
+/// The summary of a set of values TensorBoard draws as a histogram: their range, count, sum and
+/// sum of squares, and counts in buckets (bucket `i` holds values above `bucketLimits[i - 1]` up
+/// to `bucketLimits[i]`).
+public struct TensorBoardHistogram: Sendable, Equatable {
+    public var min: Double, max: Double, count: Double, sum: Double, sumSquares: Double
+    /// Right edges, ascending.
+    public var bucketLimits: [Double]
+    /// Values per bucket.
+    public var bucketCounts: [Double]
+
+    /// The histogram of `values` (non-finite ones left out) in `buckets` equal-width buckets
+    /// between their minimum and maximum (one bucket when they are all equal).
+    public init(_ values: some Sequence<Double>, buckets: Int = 30) {
+        let finite = values.filter(\.isFinite)
+        let lo = finite.min() ?? 0, hi = finite.max() ?? 0
+        (min, max, count) = (lo, hi, Double(finite.count))
+        sum = finite.reduce(0, +)
+        sumSquares = finite.reduce(0) { $0 + $1 * $1 }
+        let n = hi > lo ? Swift.max(1, buckets) : 1
+        let width = (hi - lo) / Double(n)
+        bucketLimits = (1...n).map { $0 == n ? hi : lo + width * Double($0) }
+        bucketCounts = [Double](repeating: 0, count: n)
+        for v in finite {
+            let i = width > 0 ? Swift.min(n - 1, Int((v - lo) / width)) : 0
+            bucketCounts[i] += 1
+        }
+    }
+
+    /// The histogram of a tensor's elements.
+    public init(_ tensor: Tensor, buckets: Int = 30) {
+        switch tensor.dtype {
+        case .float32: self.init(tensor.floats.lazy.map(Double.init), buckets: buckets)
+        case .float64: self.init(tensor.doubles, buckets: buckets)
+        }
     }
 }
 

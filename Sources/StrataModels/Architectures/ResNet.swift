@@ -22,29 +22,34 @@ public enum ShortcutKind: String, Sendable, CaseIterable {
 public final class BasicBlock: Module {
     public static let expansion = 1
     let conv1: Conv2d
-    let bn1: BatchNorm2d
+    let bn1: BatchNorm2d?
     let conv2: Conv2d
-    let bn2: BatchNorm2d
+    let bn2: BatchNorm2d?
     let relu = ReLU()
     let downsample: Sequential?
     let shortcut: ShortcutKind
     let outChannels: Int, stride: Int
 
-    public init(_ inChannels: Int, _ planes: Int, stride: Int = 1, shortcut: ShortcutKind = .projection) {
-        conv1 = Conv2d(inChannels, planes, kernel: 3, stride: stride, padding: 1, bias: false)
-        bn1 = BatchNorm2d(planes)
-        conv2 = Conv2d(planes, planes, kernel: 3, padding: 1, bias: false)
-        bn2 = BatchNorm2d(planes)
+    /// - Parameter batchNorm: false builds the block without its batch norms (their convolutions then
+    ///   have biases; a projection shortcut is a biased 1×1 conv alone), for experiments on what batch norm does.
+    public init(_ inChannels: Int, _ planes: Int, stride: Int = 1, shortcut: ShortcutKind = .projection, batchNorm: Bool = true) {
+        conv1 = Conv2d(inChannels, planes, kernel: 3, stride: stride, padding: 1, bias: !batchNorm)
+        bn1 = batchNorm ? BatchNorm2d(planes) : nil
+        conv2 = Conv2d(planes, planes, kernel: 3, padding: 1, bias: !batchNorm)
+        bn2 = batchNorm ? BatchNorm2d(planes) : nil
         let reshapes = stride != 1 || inChannels != planes
         downsample = shortcut == .projection && reshapes
-            ? Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: false), BatchNorm2d(planes)) : nil
+            ? (batchNorm ? Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: false), BatchNorm2d(planes))
+                         : Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: true))) : nil
         self.shortcut = shortcut
         (outChannels, self.stride) = (planes, stride)
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var out = relu(bn1(conv1(x)))          // [N, planes, H/s, W/s]
-        out = bn2(conv2(out))
+        var out = conv1(x)                     // [N, planes, H/s, W/s]
+        if let bn1 { out = bn1(out) }
+        out = conv2(relu(out))
+        if let bn2 { out = bn2(out) }
         switch shortcut {
         case .none: break
         case .projection: out = out + (downsample.map { $0(x) } ?? x)
@@ -155,7 +160,7 @@ public final class ResNet: Module {
 /// linear classifier: 6n + 2 weighted layers.
 public final class CIFARResNet: Module {
     let conv1: Conv2d
-    let bn1: BatchNorm2d
+    let bn1: BatchNorm2d?
     let relu = ReLU()
     let layer1: Sequential, layer2: Sequential, layer3: Sequential
     let avgpool = AdaptiveAvgPool2d(1)
@@ -165,16 +170,18 @@ public final class CIFARResNet: Module {
     ///   - depth: 6n + 2 (20, 32, 44, 56, 110, …).
     ///   - classes: outputs of the classifier.
     ///   - shortcut: option A (the paper's CIFAR choice), B, or none for a plain net.
-    public init(depth: Int, classes: Int = 10, shortcut: ShortcutKind = .optionA) {
+    ///   - batchNorm: false leaves out every batch norm (biased convolutions instead): the
+    ///     registry's `resnetN_nobn` and `plainN_nobn`, for gradient-flow and batch-norm experiments.
+    public init(depth: Int, classes: Int = 10, shortcut: ShortcutKind = .optionA, batchNorm: Bool = true) {
         precondition(depth >= 8 && (depth - 2) % 6 == 0, "CIFARResNet: depth must be 6n+2, got \(depth)")
         let n = (depth - 2) / 6
-        conv1 = Conv2d(3, 16, kernel: 3, padding: 1, bias: false)
-        bn1 = BatchNorm2d(16)
+        conv1 = Conv2d(3, 16, kernel: 3, padding: 1, bias: !batchNorm)
+        bn1 = batchNorm ? BatchNorm2d(16) : nil
         var inChannels = 16
         func stage(_ planes: Int, stride: Int) -> Sequential {
             let s = Sequential()
             for i in 0..<n {
-                s.append(BasicBlock(inChannels, planes, stride: i == 0 ? stride : 1, shortcut: shortcut))
+                s.append(BasicBlock(inChannels, planes, stride: i == 0 ? stride : 1, shortcut: shortcut, batchNorm: batchNorm))
                 inChannels = planes
             }
             return s
@@ -192,8 +199,9 @@ public final class CIFARResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = relu(bn1(conv1(x)))            // [N, 16, 32, 32]
-        h = layer1(h)                          // [N, 16, 32, 32]
+        var h = conv1(x)                       // [N, 16, 32, 32]
+        if let bn1 { h = bn1(h) }
+        h = layer1(relu(h))                    // [N, 16, 32, 32]
         h = layer2(h)                          // [N, 32, 16, 16]
         h = layer3(h)                          // [N, 64, 8, 8]
         return fc(avgpool(h).flattened())      // [N, classes]
