@@ -166,6 +166,15 @@ public final class Trainer {
     /// losses and accuracies summed over the processes. Only the process with the
     /// ``runDirectory`` writes; give it to rank 0 only. Nil: one process.
     public var synchronizer: (any TrainingSynchronizer)?
+    /// Records per-layer gradient norms (``GradientFlow``) at the first step and every this many
+    /// steps after (0: never): a `"gradients"` record in metrics.jsonl, TensorBoard scalars
+    /// `gradients/<layer>` and histograms `gradient_histograms/<layer>`, and ``onGradients``.
+    /// The gradients are the raw ones of the (global) batch, before clipping.
+    public var gradientLogInterval = 0
+    /// Called with each gradient measurement ``gradientLogInterval`` asks for (its `step` is the
+    /// optimizer step the gradients are for, 1-based).
+    public var onGradients: ((GradientFlow) -> Void)?
+    private var gradientLayers: [(path: String, module: Module, weight: Tensor)]?
     /// Whether the processes agreed (in the last step's sums) that one of them was asked to stop.
     private var stopAgreed = false
 
@@ -337,6 +346,9 @@ public final class Trainer {
                     try sync.finishBackward()
                 } else {
                     loss.backward()
+                }
+                if gradientLogInterval > 0 && progress.step % gradientLogInterval == 0 {
+                    try logGradients(epoch: epoch, inputShape: Array(batch.images.shape.dropFirst()), learningRate: lr, loss: lossValue)
                 }
                 let norm: Double
                 if let maxNorm = c.clipGradNorm {
@@ -512,6 +524,25 @@ public final class Trainer {
                               evaluation: evaluation, classNames: classNames, epochs: epochs, totalSteps: totalSteps,
                               bestEpoch: progress.bestEpoch).render()
         try guardWrite(run.reportPath) { try run.writeFile(Array(html.utf8), run.reportPath) }
+    }
+
+    /// The gradient record of the step about to be taken (``gradientLogInterval``).
+    private func logGradients(epoch: Int, inputShape: [Int], learningRate lr: Double, loss: Double) throws {
+        // Forward order from a one-image trace; with processes, declaration order (a trace would run collectives on one process only).
+        let layers = gradientLayers ?? GradientFlow.weightLayers(of: model, input: synchronizer == nil ? [1] + inputShape : nil)
+        gradientLayers = layers
+        let flow = GradientFlow.read(layers, learningRate: lr, step: progress.step + 1, loss: loss)
+        onGradients?(flow)
+        guard let run = runDirectory else { return }
+        var record: [(String, JSON)] = [("type", .string("gradients")), ("epoch", .int(epoch))]
+        if case let .object(items) = flow.json { record += items }
+        record.append(("wall_time", .number(wallClock())))
+        try guardWrite(run.metricsPath) { try run.appendMetrics(.object(record)) }
+        try guardWrite(events?.path ?? run.path) {
+            try events?.add(flow.layers.map { ("gradients/\($0.layer)", $0.gradientNorm) }, step: flow.step)
+            try events?.addHistograms(layers.compactMap { l in l.weight.grad.map { ("gradient_histograms/\(l.path)", TensorBoardHistogram($0)) } },
+                                      step: flow.step)
+        }
     }
 
     // MARK: Non-finite diagnosis
