@@ -239,7 +239,7 @@ public final class DataParallel: TrainingSynchronizer {
 
     /// For a rank that cannot go on: prints `error` on standard error (a collective
     /// ``DataParallelError``, which every rank reached alike, only on rank 0) and ends every rank
-    /// of the job (``ProcessGroup/abort(exitCode:)``), so that none waits for this one.
+    /// of the job (`ProcessGroup.abort(exitCode:)` of StrataDistributed), so that none waits for this one.
     public static func fail(_ error: Error, group: any ProcessGroup, exitCode: Int32 = 1) -> Never {
         let collective = (error as? DataParallelError)?.collective ?? false
         if !collective || group.rank == 0 {
