@@ -12,10 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# No target named: every documentable target (libraries, executables, the dependencies' too), exactly
+# what a user's `swift package generate-documentation` builds.
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-    targets=(Strata StrataTensor StrataNN StrataModels StrataPretrained StrataImage StrataPlot StrataData StrataTraining StrataDNNL StrataDistributed)
-fi
 args=()
 for t in "${targets[@]}"; do args+=(--target "$t"); done
 
