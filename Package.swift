@@ -8,7 +8,9 @@ import PackageDescription
 //                 layers, state dicts, safetensors and .npy
 //   StrataModels  the model zoo: one file per architecture family, and a registry
 //   StrataImage   JPEG/PNG decoding (through _CImage: libturbojpeg, libpng) and the
-//                 torchvision-style transforms (resize, crop, normalize to a tensor)
+//                 torchvision-style transforms (resize, crop, normalize to a tensor), PNG encoding
+//   StrataPlot    charts (line, scatter), image grids, colour maps and heat maps, rasterized in Swift
+//                 and written as PNG (beside StrataImage, below StrataData: training may draw figures)
 //   StrataData    datasets (CIFAR, MNIST, ImageFolder, synthetic), transforms, batch loading and prefetching
 //   StrataTraining optimizers, schedules, evaluation, the trainer, checkpoints, run logs
 //   StrataDNNL    the oneDNN backend (the only target that imports the C module _CDNNL)
@@ -29,6 +31,7 @@ let package = Package(
         .library(name: "StrataModels", targets: ["StrataModels"]),
         .library(name: "StrataPretrained", targets: ["StrataPretrained"]),
         .library(name: "StrataImage", targets: ["StrataImage"]),
+        .library(name: "StrataPlot", targets: ["StrataPlot"]),
         .library(name: "StrataData", targets: ["StrataData"]),
         .library(name: "StrataTraining", targets: ["StrataTraining"]),
         .library(name: "StrataDNNL", targets: ["StrataDNNL"]),
@@ -55,6 +58,8 @@ let package = Package(
             providers: [.apt(["libturbojpeg0-dev", "libpng-dev"]), .brew(["jpeg-turbo", "libpng"])]
         ),
         .target(name: "StrataImage", dependencies: ["_CImage", "StrataTensor"]),
+        // Figures (charts, filter grids, heat maps) drawn in Swift, written as PNG through StrataImage.
+        .target(name: "StrataPlot", dependencies: ["StrataImage", "StrataTensor"]),
         // oneDNN 2.6 from Debian's libdnnl-dev (no pkg-config file: the module map links "dnnl").
         .systemLibrary(name: "_CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "StrataDNNL", dependencies: ["StrataTensor", "_CDNNL"]),
@@ -75,6 +80,7 @@ let package = Package(
                 "Strata",
                 "StrataParallel",
                 "StrataDistributed",
+                "StrataPlot",
                 "StrataONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -95,6 +101,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "StrataCLITests", dependencies: ["strata"]),
+        .testTarget(name: "StrataPlotTests", dependencies: ["StrataPlot", "StrataImage"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataTrainingTests",

@@ -10,7 +10,7 @@ pkg = json.load(sys.stdin)
 targets = {t["name"]: t for t in pkg["targets"]}
 c_modules = {"_CDNNL": "oneDNN", "_CImage": "libjpeg-turbo + libpng", "_CZlib": "zlib", "_CMPI": "Open MPI"}
 allowed = {"StrataTensor": set(), "StrataNN": set(), "StrataModels": set(), "StrataPretrained": set(),
-           "StrataImage": {"_CImage"}, "StrataData": {"_CImage", "_CZlib"}, "StrataTraining": {"_CImage", "_CZlib"},
+           "StrataImage": {"_CImage"}, "StrataPlot": {"_CImage"}, "StrataData": {"_CImage", "_CZlib"}, "StrataTraining": {"_CImage", "_CZlib"},
            "StrataDNNL": {"_CDNNL"}, "StrataDistributed": {"_CMPI"}}
 def closure(name, seen):
     if name in seen or name not in targets: return seen

@@ -1,0 +1,128 @@
+import StrataImage
+
+/// One named sequence of (x, y) points in a ``LineChart``.
+public struct PlotSeries: Sendable {
+    /// How a series is drawn.
+    public enum Style: Sendable {
+        /// Consecutive drawable points joined by lines.
+        case line
+        /// A dot at each point.
+        case points
+        /// Both.
+        case linePoints
+    }
+
+    /// The legend text (series with an empty label have no legend row).
+    public var label: String
+    /// The x coordinates; pairs beyond the shorter of `x` and `y` are ignored.
+    public var x: [Double]
+    /// The y coordinates.
+    public var y: [Double]
+    /// Lines, points or both.
+    public var style: Style
+
+    /// A series named `label` of the points (x[i], y[i]).
+    public init(label: String, x: [Double], y: [Double], style: Style = .line) {
+        self.label = label
+        self.x = x
+        self.y = y
+        self.style = style
+    }
+}
+
+/// A line chart: several series over shared axes, each in its own colour (``Palette/tab10``), with a
+/// title, axis labels, "nice" ticks (1, 2 or 5 × 10^k, whole decades on ``AxisScale/log10`` axes) and
+/// a legend, rasterized in Swift (no plotting library) and written as PNG.
+///
+/// Points that cannot be drawn (NaN, ±∞, or ≤ 0 on a log axis) are skipped and break the line there;
+/// an empty series or chart draws its axes only.
+///
+/// ```swift
+/// let chart = LineChart(title: "Training loss", xLabel: "step", yLabel: "loss", yScale: .log10,
+///                       series: [PlotSeries(label: "resnet20", x: steps, y: losses)])
+/// try chart.writePNG(to: "loss.png")
+/// ```
+public struct LineChart: Sendable {
+    /// Drawn centred above the plot.
+    public var title: String
+    /// Drawn under the x axis.
+    public var xLabel: String
+    /// Drawn left of the y axis, reading upwards.
+    public var yLabel: String
+    /// Linear or log₁₀ x axis.
+    public var xScale: AxisScale
+    /// Linear or log₁₀ y axis.
+    public var yScale: AxisScale
+    /// The data, drawn in order (later series on top), series `i` in `Palette.color(i)`.
+    public var series: [PlotSeries]
+
+    /// A chart of `series` with the given text and scales.
+    public init(title: String, xLabel: String, yLabel: String, xScale: AxisScale = .linear, yScale: AxisScale = .linear,
+                series: [PlotSeries]) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.xScale = xScale
+        self.yScale = yScale
+        self.series = series
+    }
+
+    /// The pairs of series `s` that can be drawn on these axes, in order; nil marks a gap.
+    func drawable(_ s: PlotSeries) -> [(Double, Double)?] {
+        (0..<min(s.x.count, s.y.count)).map { i in
+            let x = s.x[i], y = s.y[i]
+            guard Axis.coordinate(x, xScale) != nil, Axis.coordinate(y, yScale) != nil else { return nil }
+            return (x, y)
+        }
+    }
+
+    /// The layout for a `width` × `height` picture.
+    func frame(width: Int, height: Int) -> ChartFrame {
+        var xs: [Double] = [], ys: [Double] = []
+        for s in series { for case let (x, y)? in drawable(s) { xs.append(x); ys.append(y) } }
+        return ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
+                          x: Axis(covering: xs, scale: xScale), y: Axis(covering: ys, scale: yScale))
+    }
+
+    /// The chart as a `width` × `height` RGB image (sizes below 1 are taken as 1).
+    public func render(width: Int = 800, height: Int = 500) -> Image {
+        let f = frame(width: width, height: height)
+        var canvas = Canvas(width: f.width, height: f.height)
+        f.drawBackground(&canvas, title: title, xLabel: xLabel, yLabel: yLabel)
+        let s = f.textScale
+        let lineWidth = Double(max(2, s + 1))
+        var placed: [(Double, Double)] = []
+        for (i, series) in series.enumerated() {
+            let color = Palette.color(i)
+            let points = drawable(series).map { p in p.flatMap { p -> (Double, Double)? in
+                guard let x = f.px(p.0), let y = f.py(p.1) else { return nil }
+                return (x, y)
+            } }
+            if series.style != .points {
+                for k in points.indices.dropFirst() {
+                    if let a = points[k - 1], let b = points[k] {
+                        canvas.segment(a.0, a.1, b.0, b.1, lineWidth: lineWidth, color: color, clip: f.dataClip)
+                    }
+                }
+            }
+            if series.style != .line {
+                for case let p? in points { canvas.disc(p.0, p.1, radius: Double(s + 1), color: color, clip: f.dataClip) }
+            }
+            placed += points.compactMap { $0 }
+        }
+        f.drawAxes(&canvas)
+        let entries = series.enumerated().filter { !$0.element.label.isEmpty }.map {
+            (label: $0.element.label, color: Palette.color($0.offset), line: $0.element.style != .points,
+             marker: $0.element.style != .line)
+        }
+        f.drawLegend(&canvas, entries: entries, points: placed)
+        return canvas.image
+    }
+
+    /// Renders the chart and writes it as a PNG file at `path` (atomically).
+    ///
+    /// - Throws: `ImageError` naming `path` when it cannot be written.
+    public func writePNG(to path: String, width: Int = 800, height: Int = 500) throws {
+        try ChartFile.write(render(width: width, height: height), to: path)
+    }
+}
