@@ -151,12 +151,12 @@ final class Lowering {
     }
 
     private func batchNorm(_ b: BatchNorm2d, _ x: GraphValue) throws -> GraphValue {
-        let c = b.running_mean.count
+        let c = b.runningMean.count
         let scale = b.weight.map { builder.initializer(key(b, "weight"), $0) } ?? builder.initializer(key(b, "weight"), .ones([c]))
         let bias = b.bias.map { builder.initializer(key(b, "bias"), $0) } ?? builder.initializer(key(b, "bias"), .zeros([c]))
         let out = builder.node("BatchNormalization", inputs: [
-            x.name, scale, bias, builder.initializer(key(b, "running_mean"), b.running_mean),
-            builder.initializer(key(b, "running_var"), b.running_var),
+            x.name, scale, bias, builder.initializer(key(b, "running_mean"), b.runningMean),
+            builder.initializer(key(b, "running_var"), b.runningVar),
         ], name: path(b), attributes: [.float("epsilon", b.eps)])
         return GraphValue(name: out, shape: x.shape)
     }

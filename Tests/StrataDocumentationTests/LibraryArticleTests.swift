@@ -20,6 +20,15 @@ final class SmallNet: Module {
     }
 }
 
+// Article: keys that are not Swift names.
+final class Stem: Module {
+    @ModuleInfo(key: "Conv2d_1a_3x3") var conv1a = Conv2d(3, 8, kernel: 3, stride: 2, bias: false)
+    @ModuleInfo(key: "AuxLogits") var auxLogits: Linear? = nil
+    @Buffer(key: "running_scale") var runningScale: Tensor = .ones([8])
+
+    override func forward(_ x: Tensor) -> Tensor { conv1a(x) * runningScale.reshaped([1, 8, 1, 1]) }
+}
+
 @Suite(.serialized) struct LibraryArticleTests {
     /// A fresh folder under the temporary directory, removed by `cleanUp`.
     static func temporaryFolder() throws -> String {
@@ -29,6 +38,16 @@ final class SmallNet: Module {
     }
 
     static func cleanUp(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
+
+    @Test func keysThatAreNotSwiftNames() {
+        let stem = Stem()
+        print(stem.stateDict().map(\.key))      // ["running_scale", "Conv2d_1a_3x3.weight"]
+        stem.auxLogits = Linear(8, 10)          // seen by the next walk: AuxLogits.weight, AuxLogits.bias
+
+        #expect(stem.auxLogits != nil)
+        #expect(stem.stateDict().map(\.key) == ["running_scale", "Conv2d_1a_3x3.weight", "AuxLogits.weight", "AuxLogits.bias"])
+        #expect(stem(.ones([1, 3, 9, 9])).shape == [1, 8, 4, 4])
+    }
 
     @Test func modelsFromLayers() throws {
         let model = SmallNet()

@@ -5,10 +5,12 @@ import StrataTensor
 public final class BatchNorm2d: Module {
     public let weight: Tensor?
     public let bias: Tensor?
-    // PyTorch's buffer names, so state dicts interoperate.
-    @Buffer public var running_mean: Tensor
-    @Buffer public var running_var: Tensor
-    @Buffer public var num_batches_tracked: Tensor
+    /// Running mean of each channel, used in evaluation mode (key `running_mean`, PyTorch's).
+    @Buffer(key: "running_mean") public var runningMean: Tensor
+    /// Running (unbiased) variance of each channel (key `running_var`).
+    @Buffer(key: "running_var") public var runningVar: Tensor
+    /// Training-mode forward passes so far, a scalar (key `num_batches_tracked`).
+    @Buffer(key: "num_batches_tracked") public var numBatchesTracked: Tensor
     public let eps: Double
     public let momentum: Double
     /// When set, training-mode statistics are those of the batches of every process together
@@ -18,22 +20,22 @@ public final class BatchNorm2d: Module {
     public init(_ channels: Int, eps: Double = 1e-5, momentum: Double = 0.1, affine: Bool = true) {
         weight = affine ? parameter(.ones([channels])) : nil
         bias = affine ? parameter(.zeros([channels])) : nil
-        running_mean = .zeros([channels])
-        running_var = .ones([channels])
-        num_batches_tracked = .zeros([])
+        _runningMean.wrappedValue = .zeros([channels])
+        _runningVar.wrappedValue = .ones([channels])
+        _numBatchesTracked.wrappedValue = .zeros([])
         self.eps = eps
         self.momentum = momentum
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
         if training {
-            withNoGrad { num_batches_tracked.assign(num_batches_tracked + 1) }
+            withNoGrad { numBatchesTracked.assign(numBatchesTracked + 1) }
         }
-        return batchNorm2d(x, runningMean: running_mean, runningVar: running_var, weight: weight, bias: bias,
+        return batchNorm2d(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
                            training: training, momentum: momentum, eps: eps, across: synchronization)
     }
 
-    public override var summaryDescription: String { "BatchNorm2d(\(running_mean.count))" }
+    public override var summaryDescription: String { "BatchNorm2d(\(runningMean.count))" }
 }
 
 /// Local response normalization across channels, as `torch.nn.LocalResponseNorm` (AlexNet 2012).
