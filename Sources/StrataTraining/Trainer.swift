@@ -72,6 +72,27 @@ public protocol TrainingSynchronizer: AnyObject {
     func finishBackward() throws
     /// The evaluation of the whole `dataset`, each process running `evaluate` on its part of it.
     func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws -> EvaluationResult
+
+    // Model parallelism (StrataParallel's `ModelParallel`): the processes hold parts of one model.
+    /// Whether each process takes its own part of every global batch (data parallelism; the default).
+    /// False: every process reads the whole batch (model parallelism), and ``sum(_:)`` returns the
+    /// values of that one batch.
+    var splitsBatches: Bool { get }
+    /// Called on every process before a checkpoint is written: the whole model's state dict and
+    /// optimizer state on the process that writes (the parts gathered from every process), or nil to
+    /// save this process's own model and optimizer (the default).
+    func checkpointState(model: Module, optimizer: any Optimizer) throws -> (model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor])?
+    /// This process's part of a checkpoint's model and optimizer state, for ``Trainer/restore(from:)``
+    /// (the default: all of it).
+    func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (model: [String: Tensor], optimizer: [String: Tensor])
+}
+
+extension TrainingSynchronizer {
+    public var splitsBatches: Bool { true }
+    public func checkpointState(model: Module, optimizer: any Optimizer) throws -> (model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor])? { nil }
+    public func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (model: [String: Tensor], optimizer: [String: Tensor]) {
+        (model, optimizer)
+    }
 }
 
 /// How ``Trainer/fit(train:validation:report:)`` ended.
@@ -210,13 +231,14 @@ public final class Trainer {
         guard s.configuration.optimizer == configuration.optimizer else {
             throw TrainingError.resume("the checkpoint was trained with \(s.configuration.optimizer.rawValue), this trainer uses \(configuration.optimizer.rawValue)")
         }
+        let local = try synchronizer?.localState(model: checkpoint.model, optimizer: checkpoint.optimizer) ?? (model: checkpoint.model, optimizer: checkpoint.optimizer)
         do {
-            try model.loadStateDict(checkpoint.model)
+            try model.loadStateDict(local.model)
         } catch let e as StateDictError {
             throw TrainingError.resume("\(checkpoint.path) does not fit the model \(configuration.model): \(e)")
         }
         do {
-            try optimizer.loadStateDict(checkpoint.optimizer)
+            try optimizer.loadStateDict(local.optimizer)
         } catch let e as OptimizerStateError {
             throw TrainingError.resume("\(checkpoint.path): \(e)")
         }
@@ -244,7 +266,7 @@ public final class Trainer {
             }
         }
         classNames = train.classNames
-        if let sync = synchronizer {
+        if let sync = synchronizer, sync.splitsBatches {
             let n = sync.size
             guard c.batchSize % n == 0 else {
                 throw TrainingError.invalidConfiguration("the batch size \(c.batchSize) is the global batch of all \(n) processes and must be divisible by \(n) (each takes batch/\(n) examples)")
@@ -253,6 +275,8 @@ public final class Trainer {
             guard last == 0 || last >= n else {
                 throw TrainingError.invalidConfiguration("the last batch of an epoch would hold \(last) example(s) of \(train.count), fewer than the \(n) processes; choose a batch size for which \(train.count) mod batch size is 0 or at least \(n)")
             }
+        }
+        if let sync = synchronizer {
             var fingerprint: [(name: String, value: String)] = []
             if case let .object(items) = c.json {
                 for (k, v) in items where !["data", "workers", "log_every_steps"].contains(k) { fingerprint.append((k, v.serialized())) }
@@ -294,7 +318,7 @@ public final class Trainer {
             model.train()
             let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
                                      transform: trainTransform, augment: augment,
-                                     shard: synchronizer.map { ($0.rank, $0.size) } ?? (0, 1))
+                                     shard: synchronizer.flatMap { $0.splitsBatches ? ($0.rank, $0.size) : nil } ?? (0, 1))
             // Batches are assembled on background threads while the model computes; each is a pure
             // function of (seed, position), so a resumed epoch continues with the very same batches.
             guard progress.batchInEpoch <= loader.batchCount else {   // an edited or foreign checkpoint
@@ -340,7 +364,7 @@ public final class Trainer {
                 if let sync = synchronizer, let global {
                     // Scaled so that the mean over the processes is the global batch's mean gradient
                     // when the parts differ in size (1: the parts are equal).
-                    let scale = Double(batch.labels.count * sync.size) / Double(global.count)
+                    let scale = Double(batch.labels.count * (sync.splitsBatches ? sync.size : 1)) / Double(global.count)
                     sync.beginBackward(parameters: optimizer.parameters)
                     loss.backward(scale == 1 ? nil : Tensor.full(loss.shape, scale, dtype: loss.dtype), onGradientReady: sync.gradientReady)
                     try sync.finishBackward()
@@ -463,11 +487,14 @@ public final class Trainer {
     }
 
     private func saveCheckpoints(best: Bool, nextLearningRate: Double, totalSteps: Int) throws {
+        // Model parallelism: every process's part gathered to the writer (a collective: all take part).
+        let gathered = try synchronizer?.checkpointState(model: model, optimizer: optimizer)
         guard let run = runDirectory else { return }
         let last = state(kind: "last", nextLearningRate: nextLearningRate, totalSteps: totalSteps)
+        let modelState = gathered?.model ?? model.stateDict()
         var tensors: [String: Tensor] = [:]
-        for (key, t) in model.stateDict() { tensors[key] = t }
-        for (key, t) in optimizer.stateDict() { tensors[Checkpoint.optimizerPrefix + key] = t }
+        for (key, t) in modelState { tensors[key] = t }
+        for (key, t) in gathered?.optimizer ?? optimizer.stateDict() { tensors[Checkpoint.optimizerPrefix + key] = t }
         // Losses and gradients are checked every step, but a buffer (a running variance that
         // overflowed) is not: a checkpoint holding NaN is never written, so the last one stays the good one.
         if let bad = tensors.keys.sorted().first(where: { !allFinite(tensors[$0]!) }) {
@@ -482,7 +509,7 @@ public final class Trainer {
             var b = last
             b.kind = "best"
             var weights: [String: Tensor] = [:]
-            for (key, t) in model.stateDict() { weights[key] = t }
+            for (key, t) in modelState { weights[key] = t }
             try write(state: b, tensors: weights, to: run.bestCheckpointPath, json: run.bestStatePath, run: run)
         }
     }

@@ -54,6 +54,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Under mpirun: batch-norm statistics over the global batch (all ranks), as PyTorch's SyncBatchNorm. Default: each rank's own.")
     var syncBn = false
     @Option(help: "Under mpirun: the largest gradient bucket averaged in one allreduce, in MiB. Default: 25.") var bucketMb: Double?
+    @Option(help: "Under mpirun -np 2 with --model alexnet2012: model parallelism as in AlexNet (2012), one tower per rank, exchanging activations into conv3 and the fully connected layers; both ranks read every batch whole. Only 2.")
+    var modelParallel: Int?
 
     func run() throws {
         // Under mpirun: data parallel over every rank; otherwise one process (no communication at all).
@@ -76,6 +78,13 @@ struct Train: ParsableCommand {
         // One writer per run directory: a resume takes the lock before reading the checkpoint.
         let resumeLock = try primary ? resume.map { try RunLock(directory: $0) } : nil
         let (config, runPath, checkpoint) = try settings(primary: primary)
+        if let modelParallel {
+            guard modelParallel == 2 else { throw ValidationError("--model-parallel \(modelParallel): only 2 is supported (alexnet2012's two towers)") }
+            guard config.model == "alexnet2012" else { throw ValidationError("--model-parallel 2 splits alexnet2012's two towers; the model is \(config.model) (use --model alexnet2012)") }
+            guard ranks == 2 else { throw ValidationError("--model-parallel 2 runs one tower per rank: start it with mpirun -np 2 (this job has \(ranks) rank\(ranks == 1 ? "" : "s"))") }
+            guard !syncBn && bucketMb == nil else { throw ValidationError("--model-parallel 2 does not combine with data parallelism: drop --sync-bn and --bucket-mb") }
+            guard config.clipGradNorm == nil else { throw ValidationError("--model-parallel 2 does not support --clip-grad-norm (each rank holds half of the gradients)") }
+        }
         let entry = try Models.entry(config.model)
         let data = try loadDataset(config.dataset, data: config.dataPath.isEmpty ? nil : config.dataPath, inputSize: entry.input[1])
         guard entry.input[0] == data.train.imageShape[0] else {
@@ -90,10 +99,19 @@ struct Train: ParsableCommand {
         if strictImages { try Self.decodeEveryImage(folders) }
         GlobalRandom.seed(config.seed)
         let net = try Models.make(config.model, classes: data.train.classNames.count)
-        try ModelSummary(net, input: modelInput).checkMemory(batch: Swift.max(1, config.batchSize / ranks), training: true,
+        try ModelSummary(net, input: modelInput).checkMemory(batch: Swift.max(1, config.batchSize / (modelParallel == nil ? ranks : 1)), training: true,
                                                             what: "\(config.model) at --batch-size \(config.batchSize)\(ranks > 1 ? " over \(ranks) ranks" : "")")
-        let trainer = Trainer(model: net, configuration: config)
-        if let group {
+        // Model parallel: each rank keeps its tower's part of the one network both ranks initialized alike.
+        let tower = try group.flatMap { group in
+            try modelParallel.map { _ in
+                try ModelParallelAlexNet(group: group, configuration: .alexnet2012(classes: data.train.classNames.count),
+                                         fullStateDict: Dictionary(uniqueKeysWithValues: net.stateDict().map { ($0.key, $0.tensor) }))
+            }
+        }
+        let trainer = Trainer(model: tower ?? net, configuration: config)
+        if let group, let tower {
+            trainer.synchronizer = ModelParallel(group: group, partition: tower.configuration)
+        } else if let group {
             if let bucketMb, !(bucketMb > 0 && bucketMb <= 1_000_000) { throw ValidationError("--bucket-mb must be from 0 to 1000000, got \(bucketMb)") }
             let parallel = DataParallel(group: group, bucketMegabytes: bucketMb ?? 25)
             parallel.extraFingerprint = [("--sync-bn", "\(syncBn)")]
@@ -127,7 +145,8 @@ struct Train: ParsableCommand {
         } else {
             say("training \(config.model) (\(groupedThousands(net.parameterCount)) parameters) on \(data.description)")
         }
-        if let group { say("data parallel over \(group.size) ranks (\(group.backendName)): \(config.batchSize / group.size) examples per rank of every batch of \(config.batchSize)\(syncBn ? ", synchronized batch norm" : "")") }
+        if tower != nil { say("model parallel: alexnet2012's two towers on 2 ranks (\(group?.backendName ?? "")), both reading every batch of \(config.batchSize)") }
+        else if let group { say("data parallel over \(group.size) ranks (\(group.backendName)): \(config.batchSize / group.size) examples per rank of every batch of \(config.batchSize)\(syncBn ? ", synchronized batch norm" : "")") }
         say("run directory: \(runPath)  (report.html, metrics.jsonl; tensorboard --logdir \(runPath))")
         let start = MonotonicClock.now()
         let outcome: FitOutcome
