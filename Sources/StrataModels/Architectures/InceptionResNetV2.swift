@@ -10,21 +10,25 @@ import StrataNN
 import StrataTensor
 
 public final class InceptionResNetV2: Module {
-    let conv2d_1a = bc(3, 32, 3, stride: 2)         // [N, 32, 149, 149] at 299
-    let conv2d_2a = bc(32, 32, 3)                   // [N, 32, 147, 147]
-    let conv2d_2b = bc(32, 64, 3, padding: 1)       // [N, 64, 147, 147]
-    let maxpool_3a = MaxPool2d(kernel: 3, stride: 2) // [N, 64, 73, 73]
-    let conv2d_3b = bc(64, 80, 1)                   // [N, 80, 73, 73]
-    let conv2d_4a = bc(80, 192, 3)                  // [N, 192, 71, 71]
-    let maxpool_5a = MaxPool2d(kernel: 3, stride: 2) // [N, 192, 35, 35]
-    let mixed_5b = Mixed5b()                        // [N, 320, 35, 35]
-    let `repeat` = Sequential((0..<10).map { _ in Block35(scale: 0.17) })    // [N, 320, 35, 35]
-    let mixed_6a = Mixed6a()                        // [N, 1088, 17, 17]
-    let repeat_1 = Sequential((0..<20).map { _ in Block17(scale: 0.10) })    // [N, 1088, 17, 17]
-    let mixed_7a = Mixed7a()                        // [N, 2080, 8, 8]
-    let repeat_2 = Sequential((0..<9).map { _ in Block8(scale: 0.20) })      // [N, 2080, 8, 8]
-    let block8 = Block8(scale: 1, relu: false)      // [N, 2080, 8, 8]
-    let conv2d_7b = bc(2080, 1536, 1)               // [N, 1536, 8, 8]
+    // Swift names for timm's keys (`conv2d_1a`, `maxpool_3a`, `repeat`, `repeat_1`, …).
+    @ModuleInfo(key: "conv2d_1a") var conv1a = bc(3, 32, 3, stride: 2)             // [N, 32, 149, 149] at 299
+    @ModuleInfo(key: "conv2d_2a") var conv2a = bc(32, 32, 3)                       // [N, 32, 147, 147]
+    @ModuleInfo(key: "conv2d_2b") var conv2b = bc(32, 64, 3, padding: 1)           // [N, 64, 147, 147]
+    @ModuleInfo(key: "maxpool_3a") var maxpool3a = MaxPool2d(kernel: 3, stride: 2) // [N, 64, 73, 73]
+    @ModuleInfo(key: "conv2d_3b") var conv3b = bc(64, 80, 1)                       // [N, 80, 73, 73]
+    @ModuleInfo(key: "conv2d_4a") var conv4a = bc(80, 192, 3)                      // [N, 192, 71, 71]
+    @ModuleInfo(key: "maxpool_5a") var maxpool5a = MaxPool2d(kernel: 3, stride: 2) // [N, 192, 35, 35]
+    @ModuleInfo(key: "mixed_5b") var mixed5b = Mixed5b()                           // [N, 320, 35, 35]
+    // 10 × Inception-ResNet-A: [N, 320, 35, 35]
+    @ModuleInfo(key: "repeat") var block35s = Sequential((0..<10).map { _ in Block35(scale: 0.17) })
+    @ModuleInfo(key: "mixed_6a") var mixed6a = Mixed6a()                           // [N, 1088, 17, 17]
+    // 20 × Inception-ResNet-B: [N, 1088, 17, 17]
+    @ModuleInfo(key: "repeat_1") var block17s = Sequential((0..<20).map { _ in Block17(scale: 0.10) })
+    @ModuleInfo(key: "mixed_7a") var mixed7a = Mixed7a()                           // [N, 2080, 8, 8]
+    // 9 × Inception-ResNet-C: [N, 2080, 8, 8]
+    @ModuleInfo(key: "repeat_2") var block8s = Sequential((0..<9).map { _ in Block8(scale: 0.20) })
+    let block8 = Block8(scale: 1, relu: false)                                     // [N, 2080, 8, 8]
+    @ModuleInfo(key: "conv2d_7b") var conv7b = bc(2080, 1536, 1)                   // [N, 1536, 8, 8]
     let classif: Linear
 
     public init(classes: Int = 1000) {
@@ -32,12 +36,12 @@ public final class InceptionResNetV2: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = conv2d_2b(conv2d_2a(conv2d_1a(x)))
-        h = maxpool_5a(conv2d_4a(conv2d_3b(maxpool_3a(h))))
-        h = `repeat`(mixed_5b(h))
-        h = repeat_1(mixed_6a(h))
-        h = block8(repeat_2(mixed_7a(h)))
-        return classif(adaptiveAvgPool2d(conv2d_7b(h), outputSize: (1, 1)).flattened())   // [N, classes]
+        var h = conv2b(conv2a(conv1a(x)))
+        h = maxpool5a(conv4a(conv3b(maxpool3a(h))))
+        h = block35s(mixed5b(h))
+        h = block17s(mixed6a(h))
+        h = block8(block8s(mixed7a(h)))
+        return classif(adaptiveAvgPool2d(conv7b(h), outputSize: (1, 1)).flattened())   // [N, classes]
     }
 }
 

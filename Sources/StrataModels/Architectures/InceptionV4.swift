@@ -10,7 +10,7 @@ import StrataTensor
 
 public final class InceptionV4: Module {
     let features: Sequential
-    let last_linear: Linear
+    @ModuleInfo(key: "last_linear") var lastLinear: Linear
 
     public init(classes: Int = 1000) {
         var blocks: [Module] = [
@@ -27,11 +27,11 @@ public final class InceptionV4: Module {
         blocks.append(ReductionB())                   // [N, 1536, 8, 8]
         blocks += (0..<3).map { _ in InceptionC() }   // [N, 1536, 8, 8]
         features = Sequential(blocks)
-        last_linear = Linear(1536, classes)
+        _lastLinear.wrappedValue = Linear(1536, classes)
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        last_linear(adaptiveAvgPool2d(features(x), outputSize: (1, 1)).flattened())   // [N, classes]
+        lastLinear(adaptiveAvgPool2d(features(x), outputSize: (1, 1)).flattened())   // [N, classes]
     }
 }
 
@@ -112,21 +112,21 @@ extension InceptionV4 {
     /// 8×8 grid (Figure 6), the 3×3s split into parallel 1×3 and 3×1: 1536 → 256 + 2·256 + 2·256 + 256.
     public final class InceptionC: Module {
         let branch0 = bc(1536, 256, 1)
-        let branch1_0 = bc(1536, 384, 1)
-        let branch1_1a = bc(384, 256, (1, 3), padding: (0, 1))
-        let branch1_1b = bc(384, 256, (3, 1), padding: (1, 0))
-        let branch2_0 = bc(1536, 384, 1)
-        let branch2_1 = bc(384, 448, (3, 1), padding: (1, 0))
-        let branch2_2 = bc(448, 512, (1, 3), padding: (0, 1))
-        let branch2_3a = bc(512, 256, (1, 3), padding: (0, 1))
-        let branch2_3b = bc(512, 256, (3, 1), padding: (1, 0))
+        @ModuleInfo(key: "branch1_0") var branch1Step0 = bc(1536, 384, 1)
+        @ModuleInfo(key: "branch1_1a") var branch1Step1a = bc(384, 256, (1, 3), padding: (0, 1))
+        @ModuleInfo(key: "branch1_1b") var branch1Step1b = bc(384, 256, (3, 1), padding: (1, 0))
+        @ModuleInfo(key: "branch2_0") var branch2Step0 = bc(1536, 384, 1)
+        @ModuleInfo(key: "branch2_1") var branch2Step1 = bc(384, 448, (3, 1), padding: (1, 0))
+        @ModuleInfo(key: "branch2_2") var branch2Step2 = bc(448, 512, (1, 3), padding: (0, 1))
+        @ModuleInfo(key: "branch2_3a") var branch2Step3a = bc(512, 256, (1, 3), padding: (0, 1))
+        @ModuleInfo(key: "branch2_3b") var branch2Step3b = bc(512, 256, (3, 1), padding: (1, 0))
         let branch3 = inceptionPoolBranch(bc(1536, 256, 1))
 
         public override func forward(_ x: Tensor) -> Tensor {
-            let b1 = branch1_0(x)
-            let b2 = branch2_2(branch2_1(branch2_0(x)))
-            return Tensor.concatenate([branch0(x), branch1_1a(b1), branch1_1b(b1), branch2_3a(b2), branch2_3b(b2), branch3(x)],
-                                      axis: 1)
+            let b1 = branch1Step0(x)
+            let b2 = branch2Step2(branch2Step1(branch2Step0(x)))
+            return Tensor.concatenate([branch0(x), branch1Step1a(b1), branch1Step1b(b1), branch2Step3a(b2), branch2Step3b(b2),
+                                       branch3(x)], axis: 1)
         }
     }
 }
