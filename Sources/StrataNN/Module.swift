@@ -37,7 +37,10 @@ public final class Buffer: KeyedMember {
     }
 
     /// A buffer keyed by its property's name.
-    public init(wrappedValue: Tensor) { value = wrappedValue; key = nil }
+    public init(wrappedValue: Tensor) {
+        value = wrappedValue
+        key = nil
+    }
 
     /// A buffer with an explicit state-dict key.
     public init(wrappedValue: Tensor, key: String) {
@@ -78,7 +81,10 @@ public final class ParameterInfo<Value>: KeyedMember {
     }
 
     /// A parameter keyed by its property's name.
-    public init(wrappedValue: Value) { value = wrappedValue; key = nil }
+    public init(wrappedValue: Value) {
+        value = wrappedValue
+        key = nil
+    }
 
     /// A parameter with an explicit state-dict key.
     public init(wrappedValue: Value, key: String) {
@@ -121,7 +127,10 @@ public final class ModuleInfo<Value>: KeyedMember {
     }
 
     /// A submodule keyed by its property's name.
-    public init(wrappedValue: Value) { value = wrappedValue; key = nil }
+    public init(wrappedValue: Value) {
+        value = wrappedValue
+        key = nil
+    }
 
     /// A submodule with an explicit state-dict key.
     public init(wrappedValue: Value, key: String) {
@@ -219,13 +228,12 @@ open class Module {
         preconditionFailure("\(type(of: self)) does not implement forward(_:)")
     }
 
-    /// Runs the module (and reports it to an active ``ModuleTrace``, e.g. for summaries).
+    /// Runs the module (and reports it to an active ``ModuleTrace``, e.g. for summaries or to capture activations).
     public final func callAsFunction(_ input: Tensor) -> Tensor {
         guard let trace = ModuleTrace.active else { return forward(input) }
         trace.enter(self)
-        let output = forward(input)
-        trace.exit(self, input: input.shape, output: output.shape)
-        return output
+        // The trace may replace the output (``ModuleTrace/replacingOutputs(_:during:)``).
+        return trace.exit(self, input: input, output: forward(input))
     }
 
     /// Multiply-accumulates this module performs itself (not its children) for one
@@ -284,8 +292,10 @@ open class Module {
                 guard let label = child.label, !label.hasPrefix("$__lazy_storage_$_") else { continue }
                 if let wrapper = child.value as? any KeyedMember {
                     // A wrapper's storage is `_name`; its key is the declared one or `name`.
-                    out.append(Member(key: wrapper.key ?? String(label.dropFirst(label.hasPrefix("_") ? 1 : 0)),
-                                      role: wrapper.role, source: .wrapper(wrapper)))
+                    out.append(
+                        Member(
+                            key: wrapper.key ?? String(label.dropFirst(label.hasPrefix("_") ? 1 : 0)),
+                            role: wrapper.role, source: .wrapper(wrapper)))
                 } else if let t = child.value as? Tensor {
                     out.append(Member(key: label, role: .parameter, source: .tensor(t)))
                 } else if let m = child.value as? Module {

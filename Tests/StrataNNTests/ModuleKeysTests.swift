@@ -8,7 +8,7 @@ import Testing
 /// A base class with state of its own: the walk visits base-class properties first.
 private class KeyedBase: Module {
     let stem = Conv2d(1, 2, kernel: 1)
-    @Buffer var counter: Tensor = .zeros([])   // unkeyed wrapper: keyed by the property name
+    @Buffer var counter: Tensor = .zeros([]) // unkeyed wrapper: keyed by the property name
 }
 
 private final class KeyedNet: KeyedBase {
@@ -88,7 +88,7 @@ private final class DuplicateKeys: Module {
 
     @Test func reassignedKeyedPropertiesAreSeenByTheNextWalk() throws {
         let net = KeyedNet(auxiliary: false)
-        _ = net.stateDict()   // fills the cache
+        _ = net.stateDict() // fills the cache
         let token = parameter(.full([1, 2], 7))
         let mixed = Linear(2, 3, bias: false)
         let stat = Tensor.full([2], 3)
@@ -125,9 +125,11 @@ private final class DuplicateKeys: Module {
         #expect(first.map(\.key) == net.stateDict().map(\.key))
         net.mixed5b = Linear(2, 3)
         net.auxLogits = nil
-        let cached = net.stateDict(), cachedModules = net.namedModules()
+        let cached = net.stateDict()
+        let cachedModules = net.namedModules()
         net.clearMemberCaches()
-        let fresh = net.stateDict(), freshModules = net.namedModules()
+        let fresh = net.stateDict()
+        let freshModules = net.namedModules()
         #expect(cached.map(\.key) == fresh.map(\.key))
         #expect(cached.map(\.tensor).elementsEqual(fresh.map(\.tensor), by: ===))
         #expect(cachedModules.map(\.0) == freshModules.map(\.0))

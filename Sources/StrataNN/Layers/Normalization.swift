@@ -31,8 +31,9 @@ public final class BatchNorm2d: Module {
         if training {
             withNoGrad { numBatchesTracked.assign(numBatchesTracked + 1) }
         }
-        return batchNorm2d(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
-                           training: training, momentum: momentum, eps: eps, across: synchronization)
+        return batchNorm2d(
+            x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+            training: training, momentum: momentum, eps: eps, across: synchronization)
     }
 
     public override var summaryDescription: String { "BatchNorm2d(\(runningMean.count))" }
@@ -44,6 +45,8 @@ public final class LocalResponseNorm: Module {
     public init(size: Int, alpha: Double = 1e-4, beta: Double = 0.75, k: Double = 1) {
         (self.size, self.alpha, self.beta, self.k) = (size, alpha, beta, k)
     }
-    public override func forward(_ x: Tensor) -> Tensor { localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k) }
+    public override func forward(_ x: Tensor) -> Tensor {
+        localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k)
+    }
     public override var summaryDescription: String { "LocalResponseNorm(\(size))" }
 }
