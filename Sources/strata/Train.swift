@@ -54,6 +54,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Under mpirun: batch-norm statistics over the global batch (all ranks), as PyTorch's SyncBatchNorm. Default: each rank's own.")
     var syncBn = false
     @Option(help: "Under mpirun: the largest gradient bucket averaged in one allreduce, in MiB. Default: 25.") var bucketMb: Double?
+    @Flag(help: "Record per-layer gradient norms: \"gradients\" records in metrics.jsonl, TensorBoard scalars gradients/<layer> and histograms gradient_histograms/<layer>.")
+    var logGradients = false
+    @Option(help: "With --log-gradients: at the first step and every N steps after. Default: 100.") var logGradientsEvery: Int?
     @Option(help: "Under mpirun -np 2 with --model alexnet2012: model parallelism as in AlexNet (2012), one tower per rank, exchanging activations into conv3 and the fully connected layers; both ranks read every batch whole. Only 2.")
     var modelParallel: Int?
 
@@ -109,6 +112,8 @@ struct Train: ParsableCommand {
             }
         }
         let trainer = Trainer(model: tower ?? net, configuration: config)
+        if let n = logGradientsEvery, !(1...1_000_000_000).contains(n) { throw ValidationError("--log-gradients-every must be from 1 to 1000000000, got \(n)") }
+        if logGradients || logGradientsEvery != nil { trainer.gradientLogInterval = logGradientsEvery ?? 100 }
         if let group, let tower {
             trainer.synchronizer = ModelParallel(group: group, partition: tower.configuration)
         } else if let group {
