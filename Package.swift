@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "StrataParallel", dependencies: ["StrataDistributed", "StrataTraining", "StrataNN", "StrataData"]),
         // Weights trained with Strata, shipped as resources (load offline: `--pretrained cifar10`).
         .target(name: "StrataPretrained", dependencies: ["StrataModels"], resources: [.copy("Weights")]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL", "StrataPretrained"]),
+        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL", "StrataPretrained", "StrataPlot"]),
         // ONNX export (`strata export`): the model traced module by module into an ONNX graph, written with
         // swift-protobuf (onnx.pb.swift generated once by Scripts/generate_onnx_proto.sh).
         .target(name: "StrataONNX", dependencies: ["StrataNN", "StrataModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

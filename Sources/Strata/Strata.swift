@@ -11,6 +11,7 @@
 @_exported import StrataImage
 @_exported import StrataDNNL
 @_exported import StrataPretrained
+@_exported import StrataPlot
 
 /// The library version.
 public let strataVersion = "0.1.0"

@@ -34,6 +34,13 @@ struct Classify: ParsableCommand {
     @Option(help: "Normalization mean, comma-separated (default: the checkpoint's, else ImageNet's).") var mean: String?
     @Option(help: "Normalization std, comma-separated.") var std: String?
     @Option(name: .customLong("batch-size"), help: "Images run through the model at once.") var batchSize = 8
+    @Flag(help: "Also explain the top-1 class with Grad-CAM: write <image-stem>.gradcam.png (the heat map over the cropped image).")
+    var explain = false
+    @Option(name: .customLong("explain-output"), help: "The folder for the Grad-CAM images (created if missing). Default: the current folder.")
+    var explainOutput: String?
+    @Option(name: .customLong("explain-layer"),
+            help: "The module Grad-CAM looks at (default: the last one whose output is a feature map, e.g. layer3 for resnet20).")
+    var explainLayer: String?
 
     func validate() throws {
         guard (weights == nil) != (pretrained == nil) else { throw ValidationError("give --weights FILE or --pretrained DATASET (one of them)") }
@@ -44,6 +51,9 @@ struct Classify: ParsableCommand {
         if let resize, !(1...8192).contains(resize) { throw ValidationError("--resize must be from 1 to 8192 pixels, got \(resize)") }
         guard batchSize <= 1024 else { throw ValidationError("--batch-size must be from 1 to 1024, got \(batchSize)") }
         guard (mean == nil) == (std == nil) else { throw ValidationError("give --mean and --std together") }
+        if !explain && (explainOutput != nil || explainLayer != nil) {
+            throw ValidationError("--explain-output and --explain-layer go with --explain")
+        }
         _ = try normalization()
     }
 
@@ -87,6 +97,15 @@ struct Classify: ParsableCommand {
                 for (rank, p) in predictions.enumerated() {
                     print("  \(rank + 1). \(String(format: "%6.2f%%", Double(p.probability) * 100))  \(p.name)  (\(p.index))")
                 }
+                if explain {
+                    do {
+                        let written = try explainTopClass(classifier, image: path, classIndex: predictions[0].index)
+                        print("  Grad-CAM of \(predictions[0].name) at \(written.layer): \(written.path)")
+                    } catch {
+                        failures += 1
+                        FileHandle.standardError.write(Data("error: \(path): Grad-CAM: \(error)\n".utf8))
+                    }
+                }
             case .failure(let error):
                 failures += 1
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
@@ -96,6 +115,30 @@ struct Classify: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(failures) of \(images.count) image(s) could not be classified\n".utf8))
             throw ExitCode.failure
         }
+    }
+}
+
+extension Classify {
+    /// Grad-CAM of `classIndex` for one image, drawn over the preprocessed (resized, cropped) image enlarged
+    /// to at least 224 pixels, written as `<stem>.gradcam.png` in --explain-output (default: the current folder).
+    func explainTopClass(_ classifier: ImageClassifier, image path: String, classIndex: Int) throws -> (path: String, layer: String) {
+        let picture = try classifier.preprocess(path: path)
+        let input = ImageTransforms.toTensor([picture], normalizedWith: classifier.normalization)
+        let cam = try GradCAM.compute(model: classifier.model, input: input, layer: explainLayer, classIndex: classIndex,
+                                      modelName: classifier.modelName)
+        // Small inputs (32×32 CIFAR) are enlarged so the map can be seen; the map is upsampled to that size.
+        let k = max(1, (224 + picture.width - 1) / max(picture.width, 1))
+        let shown = k > 1 ? ImageTransforms.resize(picture, width: picture.width * k, height: picture.height * k) : picture
+        let directory = explainOutput ?? "."
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CommandFailure("\(directory): cannot create the --explain-output folder: \(error.localizedDescription)")
+        }
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let out = (directory as NSString).appendingPathComponent(stem + ".gradcam.png")
+        try ImageEncoder.writePNG(GradCAM.overlay(cam, on: shown), to: out)
+        return (out, cam.layer)
     }
 }
 
