@@ -100,7 +100,7 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "StrataCLITests", dependencies: ["strata"]),
+        .testTarget(name: "StrataCLITests", dependencies: ["strata", "StrataImage"]),  // StrataImage: reads back the PNGs written
         .testTarget(name: "StrataPlotTests", dependencies: ["StrataPlot", "StrataImage"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
