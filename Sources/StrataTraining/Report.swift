@@ -17,11 +17,17 @@ public struct HTMLReport {
     public var epochs: Int
     public var totalSteps: Int
     public var bestEpoch: Int?
+    /// Extra pictures shown under "Figures", in order: a title and a PNG file's bytes (e.g. a StrataPlot chart's
+    /// `ImageEncoder.pngBytes`), embedded as `data:image/png;base64` URIs so the page stays one file.
+    /// Bytes that are not a PNG are not embedded; the page says so instead.
+    public var figures: [(title: String, pngBytes: [UInt8])]
 
     public init(configuration: TrainingConfiguration, schedule: String, history: [EpochSummary], evaluation: EvaluationResult?,
-                classNames: [String], epochs: Int, totalSteps: Int, bestEpoch: Int?) {
+                classNames: [String], epochs: Int, totalSteps: Int, bestEpoch: Int?,
+                figures: [(title: String, pngBytes: [UInt8])] = []) {
         (self.configuration, self.schedule, self.history, self.evaluation) = (configuration, schedule, history, evaluation)
         (self.classNames, self.epochs, self.totalSteps, self.bestEpoch) = (classNames, epochs, totalSteps, bestEpoch)
+        self.figures = figures
     }
 
     public func render() -> String {
@@ -77,6 +83,21 @@ public struct HTMLReport {
         ], percent: false)
         h += "</div>\n"
 
+        // Extra figures (PNG data URIs).
+        if !figures.isEmpty {
+            h += "<h2>Figures</h2>\n<div class=\"plots\">\n"
+            for (i, f) in figures.enumerated() {
+                h += "<figure id=\"figure-\(i)\" style=\"margin:0\">"
+                if f.pngBytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+                    h += "<img src=\"data:image/png;base64,\(base64(f.pngBytes))\" alt=\"\(esc(f.title))\" style=\"max-width:100%\">"
+                } else {
+                    h += "<p>(not a PNG image: \(f.pngBytes.count) bytes)</p>"
+                }
+                h += "<figcaption>\(esc(f.title))</figcaption></figure>\n"
+            }
+            h += "</div>\n"
+        }
+
         // Confusion matrix and per-class accuracy.
         if let e = evaluation {
             let names = e.confusion.indices.map { $0 < classNames.count ? classNames[$0] : "\($0)" }
@@ -121,6 +142,27 @@ public struct HTMLReport {
     }
 
     // MARK: Pieces
+
+    /// Standard base64 (RFC 4648, with padding), for data URIs.
+    static func base64(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i < bytes.count {
+            let n = min(3, bytes.count - i)
+            let b0 = UInt32(bytes[i]), b1 = n > 1 ? UInt32(bytes[i + 1]) : 0, b2 = n > 2 ? UInt32(bytes[i + 2]) : 0
+            let v = b0 << 16 | b1 << 8 | b2
+            out.append(alphabet[Int(v >> 18 & 63)])
+            out.append(alphabet[Int(v >> 12 & 63)])
+            out.append(n > 1 ? alphabet[Int(v >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(n > 2 ? alphabet[Int(v & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func base64(_ bytes: [UInt8]) -> String { Self.base64(bytes) }
 
     private func card(_ value: String, _ label: String) -> String {
         "<div class=\"card\"><b>\(esc(value))</b><span>\(esc(label))</span></div>"
