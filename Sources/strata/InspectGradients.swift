@@ -82,7 +82,7 @@ struct InspectGradients: ParsableCommand {
                 }
             }
             let chart = LineChart(title: "Gradient norm by depth (\(dataset), batch \(batch))", xLabel: "weight layer (1 = input)",
-                                  yLabel: "‖∂L/∂W‖₂", xScale: .linear, yScale: .log10, series: series)
+                                  yLabel: "gradient norm ||dL/dW||", xScale: .linear, yScale: .log10, series: series)
             try chart.writePNG(to: output, width: 900, height: 560)
             if !json { print("figure: \(output)") }
         }
