@@ -13,7 +13,11 @@ struct ChartFrame {
     /// Text scale (font pixel size) for tick labels, axis labels and the legend; the title is one larger.
     let textScale: Int
 
-    init(width: Int, height: Int, title: String, xLabel: String, yLabel: String, x: Axis, y: Axis) {
+    /// Whether the legend sits right of the plot area (in a margin `legendWidth` wide) instead of inside it.
+    let legendOutside: Bool
+
+    /// The layout; `legendWidth > 0` reserves a margin that wide right of the plot for the legend.
+    init(width: Int, height: Int, title: String, xLabel: String, yLabel: String, x: Axis, y: Axis, legendWidth: Int = 0) {
         self.width = max(width, 1)
         self.height = max(height, 1)
         self.x = x
@@ -28,7 +32,8 @@ struct ChartFrame {
         let lastXTickW = x.ticks.last.map { BitmapFont.width($0.label, scale: s) } ?? 0
         let left = pad + (yLabel.isEmpty ? 0 : lineH + pad) + yTickW + tick + 2 * s
         let bottom = tick + 2 * s + lineH + pad + (xLabel.isEmpty ? 0 : lineH + pad)
-        let right = max(2 * pad, lastXTickW / 2 + 2)
+        legendOutside = legendWidth > 0
+        let right = max(2 * pad, lastXTickW / 2 + 2) + (legendWidth > 0 ? legendWidth + pad : 0)
         let top = pad + titleH + lineH / 2
         plot = PixelRect(x0: left, y0: top, x1: max(left + 2, self.width - right), y1: max(top + 2, self.height - bottom))
     }
@@ -54,7 +59,8 @@ struct ChartFrame {
         let pad = 4 * s + 2
         if !title.isEmpty {
             let w = BitmapFont.width(title, scale: s + 1)
-            c.text(title, x: max(0, (plot.x0 + plot.x1 - w) / 2), y: pad, scale: s + 1, color: .text)
+            // Centred over the plot, shifted left as far as needed to stay inside the picture.
+            c.text(title, x: max(0, min(width - w, (plot.x0 + plot.x1 - w) / 2)), y: pad, scale: s + 1, color: .text)
         }
         let lineH = BitmapFont.height(scale: s)
         if !xLabel.isEmpty {
@@ -98,34 +104,64 @@ struct ChartFrame {
         }
     }
 
-    /// A legend box in the corner of the plot area covering the fewest of `points` (pixel positions):
-    /// one row per entry, a sample of its mark in its colour, then its label.
-    func drawLegend(_ c: inout Canvas, entries: [(label: String, color: RGBColor, line: Bool, marker: Bool)],
-                    points: [(Double, Double)]) {
-        guard !entries.isEmpty else { return }
+    typealias LegendEntry = (label: String, color: RGBColor, line: Bool, marker: Bool)
+
+    /// The legend box's size in pixels.
+    func legendSize(_ entries: [LegendEntry]) -> (width: Int, height: Int) {
         let s = textScale
-        let lineH = BitmapFont.height(scale: s)
-        let rowH = lineH + 3 * s
-        let sample = 12 * s + 4
         let labelW = entries.map { BitmapFont.width($0.label, scale: s) }.max() ?? 0
-        let boxW = 3 * s + sample + 3 * s + labelW + 3 * s + 2
-        let boxH = entries.count * rowH + 3 * s + 2
-        let inset = 4 * s + 2
+        return (3 * s + (12 * s + 4) + 3 * s + labelW + 3 * s + 2, entries.count * (BitmapFont.height(scale: s) + 3 * s) + 3 * s + 2)
+    }
+
+    /// Where the legend goes: outside (when the layout reserved room), else the corner of the plot area
+    /// covering the fewest of `samples` (pixel positions along the drawn data), with that count.
+    func legendBox(_ entries: [LegendEntry], samples: [(Double, Double)]) -> (box: PixelRect, covered: Int) {
+        let (boxW, boxH) = legendSize(entries)
+        let inset = 4 * textScale + 2
+        if legendOutside {
+            return (PixelRect(x0: plot.x1 + inset, y0: plot.y0, x1: plot.x1 + inset + boxW, y1: plot.y0 + boxH), 0)
+        }
         let corners = [
             PixelRect(x0: plot.x1 - inset - boxW, y0: plot.y0 + inset, x1: plot.x1 - inset, y1: plot.y0 + inset + boxH),
             PixelRect(x0: plot.x0 + inset, y0: plot.y0 + inset, x1: plot.x0 + inset + boxW, y1: plot.y0 + inset + boxH),
             PixelRect(x0: plot.x1 - inset - boxW, y0: plot.y1 - inset - boxH, x1: plot.x1 - inset, y1: plot.y1 - inset),
             PixelRect(x0: plot.x0 + inset, y0: plot.y1 - inset - boxH, x1: plot.x0 + inset + boxW, y1: plot.y1 - inset),
         ]
-        func covered(_ r: PixelRect) -> Int {
-            points.reduce(0) { $0 + (r.contains(Int($1.0.rounded()), Int($1.1.rounded())) ? 1 : 0) }
-        }
-        var box = corners[0]
-        var best = Int.max
+        // A margin of a few pixels around the box: data just touching it counts too.
+        let m = 2 * textScale
+        var best = (box: corners[0], covered: Int.max)
         for r in corners {
-            let n = covered(r)
-            if n < best { best = n; box = r }
+            let grown = PixelRect(x0: r.x0 - m, y0: r.y0 - m, x1: r.x1 + m, y1: r.y1 + m)
+            let n = samples.reduce(0) { $0 + (grown.contains(Int($1.0.rounded()), Int($1.1.rounded())) ? 1 : 0) }
+            if n < best.covered { best = (r, n) }
         }
+        return best
+    }
+
+    /// Points every few pixels along the polylines (nil breaks a line), to find where data are drawn.
+    static func samples(alongLines lines: [[(Double, Double)?]]) -> [(Double, Double)] {
+        var out: [(Double, Double)] = []
+        for line in lines {
+            for (k, p) in line.enumerated() {
+                guard let p else { continue }
+                out.append(p)
+                guard k > 0, let q = line[k - 1] else { continue }
+                let d = ((p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1)).squareRoot()
+                let n = min(2000, Int(d / 3))
+                if n > 1 { for i in 1..<n { let t = Double(i) / Double(n); out.append((q.0 + (p.0 - q.0) * t, q.1 + (p.1 - q.1) * t)) } }
+            }
+        }
+        return out
+    }
+
+    /// Draws the legend box: one row per entry, a sample of its mark in its colour, then its label.
+    func drawLegend(_ c: inout Canvas, entries: [LegendEntry], samples: [(Double, Double)]) {
+        guard !entries.isEmpty else { return }
+        let s = textScale
+        let lineH = BitmapFont.height(scale: s)
+        let rowH = lineH + 3 * s
+        let sample = 12 * s + 4
+        let box = legendBox(entries, samples: samples).box
         c.fill(box, .white, alpha: 0.88)
         c.outline(box, RGBColor(200, 200, 200))
         for (i, e) in entries.enumerated() {

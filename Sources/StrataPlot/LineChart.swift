@@ -76,28 +76,53 @@ public struct LineChart: Sendable {
         }
     }
 
-    /// The layout for a `width` × `height` picture.
-    func frame(width: Int, height: Int) -> ChartFrame {
+    /// The layout for a `width` × `height` picture (`legendWidth > 0`: the legend right of the plot).
+    func frame(width: Int, height: Int, legendWidth: Int = 0) -> ChartFrame {
         var xs: [Double] = [], ys: [Double] = []
         for s in series { for case let (x, y)? in drawable(s) { xs.append(x); ys.append(y) } }
         return ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-                          x: Axis(covering: xs, scale: xScale), y: Axis(covering: ys, scale: yScale))
+                          x: Axis(covering: xs, scale: xScale), y: Axis(covering: ys, scale: yScale), legendWidth: legendWidth)
+    }
+
+    /// Each series' points in pixels (nil: not drawable, a gap in the line).
+    func pixelPoints(_ f: ChartFrame) -> [[(Double, Double)?]] {
+        series.map { s in
+            drawable(s).map { p in p.flatMap { p -> (Double, Double)? in
+                guard let x = f.px(p.0), let y = f.py(p.1) else { return nil }
+                return (x, y)
+            } }
+        }
+    }
+
+    var legendEntries: [ChartFrame.LegendEntry] {
+        series.enumerated().filter { !$0.element.label.isEmpty }.map {
+            (label: $0.element.label, color: Palette.color($0.offset), line: $0.element.style != .points,
+             marker: $0.element.style != .line)
+        }
+    }
+
+    /// The layout actually drawn: the legend inside the plot where a corner is free of data, else right of it.
+    func layout(width: Int, height: Int) -> (frame: ChartFrame, points: [[(Double, Double)?]]) {
+        var f = frame(width: width, height: height)
+        var points = pixelPoints(f)
+        let entries = legendEntries
+        if !entries.isEmpty && f.legendBox(entries, samples: ChartFrame.samples(alongLines: points)).covered > 0 {
+            f = frame(width: width, height: height, legendWidth: f.legendSize(entries).width)
+            points = pixelPoints(f)
+        }
+        return (f, points)
     }
 
     /// The chart as a `width` × `height` RGB image (sizes below 1 are taken as 1).
     public func render(width: Int = 800, height: Int = 500) -> Image {
-        let f = frame(width: width, height: height)
+        let (f, allPoints) = layout(width: width, height: height)
         var canvas = Canvas(width: f.width, height: f.height)
         f.drawBackground(&canvas, title: title, xLabel: xLabel, yLabel: yLabel)
         let s = f.textScale
         let lineWidth = Double(max(2, s + 1))
-        var placed: [(Double, Double)] = []
         for (i, series) in series.enumerated() {
             let color = Palette.color(i)
-            let points = drawable(series).map { p in p.flatMap { p -> (Double, Double)? in
-                guard let x = f.px(p.0), let y = f.py(p.1) else { return nil }
-                return (x, y)
-            } }
+            let points = allPoints[i]
             if series.style != .points {
                 for k in points.indices.dropFirst() {
                     if let a = points[k - 1], let b = points[k] {
@@ -108,14 +133,9 @@ public struct LineChart: Sendable {
             if series.style != .line {
                 for case let p? in points { canvas.disc(p.0, p.1, radius: Double(s + 1), color: color, clip: f.dataClip) }
             }
-            placed += points.compactMap { $0 }
         }
         f.drawAxes(&canvas)
-        let entries = series.enumerated().filter { !$0.element.label.isEmpty }.map {
-            (label: $0.element.label, color: Palette.color($0.offset), line: $0.element.style != .points,
-             marker: $0.element.style != .line)
-        }
-        f.drawLegend(&canvas, entries: entries, points: placed)
+        f.drawLegend(&canvas, entries: legendEntries, samples: ChartFrame.samples(alongLines: allPoints))
         return canvas.image
     }
 

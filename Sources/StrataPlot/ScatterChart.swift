@@ -70,24 +70,49 @@ public struct ScatterChart: Sendable {
         points.filter { Axis.coordinate($0.x, xScale) != nil && Axis.coordinate($0.y, yScale) != nil }
     }
 
-    func frame(width: Int, height: Int) -> ChartFrame {
+    func frame(width: Int, height: Int, legendWidth: Int = 0) -> ChartFrame {
         let ps = drawablePoints
         return ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-                          x: Axis(covering: ps.map(\.x), scale: xScale), y: Axis(covering: ps.map(\.y), scale: yScale))
+                          x: Axis(covering: ps.map(\.x), scale: xScale), y: Axis(covering: ps.map(\.y), scale: yScale),
+                          legendWidth: legendWidth)
+    }
+
+    var legendEntries: [ChartFrame.LegendEntry] {
+        groups.enumerated().map { (label: $0.element, color: Palette.color($0.offset), line: false, marker: true) }
+    }
+
+    /// Pixel positions of the points and of their labels' extent (what the legend should not cover).
+    func samples(_ f: ChartFrame) -> [(Double, Double)] {
+        var out: [(Double, Double)] = []
+        let labelScale = max(1, f.textScale - 1)
+        for p in drawablePoints {
+            guard let x = f.px(p.x), let y = f.py(p.y) else { continue }
+            out.append((x, y))
+            let w = Double(BitmapFont.width(p.label, scale: labelScale))
+            var t = 0.0
+            while t < w { out.append((x + Double(2 * f.textScale + 4) + t, y)); t += 4 }
+        }
+        return out
+    }
+
+    /// The layout actually drawn: the legend inside the plot where a corner is free, else right of it.
+    func layout(width: Int, height: Int) -> ChartFrame {
+        let f = frame(width: width, height: height)
+        let entries = legendEntries
+        guard !entries.isEmpty, f.legendBox(entries, samples: samples(f)).covered > 0 else { return f }
+        return frame(width: width, height: height, legendWidth: f.legendSize(entries).width)
     }
 
     /// The chart as a `width` × `height` RGB image (sizes below 1 are taken as 1).
     public func render(width: Int = 800, height: Int = 500) -> Image {
-        let f = frame(width: width, height: height)
+        let f = layout(width: width, height: height)
         var canvas = Canvas(width: f.width, height: f.height)
         f.drawBackground(&canvas, title: title, xLabel: xLabel, yLabel: yLabel)
         let s = f.textScale
         let labelScale = max(1, s - 1)
-        var placed: [(Double, Double)] = []
         for p in drawablePoints {
             guard let x = f.px(p.x), let y = f.py(p.y) else { continue }
             canvas.disc(x, y, radius: Double(2 * s + 1), color: color(of: p), clip: f.dataClip)
-            placed.append((x, y))
         }
         for p in drawablePoints where !p.label.isEmpty {
             guard let x = f.px(p.x), let y = f.py(p.y) else { continue }
@@ -97,8 +122,7 @@ public struct ScatterChart: Sendable {
             canvas.text(p.label, x: tx, y: Int(y) - BitmapFont.height(scale: labelScale) / 2, scale: labelScale, color: .text)
         }
         f.drawAxes(&canvas)
-        let entries = groups.enumerated().map { (label: $0.element, color: Palette.color($0.offset), line: false, marker: true) }
-        f.drawLegend(&canvas, entries: entries, points: placed)
+        f.drawLegend(&canvas, entries: legendEntries, samples: samples(f))
         return canvas.image
     }
 

@@ -31,7 +31,7 @@ import StrataImage
         let image = try ImageDecoder.decode(path: path)
         #expect(image.width == 640 && image.height == 400 && image.channels == 3)
         #expect(Self.distinctColors(image) > 20)
-        let f = chart.frame(width: 640, height: 400)
+        let f = chart.layout(width: 640, height: 400).frame
         let cx = (f.plot.x0 + f.plot.x1 - 1) / 2, cy = (f.plot.y0 + f.plot.y1 - 1) / 2
         #expect(Self.has(image, Palette.color(0), near: cx, cy))
         // The second series is at y = 0.25 (a quarter up), in the second colour, and not at the centre.
@@ -42,10 +42,28 @@ import StrataImage
         #expect(!Self.has(image, Palette.color(0), near: 2, 2))
     }
 
+    @Test func legendMovesOutsideWhenEveryCornerHasData() {
+        // Horizontal lines every 0.1 across the whole width: no corner of the plot is free.
+        let full = LineChart(title: "full", xLabel: "x", yLabel: "y", series: (0...10).map {
+            PlotSeries(label: "line \($0)", x: [0, 1], y: [Double($0) / 10, Double($0) / 10])
+        })
+        let (f, _) = full.layout(width: 600, height: 400)
+        #expect(f.legendOutside)
+        let box = f.legendBox(full.legendEntries, samples: []).box
+        #expect(box.x0 > f.plot.x1 && box.x1 <= 600)
+        let image = full.render(width: 600, height: 400)
+        // The legend's line samples are drawn in the series' colours right of the plot.
+        let row = box.y0 + 3 * f.textScale + 1 + BitmapFont.height(scale: f.textScale) / 2
+        #expect(Self.has(image, Palette.color(0), near: box.x0 + 3 * f.textScale + 8, row))
+        // A chart with a free corner keeps its legend inside.
+        let one = LineChart(title: "", xLabel: "", yLabel: "", series: [PlotSeries(label: "up", x: [0, 1], y: [0, 1])])
+        #expect(!one.layout(width: 600, height: 400).frame.legendOutside)
+    }
+
     @Test func logTicksAreEvenlySpaced() {
         let chart = LineChart(title: "", xLabel: "", yLabel: "", yScale: .log10,
                               series: [PlotSeries(label: "", x: [1, 2, 3], y: [1e-3, 1, 1e3])])
-        let f = chart.frame(width: 500, height: 500)
+        let f = chart.layout(width: 500, height: 500).frame
         let rows = f.y.ticks.compactMap { f.py($0.value) }
         #expect(rows.count == 7)
         let gaps = zip(rows, rows.dropFirst()).map { $0 - $1 }

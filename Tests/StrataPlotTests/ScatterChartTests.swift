@@ -15,7 +15,7 @@ import StrataImage
         let image = try ImageDecoder.decode(path: path)
         #expect(image.width == 600 && image.height == 400)
         #expect(LineChartTests.distinctColors(image) > 20)
-        let f = chart.frame(width: 600, height: 400)
+        let f = chart.layout(width: 600, height: 400)
         let p = (Int(f.px(800_000)!.rounded()), Int(f.py(95.5)!.rounded()))
         #expect(LineChartTests.has(image, Palette.color(1), near: p.0, p.1))
         let q = (Int(f.px(270_000)!.rounded()), Int(f.py(91.3)!.rounded()))
