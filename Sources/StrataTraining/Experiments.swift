@@ -210,9 +210,13 @@ public enum Experiments {
     /// stopped experiment continues with the arms it lacks. A non-finite loss ends the arm with
     /// ``ArmResult/failure`` set (divergence is a result here, not an error).
     /// - Parameters:
+    ///   - arm: the arm's name, model name and training settings.
     ///   - model: the freshly built model of the arm (seeded by the caller).
+    ///   - data: what it trains and is tested on.
     ///   - directory: the experiment's run directory; nil trains without writing anything.
+    ///   - keepCheckpoints: whether the arm's checkpoints stay in its folder.
     ///   - onStep: progress, after every step.
+    ///   - report: each epoch's figures.
     public static func train(_ arm: ExperimentArm, model: Module, data: ExperimentData, directory: String?, keepCheckpoints: Bool = false,
                              onStep: ((StepInfo) -> Void)? = nil, report: ((EpochReport) -> Void)? = nil) throws -> ArmResult {
         let folder = directory.map { $0 + "/" + arm.name }
@@ -375,7 +379,8 @@ public enum Experiments {
     /// The efficiency verdict: DenseNet-BC has fewer than half the parameters of the ResNet and (when
     /// accuracies were measured) at least its accuracy; the 1×1 reductions cut the Inception module's MACs.
     /// - Parameters:
-    ///   - dense: the DenseNet row; `residual`: the ResNet it is compared with.
+    ///   - dense: the DenseNet row.
+    ///   - residual: the ResNet it is compared with.
     ///   - inceptionMACs: the module's MACs with and without the 1×1 reductions.
     public static func efficiencyVerdict(dense: EfficiencyRow?, residual: EfficiencyRow?,
                                          inceptionMACs: (withReductions: Int, withoutReductions: Int)) -> ExperimentVerdict {

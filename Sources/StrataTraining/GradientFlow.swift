@@ -77,7 +77,7 @@ public struct GradientFlow: Sendable {
 
     /// Reads the gradients the model's parameters hold now (after a backward pass).
     /// - Parameters:
-    ///   - layers: the weight layers in forward order (``weightLayers(of:input:)``).
+    ///   - layers: the weight layers in forward order (``weightLayers(of:input:dtype:)``).
     ///   - learningRate: the rate of the update ratio.
     ///   - step: steps taken before these gradients.
     ///   - loss: the loss they are of, if known.

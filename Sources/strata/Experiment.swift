@@ -316,7 +316,7 @@ struct EfficiencyExperiment: ParsableCommand {
             }
             let ips = Experiments.inferenceThroughput(net, input: [3, 32, 32], batch: throughputBatch, iterations: iterations)
             rows.append(.init(model: name, parameters: summary.parameters, macs: summary.macs, imagesPerSecond: ips, accuracy: accuracy))
-            options.say("\(name): \(groupedThousands(summary.parameters)) parameters, \(formatGiga(summary.macs)) MACs, \(Int(ips.rounded())) img/s"
+            options.say("\(name): \(groupedThousands(summary.parameters)) parameters, \(formatGiga(summary.macs)) GMACs, \(Int(ips.rounded())) img/s"
                         + (accuracy.map { ", test top-1 \(percentText($0))" } ?? ""))
         }
         let inception = inceptionMACs()
