@@ -41,8 +41,9 @@ public enum GradCAM {
         public let logit: Float
         /// ReLU(Σ_k α_k A_k), `height × width`, row-major (not normalized).
         public let map: [Float]
-        /// The layer output's spatial size.
+        /// The layer output's height (rows of `map`).
         public let height: Int
+        /// The layer output's width (columns of `map`).
         public let width: Int
         /// α_k, one per channel of the layer's output.
         public let channelWeights: [Float]
