@@ -31,6 +31,17 @@ private final class KeyedNet: KeyedBase {
     }
 }
 
+/// `@Buffer` as call sites used it before keys: declared without a value, assigned in the initializer.
+private final class UnkeyedBuffers: Module {
+    @Buffer var steps: Tensor
+    let weight = parameter(.ones([2]))
+
+    override init() {
+        steps = .zeros([])
+        super.init()
+    }
+}
+
 /// Two properties with one key: a programming error the first walk reports.
 private final class DuplicateKeys: Module {
     let weight = parameter(.ones([1]))
@@ -69,6 +80,13 @@ private final class DuplicateKeys: Module {
         #expect(bn.stateDict().map(\.key) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"])
         let buffers = [bn.runningMean, bn.runningVar, bn.numBatchesTracked]
         #expect(bn.namedLocalBuffers().map(\.1).elementsEqual(buffers, by: ===))
+    }
+
+    @Test func unkeyedBuffersKeepThePropertyName() {
+        let m = UnkeyedBuffers()
+        #expect(m.stateDict().map(\.key) == ["weight", "steps"])
+        m.steps = .ones([])
+        #expect(m.namedBuffers().first?.1 === m.steps)
     }
 
     @Test func nilOptionalKeyedSubmoduleIsSkipped() throws {
