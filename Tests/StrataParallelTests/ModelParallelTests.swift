@@ -10,7 +10,7 @@
 // Tolerance (float32): the towers compute every output as the single-process network does, but
 // the backends may sum the dot products of a 2048-row matrix product in another order than those of
 // a 4096-row one; logits, gradients and the weights after 3 SGD steps (momentum, weight decay,
-// dropout active) agree within max|a − b| ≤ 1e-4 · max(1, max|b|) per tensor (measured worst in the
+// dropout active) agree within max|a − b| ≤ 1e-5 · max(1, max|b|) per tensor (measured worst in the
 // "TOWER ok" lines).
 
 import Foundation
@@ -25,7 +25,7 @@ import StrataTraining
 import Testing
 
 let towerWorker = ProcessInfo.processInfo.environment["STRATA_TOWER_WORKER"]
-let towerTolerance = 1e-4
+let towerTolerance = 1e-5
 
 /// A width-scaled two-tower AlexNet (the same code path as alexnet2012, seconds instead of minutes).
 let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24, 16], hidden: 32, classes: 10)
