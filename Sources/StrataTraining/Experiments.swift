@@ -321,7 +321,13 @@ public enum Experiments {
         let noBNSteps = target.isFinite ? stepsToReach(target, losses: withoutBN.stepLosses) : nil
         let faster: Bool
         let evidence: String
-        if let noBNSteps, let bnSteps {
+        if target.isFinite && !(target < 0.95 * initial(withoutBN)) {
+            // Without BN the loss did not fall (by 5%) at all: "reaching its final loss" would mean nothing.
+            let bnFinal = final(withBN)
+            faster = bnFinal < 0.95 * initial(withBN) && bnFinal < target
+            evidence = "\(withoutBN.name) does not learn in \(withoutBN.stepLosses.count) steps (moving average \(shortText(initial(withoutBN))) → \(shortText(target))); "
+                + "\(withBN.name) goes from \(shortText(initial(withBN))) to \(shortText(bnFinal))"
+        } else if let noBNSteps, let bnSteps {
             faster = Double(bnSteps) <= 0.5 * Double(noBNSteps)
             evidence = "\(withBN.name) reaches the loss \(withoutBN.name) ends at (\(shortText(target)), moving average) at step \(bnSteps); \(withoutBN.name) at step \(noBNSteps) (\(shortText(Double(noBNSteps) / Double(bnSteps)))× as many)"
         } else if !target.isFinite {

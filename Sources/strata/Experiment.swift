@@ -222,7 +222,7 @@ struct BatchNormExperiment: ParsableCommand {
             return PlotSeries(label: label, x: smooth.indices.map { Double($0 + 1) }, y: smooth, style: .line)
         }
         let chart = LineChart(title: "\(model): with and without BN", xLabel: "step", yLabel: "training loss (moving average)",
-                              yScale: .log10, series: series)
+                              series: series)
         try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
         try finish(verdict, directory: directory, figures: ["figure.png"], options: options)
     }

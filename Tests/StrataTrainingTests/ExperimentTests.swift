@@ -55,6 +55,17 @@ import Testing
                                              withBNHighRate: Self.arm("bn_lr10x", train: [], test: [], losses: [2.3, .nan], failure: "non-finite"))
         #expect(!w.reproduced && w.findings.map(\.holds) == [false, false])
         #expect(w.findings[1].evidence.contains("diverged"))
+        // Without BN the loss stays at chance: BN holds when it learns, with the numbers in words.
+        let flat = [Double](repeating: 2.3, count: n)
+        let x = Experiments.batchNormVerdict(withBN: Self.arm("bn", train: [], test: [], losses: fast),
+                                             withoutBN: Self.arm("nobn", train: [], test: [], losses: flat),
+                                             withBNHighRate: Self.arm("bn_lr10x", train: [], test: [], losses: fast))
+        #expect(x.findings.map(\.holds) == [true, true])
+        #expect(x.findings[0].evidence.hasPrefix("nobn does not learn in 100 steps (moving average 2.3 → 2.3); bn goes from"))
+        let y = Experiments.batchNormVerdict(withBN: Self.arm("bn", train: [], test: [], losses: flat),
+                                             withoutBN: Self.arm("nobn", train: [], test: [], losses: flat),
+                                             withBNHighRate: Self.arm("bn_lr10x", train: [], test: [], losses: flat))
+        #expect(y.findings.map(\.holds) == [false, false])
         #expect(Experiments.stepsToReach(1.0, losses: [3, 2, 1, 0.5]) == 3)   // window 1 (a tenth of 4 steps): the values themselves
         #expect(Experiments.movingAverage([1, 2, 3, 4], window: 2) == [1, 1.5, 2.5, 3.5])
     }
