@@ -38,12 +38,12 @@ let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24,
         try checkTowers(config: "scaled", timeout: 240)
     }
 
-    /// The same with alexnet2012 itself (61 M parameters; about a minute).
+    /// The same with alexnet2012 itself (57 M parameters at 10 classes; ~15 min in a debug build on a busy 2-core machine).
     @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed"),
           .enabled(if: towerWorker == nil && parallelWorker == nil, "this process is itself a worker"),
           .enabled(if: ProcessInfo.processInfo.environment["STRATA_HEAVY_TESTS"] == "1", "set STRATA_HEAVY_TESTS=1"))
     func alexnet2012TowersMatchOneProcess() throws {
-        try checkTowers(config: "alexnet2012", timeout: 900)
+        try checkTowers(config: "alexnet2012", timeout: 2400)
     }
 
     func checkTowers(config: String, timeout: Double) throws {
