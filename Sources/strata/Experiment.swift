@@ -108,7 +108,7 @@ struct DegradationExperiment: ParsableCommand {
         Trains plainS, plainD, resnetS, resnetD (--depths S,D; default 20,56) with He et al.'s recipe (SGD momentum 0.9, \
         weight decay 1e-4, batch 128, lr 0.1 ÷10 at 50% and 75% of the steps; pad-crop-flip augmentation) and checks the \
         paper's claims: the deeper plain net trains worse (the degradation problem) while the deeper residual net trains \
-        and tests better. --schedule paper: 64k iterations on all 50k training images (the paper's; days on 2 cores). \
+        and tests better. --schedule paper: 64k iterations on all 50k training images (the paper's: 8.2 M images per arm). \
         --quick (= --schedule quick): the first 10,000 training and 2,000 test images, 8 epochs (632 iterations of batch 128) per arm (plain20 took 35 min on a shared 2-core machine at nice 10; the 56-layer nets do 3.1× its MACs per image). \
         Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json and \
         DIR/verdict.md. Arms already finished in DIR (their result.json) are not retrained: rerun the same command to \
