@@ -74,7 +74,7 @@ extension DNNLBackend {
     // oneDNN's max pooling records, in its workspace, the offset of each window's maximum
     // within the kernel (kh·KW + kw). The protocol's indices are flat offsets in the input plane
     // (h·W + w), which the backward (a scatter, kept on the reference kernel) consumes.
-    public func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: [Int32]) {
+    public func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: Tensor) {
         guard x.dtype == .float32 else { return reference.maxPool2d(x, p) }
         let g = PoolGeometryDNNL(input: x.shape, p)
         // Indices only matter when the backward will run: without it, no workspace.
@@ -92,7 +92,7 @@ extension DNNLBackend {
         orTrap { try f.execute(args) }
         if !training && Self.containsNaN(source, count: srcMD.byteCount / 4) { propagateNaN(into: dst, dstMD, src: source, srcMD, g) }
         let y = output(dst, dstMD, shape: g.dst)
-        guard let workspace else { return (y, []) }
+        guard let workspace else { return (y, .zeros([0], dtype: .int32)) }
         return (y, flatIndices(workspace: workspace, wsMD, g, p))
     }
 
@@ -139,14 +139,14 @@ extension DNNLBackend {
 
     /// Converts oneDNN's workspace (kernel offsets, u8 or s32, in the output's layout) into flat
     /// input-plane offsets.
-    private func flatIndices(workspace: Buffer, _ wsMD: MemoryDesc, _ g: PoolGeometryDNNL, _ p: Pool2dParameters) -> [Int32] {
+    private func flatIndices(workspace: Buffer, _ wsMD: MemoryDesc, _ g: PoolGeometryDNNL, _ p: Pool2dParameters) -> Tensor {
         let type = wsMD.raw.data_type
         let plain = MemoryDesc.plain(g.dst, type)
         let ws = reorder(workspace, from: wsMD, to: plain)
         let (planes, oh, ow, w) = (g.dst[0] * g.dst[1], g.dst[2], g.dst[3], g.src[3])
-        var indices = [Int32](repeating: 0, count: planes * oh * ow)
+        let indices = Tensor.uninitialized(g.dst, dtype: .int32)
         let kw = p.kernelW
-        indices.withUnsafeMutableBufferPointer { out in
+        indices.withUnsafeMutableBuffer(as: Int32.self) { out in
             func convert<W: BinaryInteger>(_ src: UnsafePointer<W>) {
                 var i = 0
                 for _ in 0..<planes {
@@ -169,7 +169,7 @@ extension DNNLBackend {
         return indices
     }
 
-    public func maxPool2dBackward(_ gradOutput: Tensor, indices: [Int32], inputShape: [Int]) -> Tensor {
+    public func maxPool2dBackward(_ gradOutput: Tensor, indices: Tensor, inputShape: [Int]) -> Tensor {
         // A scatter of ∂L/∂y through the indices: memory-bound, and the reference kernel
         // already splits planes across cores.
         reference.maxPool2dBackward(gradOutput, indices: indices, inputShape: inputShape)

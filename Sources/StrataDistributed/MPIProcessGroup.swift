@@ -237,6 +237,7 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         switch dtype {
         case .float32: return strata_mpi_float()
         case .float64: return strata_mpi_double()
+        default: preconditionFailure("MPI: no reduction for \(dtype) tensors (float32/float64 only)")
         }
     }
 
@@ -268,6 +269,8 @@ func divide(_ tensor: Tensor, by n: Int) {
     case .float64:
         let d = Double(n)
         tensor.withUnsafeMutableBuffer(as: Double.self) { b in for i in b.indices { b[i] /= d } }
+    default:
+        preconditionFailure("MPI: no average for \(tensor.dtype) tensors (float32/float64 only)")
     }
 }
 

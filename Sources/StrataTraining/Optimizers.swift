@@ -71,6 +71,7 @@ public final class SGD: Optimizer {
             switch p.dtype {
             case .float32: update(Float.self, p, g, velocity[i], first: first, lr: lr, wd: wd)
             case .float64: update(Double.self, p, g, velocity[i], first: first, lr: lr, wd: wd)
+            default: preconditionFailure("SGD: a \(p.dtype) parameter; optimizers update float32/float64 parameters")
             }
         }
     }
@@ -167,6 +168,7 @@ public final class AdamW: Optimizer {
             switch p.dtype {
             case .float32: update(Float.self, p, g, expAvg[i]!, expAvgSq[i]!, t: steps[i], lr: lr, wd: wd)
             case .float64: update(Double.self, p, g, expAvg[i]!, expAvgSq[i]!, t: steps[i], lr: lr, wd: wd)
+            default: preconditionFailure("Adam: a \(p.dtype) parameter; optimizers update float32/float64 parameters")
             }
         }
     }
@@ -252,6 +254,7 @@ public func gradientNorm(_ parameters: [Tensor]) -> Double {
         switch g.dtype {
         case .float32: g.withUnsafeBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
         case .float64: g.withUnsafeBuffer(as: Double.self) { b in for x in b { sum += x * x } }
+        default: for x in g.doubles { sum += x * x }
         }
     }
     return sum.squareRoot()
@@ -271,6 +274,7 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Double) -> Double 
         switch g.dtype {
         case .float32: let c = Float(coefficient); g.withUnsafeMutableBuffer(as: Float.self) { b in for j in b.indices { b[j] *= c } }
         case .float64: g.withUnsafeMutableBuffer(as: Double.self) { b in for j in b.indices { b[j] *= coefficient } }
+        default: g.assign(withNoGrad { g * coefficient })
         }
         p.grad = g
     }

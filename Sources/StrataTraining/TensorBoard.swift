@@ -208,6 +208,7 @@ public struct TensorBoardHistogram: Sendable, Equatable {
         switch tensor.dtype {
         case .float32: self.init(tensor.floats.lazy.map(Double.init), buckets: buckets)
         case .float64: self.init(tensor.doubles, buckets: buckets)
+        default: self.init(tensor.doubles, buckets: buckets)
         }
     }
 }

@@ -608,5 +608,6 @@ public func allFinite(_ t: Tensor) -> Bool {
     switch t.dtype {
     case .float32: return t.withUnsafeBuffer(as: Float.self) { b in b.allSatisfy(\.isFinite) }
     case .float64: return t.withUnsafeBuffer(as: Double.self) { b in b.allSatisfy(\.isFinite) }
+    default: return t.doubles.allSatisfy(\.isFinite)
     }
 }

@@ -17,6 +17,10 @@ func bits(_ t: Tensor) -> [UInt64] {
     switch t.dtype {
     case .float32: return t.floats.map { UInt64($0.bitPattern) }
     case .float64: return t.doubles.map(\.bitPattern)
+    case .bfloat16: return t.withUnsafeBuffer(as: BFloat16.self) { $0.map { UInt64($0.bitPattern) } }
+    case .float16: return t.withUnsafeBuffer(as: Half.self) { $0.map { UInt64($0.bitPattern) } }
+    case .int32: return t.withUnsafeBuffer(as: Int32.self) { $0.map { UInt64(UInt32(bitPattern: $0)) } }
+    case .int64: return t.withUnsafeBuffer(as: Int64.self) { $0.map { UInt64(bitPattern: $0) } }
     }
 }
 

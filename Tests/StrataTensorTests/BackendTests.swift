@@ -23,10 +23,10 @@ struct BackendTests {
         func conv2dBackwardWeight(_ g: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
             calls.append("conv2dBackwardWeight"); return base.conv2dBackwardWeight(g, input: input, weightShape: weightShape, p)
         }
-        func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: [Int32]) {
+        func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: Tensor) {
             calls.append("maxPool2d"); return base.maxPool2d(x, p)
         }
-        func maxPool2dBackward(_ g: Tensor, indices: [Int32], inputShape: [Int]) -> Tensor {
+        func maxPool2dBackward(_ g: Tensor, indices: Tensor, inputShape: [Int]) -> Tensor {
             calls.append("maxPool2dBackward"); return base.maxPool2dBackward(g, indices: indices, inputShape: inputShape)
         }
         func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor { calls.append("avgPool2d"); return base.avgPool2d(x, p) }
@@ -94,7 +94,7 @@ struct BackendTests {
             let aip = t.0 ? av[p * m + i] : av[i * k + p], bpj = t.1 ? bv[j * k + p] : bv[p * n + j]
             expected[i * n + j] += aip * bpj
         } } }
-        for dtype in DType.allCases {
+        for dtype in DType.computableCases {
             let c = ReferenceBackend().matmul(a.to(dtype), b.to(dtype), transA: t.0, transB: t.1)
             #expect(c.dtype == dtype)
             expectClose(c, expected, shape: [m, n], tolerance: dtype == .float64 ? 1e-14 : 1e-6, "\(t) \(dtype)")

@@ -28,7 +28,7 @@ struct FixtureTests {
 
     static func tolerance(_ dtype: DType) -> Double { dtype == .float64 ? tol64 : tol32 }
 
-    @Test("conv2d", arguments: try loadOpFixtures(op: "conv2d"), DType.allCases)
+    @Test("conv2d", arguments: try loadOpFixtures(op: "conv2d"), DType.computableCases)
     func conv(_ c: OpFixture, _ dtype: DType) {
         let pad = c.ints("padding"), stride = c.ints("stride"), dilation = c.ints("dilation")
         let p = Conv2dParameters(stride: (stride[0], stride[1]), padding: (top: pad[0], bottom: pad[1], left: pad[2], right: pad[3]),
@@ -47,33 +47,33 @@ struct FixtureTests {
                                 ceilMode: c.bool("ceil_mode"), countIncludePad: include)
     }
 
-    @Test("max_pool2d", arguments: try loadOpFixtures(op: "max_pool2d"), DType.allCases)
+    @Test("max_pool2d", arguments: try loadOpFixtures(op: "max_pool2d"), DType.computableCases)
     func maxPool(_ c: OpFixture, _ dtype: DType) {
         let y = maxPool2d(c.input("x").tensor(dtype), poolParameters(c))
         expectClose(y, c.output("y").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype)")
     }
 
-    @Test("avg_pool2d", arguments: try loadOpFixtures(op: "avg_pool2d"), DType.allCases)
+    @Test("avg_pool2d", arguments: try loadOpFixtures(op: "avg_pool2d"), DType.computableCases)
     func avgPool(_ c: OpFixture, _ dtype: DType) {
         let y = avgPool2d(c.input("x").tensor(dtype), poolParameters(c))
         expectClose(y, c.output("y").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype)")
     }
 
-    @Test("adaptive_avg_pool2d", arguments: try loadOpFixtures(op: "adaptive_avg_pool2d"), DType.allCases)
+    @Test("adaptive_avg_pool2d", arguments: try loadOpFixtures(op: "adaptive_avg_pool2d"), DType.computableCases)
     func adaptive(_ c: OpFixture, _ dtype: DType) {
         let size = c.ints("output_size")
         let y = adaptiveAvgPool2d(c.input("x").tensor(dtype), outputSize: (size[0], size[1]))
         expectClose(y, c.output("y").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype)")
     }
 
-    @Test("local_response_norm", arguments: try loadOpFixtures(op: "local_response_norm"), DType.allCases)
+    @Test("local_response_norm", arguments: try loadOpFixtures(op: "local_response_norm"), DType.computableCases)
     func lrn(_ c: OpFixture, _ dtype: DType) {
         let y = localResponseNorm(c.input("x").tensor(dtype), size: c.int("size"), alpha: c.double("alpha"),
                                   beta: c.double("beta"), k: c.double("k"))
         expectClose(y, c.output("y").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype)")
     }
 
-    @Test("batch_norm2d: output, running statistics and gradients", arguments: try loadOpFixtures(op: "batch_norm2d"), DType.allCases)
+    @Test("batch_norm2d: output, running statistics and gradients", arguments: try loadOpFixtures(op: "batch_norm2d"), DType.computableCases)
     func batchNorm(_ c: OpFixture, _ dtype: DType) {
         let tol = Self.tolerance(dtype)
         let affine = c.bool("affine")
@@ -96,14 +96,14 @@ struct FixtureTests {
         }
     }
 
-    @Test("softmax and log_softmax", arguments: try loadOpFixtures().filter { $0.op == "softmax" || $0.op == "log_softmax" }, DType.allCases)
+    @Test("softmax and log_softmax", arguments: try loadOpFixtures().filter { $0.op == "softmax" || $0.op == "log_softmax" }, DType.computableCases)
     func softmax(_ c: OpFixture, _ dtype: DType) {
         let x = c.input("x").tensor(dtype)
         let y = c.op == "softmax" ? x.softmax(axis: c.int("dim")) : x.logSoftmax(axis: c.int("dim"))
         expectClose(y, c.output("y").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype)")
     }
 
-    @Test("cross_entropy: loss and gradient", arguments: try loadOpFixtures(op: "cross_entropy"), DType.allCases)
+    @Test("cross_entropy: loss and gradient", arguments: try loadOpFixtures(op: "cross_entropy"), DType.computableCases)
     func crossEntropyCase(_ c: OpFixture, _ dtype: DType) {
         let logits = c.input("logits").tensor(dtype).requiringGrad()
         guard let reduction = LossReduction(rawValue: c.string("reduction")) else {
@@ -117,7 +117,7 @@ struct FixtureTests {
         expectClose(g, c.output("grad_logits").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype) grad")
     }
 
-    @Test("linear", arguments: try loadOpFixtures(op: "linear"), DType.allCases)
+    @Test("linear", arguments: try loadOpFixtures(op: "linear"), DType.computableCases)
     func linearCase(_ c: OpFixture, _ dtype: DType) {
         let y = linear(c.input("x").tensor(dtype), weight: c.input("weight").tensor(dtype), bias: c.input("bias").tensor(dtype))
         expectClose(y, c.output("y").tensor(), tolerance: Self.tolerance(dtype), "\(c.name) \(dtype)")

@@ -100,6 +100,7 @@ public enum HashWeights {
             switch t.dtype {
             case .float32: t.withUnsafeMutableBuffer(as: Float.self) { write($0, k: k, rule: r) }
             case .float64: t.withUnsafeMutableBuffer(as: Double.self) { write($0, k: k, rule: r) }
+            default: preconditionFailure("HashWeights: \(t.dtype) tensors are not filled")
             }
         }
         return entries.count

@@ -25,6 +25,31 @@ enum StoredElement: Sendable {
         "F16": .float16, "BF16": .bfloat16, "F32": .float32, "F64": .float64,
         "F8_E5M2": .float8E5M2, "F8_E4M3": .float8E4M3,
     ]
+
+    /// The tensor dtype that holds this stored type without conversion, if there is one.
+    var storageDType: DType? {
+        switch self {
+        case .float32: return .float32
+        case .float64: return .float64
+        case .bfloat16: return .bfloat16
+        case .float16: return .float16
+        case .int32: return .int32
+        case .int64: return .int64
+        default: return nil
+        }
+    }
+
+    /// The safetensors spelling of the stored type of `dtype` ("F32", "BF16", "I64", …).
+    static func safetensorsName(_ dtype: DType) -> String {
+        switch dtype {
+        case .float32: return "F32"
+        case .float64: return "F64"
+        case .bfloat16: return "BF16"
+        case .float16: return "F16"
+        case .int32: return "I32"
+        case .int64: return "I64"
+        }
+    }
 }
 
 /// True on little-endian hosts (every platform Swift ships on today); file data is
@@ -43,6 +68,20 @@ func decodeElements(_ source: UnsafeRawPointer, count: Int, type: StoredElement,
     switch dtype {
     case .float32: decode(source, count, type, swap, into: storage.typed(Float.self))
     case .float64: decode(source, count, type, swap, into: storage.typed(Double.self))
+    case .bfloat16, .float16, .int32, .int64:
+        if type.storageDType == dtype && !swap {
+            storage.pointer.copyMemory(from: source, byteCount: count * type.size)
+        } else if type.storageDType == dtype {
+            let src = source, dst = storage.pointer.assumingMemoryBound(to: UInt8.self), w = type.size
+            for e in stride(from: 0, to: count * w, by: w) {
+                for k in 0..<w { dst[e + k] = src.load(fromByteOffset: e + w - 1 - k, as: UInt8.self) }
+            }
+        } else {
+            // Decoded into the compute dtype (exact for every stored type but 64-bit integers
+            // beyond 2⁵³), then converted, rounding once to bfloat16/float16 as PyTorch's `.to`.
+            let wide = decodeElements(source, count: count, type: type, littleEndian: littleEndian, to: dtype.computeDType)
+            return Tensor(shape: [count], storage: wide).to(dtype).storage
+        }
     }
     return storage
 }

@@ -100,13 +100,24 @@ public enum NPY {
         return withNoGrad { stored.permuted(Array((0..<shape.count).reversed())) }
     }
 
-    /// Writes `tensor` as a version 1.0 `.npy` file (`'<f4'` or `'<f8'`, C order), atomically
+    /// Writes `tensor` as a version 1.0 `.npy` file (`'<f4'`, `'<f8'`, `'<f2'`, `'<i4'` or `'<i8'` by its
+    /// dtype; bfloat16, which NumPy lacks, as `'<f4'`; C order), atomically
     /// (see ``AtomicFile``). As NumPy does, the header is padded so the data starts at a
     /// multiple of 64 bytes. (Version 2.0 is used only if the header would exceed 65535 bytes.)
     ///
     /// - Throws: ``FileSystemError`` if the file cannot be written (the previous file is kept).
     public static func write(_ tensor: Tensor, to path: String) throws {
-        let descr = tensor.dtype == .float32 ? "<f4" : "<f8"
+        // NumPy has no bfloat16: such a tensor is written widened to float32 (exact).
+        let tensor = tensor.dtype == .bfloat16 ? withNoGrad { tensor.to(.float32) } : tensor
+        let descr: String
+        switch tensor.dtype {
+        case .float32: descr = "<f4"
+        case .float64: descr = "<f8"
+        case .float16: descr = "<f2"
+        case .int32: descr = "<i4"
+        case .int64: descr = "<i8"
+        case .bfloat16: descr = "<f4"
+        }
         let shape = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
         var dict = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }".utf8)
         var version: UInt8 = 1

@@ -203,6 +203,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: UnsafeRawPointer(base) + e.begin, count: e.end - e.begin)
     }
 
+    /// The dtype that holds tensor `name` as stored, without conversion (BF16 → `.bfloat16`,
+    /// F16 → `.float16`, F32, F64, I32, I64 likewise), or nil for a stored type with no such
+    /// dtype (BOOL, 8- and 16-bit integers, unsigned integers, FP8) or an absent tensor.
+    public func storedDType(_ name: String) -> DType? { entries[name]?.type.storageDType }
+
+    /// Reads the tensor `name` in the dtype it is stored in (see ``storedDType(_:)``): a BF16
+    /// tensor stays bfloat16 storage, bit for bit, instead of being widened to float32 as
+    /// ``tensor(_:as:)`` does by default. Stored types without a matching dtype are read as float32.
+    /// - Throws: ``FileFormatError`` if there is no tensor of that name.
+    public func tensorInStoredDType(_ name: String) throws -> Tensor {
+        try tensor(name, as: storedDType(name) ?? .float32)
+    }
+
     /// Reads every tensor, converted to `dtype`.
     public func tensors(as dtype: DType = .float32) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
@@ -214,12 +227,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
 /// Writing safetensors files.
 public enum SafeTensors {
-    /// Writes `tensors` (Float32 as F32, Float64 as F64) and `metadata` to `path`, atomically
+    /// Writes `tensors` (float32 as F32, float64 as F64, bfloat16 as BF16, float16 as F16, int32 as
+    /// I32, int64 as I64: each in its own dtype, bit for bit) and `metadata` to `path`, atomically
     /// (see ``AtomicFile``).
     ///
     /// The output matches what the Python `safetensors` library writes: `__metadata__` first,
     /// then the tensors with keys sorted, the header padded with spaces to a multiple of 8
-    /// bytes. In the data buffer F64 tensors come before F32 ones (each group sorted by name),
+    /// bytes. In the data buffer wider elements come first (each width sorted by name),
     /// so every tensor starts at a multiple of its element size and the buffer has no holes.
     ///
     /// - Throws: ``FileFormatError`` for a tensor named `__metadata__`; ``FileSystemError``
@@ -247,7 +261,7 @@ public enum SafeTensors {
         }
         for name in tensors.keys.sorted() {
             let t = tensors[name]!, (begin, end) = offsets[name]!
-            let dtype = t.dtype == .float32 ? "F32" : "F64"
+            let dtype = StoredElement.safetensorsName(t.dtype)
             let shape = t.shape.map(String.init).joined(separator: ",")
             parts.append(JSON.quoted(name) + ":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(end)]}")
         }

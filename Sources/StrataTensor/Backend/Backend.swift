@@ -100,9 +100,12 @@ public protocol Backend: AnyObject, Sendable {
     /// ∂L/∂weight from ∂L/∂y and the forward's input.
     func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor
 
-    /// Max pooling; also returns, per output element, the flat index (h·W + w) of the chosen input.
-    func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: [Int32])
-    func maxPool2dBackward(_ gradOutput: Tensor, indices: [Int32], inputShape: [Int]) -> Tensor
+    /// Max pooling; also returns, per output element, the flat index (h·W + w) in its input plane
+    /// of the chosen input, as an int32 tensor of the output's shape (a backend may return an empty
+    /// one, shape [0], when no backward will run: not in grad mode or the input needs no gradient).
+    func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: Tensor)
+    /// ∂L/∂x of max pooling: ∂L/∂y scattered through `indices` (from ``maxPool2d(_:_:)``).
+    func maxPool2dBackward(_ gradOutput: Tensor, indices: Tensor, inputShape: [Int]) -> Tensor
     func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor
     func avgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int], _ p: Pool2dParameters) -> Tensor
     func adaptiveAvgPool2d(_ x: Tensor, outputSize: (Int, Int)) -> Tensor

@@ -23,12 +23,12 @@ public final class ShapeInferenceBackend: Backend {
         .zeros(weightShape, dtype: input.dtype)
     }
 
-    public func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: [Int32]) {
+    public func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: Tensor) {
         let (oh, ow) = p.outputSize(h: x.shape[2], w: x.shape[3])
-        return (.zeros([x.shape[0], x.shape[1], oh, ow], dtype: x.dtype), [])
+        return (.zeros([x.shape[0], x.shape[1], oh, ow], dtype: x.dtype), .zeros([0], dtype: .int32))
     }
 
-    public func maxPool2dBackward(_ gradOutput: Tensor, indices: [Int32], inputShape: [Int]) -> Tensor {
+    public func maxPool2dBackward(_ gradOutput: Tensor, indices: Tensor, inputShape: [Int]) -> Tensor {
         .zeros(inputShape, dtype: gradOutput.dtype)
     }
 

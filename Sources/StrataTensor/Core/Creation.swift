@@ -12,10 +12,12 @@ extension Tensor {
 
     /// A tensor with every element equal to `value`.
     public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32) -> Tensor {
+        if !dtype.isComputable { return full(shape, value, dtype: dtype.computeDType).converted(to: dtype) }
         let t = empty(shape, dtype)
         switch dtype {
         case .float32: t.storage.typed(Float.self).initialize(repeating: Float(value), count: t.count)
         case .float64: t.storage.typed(Double.self).initialize(repeating: value, count: t.count)
+        default: preconditionFailure("unreachable: \(dtype) is computable")
         }
         return t
     }
@@ -30,6 +32,9 @@ extension Tensor {
     /// Values drawn uniformly from [low, high), filled in row-major order from `generator`.
     public static func uniform(_ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
                                generator: inout RandomGenerator) -> Tensor {
+        if !dtype.isComputable {
+            return uniform(shape, low: low, high: high, dtype: dtype.computeDType, generator: &generator).converted(to: dtype)
+        }
         let t = empty(shape, dtype)
         switch dtype {
         case .float32:
@@ -39,6 +44,7 @@ extension Tensor {
         case .float64:
             let p = t.storage.typed(Double.self)
             for i in 0..<t.count { p[i] = low + (high - low) * generator.nextDouble() }
+        default: preconditionFailure("unreachable: \(dtype) is computable")
         }
         return t
     }
@@ -46,6 +52,9 @@ extension Tensor {
     /// Values drawn from a normal distribution, filled in row-major order from `generator`.
     public static func normal(_ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
                               generator: inout RandomGenerator) -> Tensor {
+        if !dtype.isComputable {
+            return normal(shape, mean: mean, std: std, dtype: dtype.computeDType, generator: &generator).converted(to: dtype)
+        }
         let t = empty(shape, dtype)
         switch dtype {
         case .float32:
@@ -54,12 +63,14 @@ extension Tensor {
         case .float64:
             let p = t.storage.typed(Double.self)
             for i in 0..<t.count { p[i] = mean + std * generator.nextNormal() }
+        default: preconditionFailure("unreachable: \(dtype) is computable")
         }
         return t
     }
 
     /// A tensor whose element at flat index `i` is `f(i)`.
     public static func fromFunction(_ shape: [Int], dtype: DType = .float32, _ f: (Int) -> Double) -> Tensor {
+        if !dtype.isComputable { return fromFunction(shape, dtype: dtype.computeDType, f).converted(to: dtype) }
         let t = empty(shape, dtype)
         switch dtype {
         case .float32:
@@ -68,6 +79,7 @@ extension Tensor {
         case .float64:
             let p = t.storage.typed(Double.self)
             for i in 0..<t.count { p[i] = f(i) }
+        default: preconditionFailure("unreachable: \(dtype) is computable")
         }
         return t
     }

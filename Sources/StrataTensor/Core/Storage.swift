@@ -50,8 +50,9 @@ public final class TensorStorage: @unchecked Sendable {
     /// Records an in-place write (see ``version``).
     public func markModified() { version &+= 1 }
 
+    /// The memory as elements of `T`, which must be the Swift type of ``dtype`` (checked).
     @inline(__always)
-    public func typed<T: TensorScalar>(_: T.Type) -> UnsafeMutablePointer<T> {
+    public func typed<T: StorageElement>(_: T.Type) -> UnsafeMutablePointer<T> {
         precondition(T.dtype == dtype, "storage holds \(dtype), accessed as \(T.dtype)")
         return pointer.assumingMemoryBound(to: T.self)
     }

@@ -136,14 +136,9 @@ public final class Tensor: @unchecked Sendable {
     /// Makes a 1-D tensor from Swift values.
     public convenience init<T: TensorScalar>(_ values: [T]) { self.init(values, shape: [values.count]) }
 
-    /// A 0-dimensional tensor holding one value.
+    /// A 0-dimensional tensor holding one value (rounded to `dtype`).
     public convenience init(scalar: Double, dtype: DType = .float32) {
-        let s = TensorStorage(dtype: dtype, count: 1)
-        switch dtype {
-        case .float32: s.typed(Float.self).pointee = Float(scalar)
-        case .float64: s.typed(Double.self).pointee = scalar
-        }
-        self.init(shape: [], storage: s)
+        self.init(shape: [], storage: storeDoubles([scalar], as: dtype))
     }
 
     // MARK: Properties
@@ -166,6 +161,9 @@ public final class Tensor: @unchecked Sendable {
         case .float64:
             let p = storage.typed(Double.self)
             return (0..<count).map { T(p[$0]) }
+        default:
+            let s = storage
+            return (0..<count).map { T(loadDouble(s, $0)) }
         }
     }
 
@@ -180,14 +178,34 @@ public final class Tensor: @unchecked Sendable {
         return doubles[0]
     }
 
-    /// Calls `body` with the elements; `T` must match ``dtype``.
-    public func withUnsafeBuffer<T: TensorScalar, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+    /// Host access, read: calls `body` with the elements in host memory, row-major; `T` must be
+    /// the Swift type of ``dtype`` (`Float`, `Double`, ``BFloat16``, ``Half``, `Int32`, `Int64`).
+    ///
+    /// With ``withMutableHostBuffer(as:_:)`` this is *the* host-access API: code outside a
+    /// backend's kernels (optimizers, losses, serialization, tests) reads and writes elements
+    /// only through it, so that a backend whose memory is not host memory implements it by
+    /// copying to the host (and back after a write).
+    public func withHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.typed(T.self), count: count))
+    }
+
+    /// Host access, write: calls `body` with the elements to change in place, then bumps the
+    /// storage's ``TensorStorage/version`` (so backends drop caches derived from the old values).
+    /// Not recorded by autograd: for optimizers, running statistics and initializers only.
+    /// See ``withHostBuffer(as:_:)``.
+    public func withMutableHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+        defer { storage.markModified() }
+        return try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
+    }
+
+    /// Calls `body` with the elements; `T` must match ``dtype``. The same as ``withHostBuffer(as:_:)``.
+    public func withUnsafeBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: storage.typed(T.self), count: count))
     }
 
     /// Writes into the elements in place. Not recorded by autograd: for optimizers,
-    /// running statistics and initializers only.
-    public func withUnsafeMutableBuffer<T: TensorScalar, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+    /// running statistics and initializers only. The same as ``withMutableHostBuffer(as:_:)``.
+    public func withUnsafeMutableBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
         defer { storage.markModified() }
         return try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
     }
@@ -237,22 +255,22 @@ public final class Tensor: @unchecked Sendable {
         grad = nil
     }
 
-    /// Converts to another dtype (recorded: gradients convert back).
+    /// Converts to another dtype (recorded: gradients convert back). Every pair of dtypes
+    /// converts: to bfloat16 and float16 by rounding to nearest even (as PyTorch's
+    /// `.to(torch.bfloat16)`; float64 goes through float32, as PyTorch's does), NaN kept; to
+    /// int32 and int64 by truncation toward zero (NaN gives 0, out-of-range values saturate).
+    /// Gradients flow back only between floating-point dtypes.
     public func to(_ target: DType) -> Tensor {
         if target == dtype { return self }
-        let s = TensorStorage(dtype: target, count: count)
-        switch (dtype, target) {
-        case (.float32, .float64):
-            let src = storage.typed(Float.self), dst = s.typed(Double.self)
-            for i in 0..<count { dst[i] = Double(src[i]) }
-        case (.float64, .float32):
-            let src = storage.typed(Double.self), dst = s.typed(Float.self)
-            for i in 0..<count { dst[i] = Float(src[i]) }
-        default: break
-        }
-        let out = Tensor(shape: shape, storage: s)
+        let out = Tensor(shape: shape, storage: convertStorage(storage, count: count, to: target))
         let source = dtype
+        guard !source.isInteger && !target.isInteger else { return out }
         return record("to", out, inputs: [self]) { g in [g.to(source)] }
+    }
+
+    /// ``to(_:)`` without recording (for kernels that widen storage-only dtypes).
+    func converted(to target: DType) -> Tensor {
+        target == dtype ? self : Tensor(shape: shape, storage: convertStorage(storage, count: count, to: target))
     }
 
     // MARK: Internal construction

@@ -61,8 +61,10 @@ func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp, name: String) -> Tensor {
         shapeCheck(false, name, got: "shapes \(a.shape) and \(b.shape)", expected: "broadcast-compatible shapes")
         fatalError()
     }
+    // bfloat16/float16 storage: computed in float32, the result rounded back once.
+    if a.dtype.isReducedPrecisionFloat { return binary(widen(a), widen(b), op, name: name).converted(to: a.dtype) }
     if let kept = layoutPreservingBinary(a, b, op) { return kept }
-    return a.dtype.dispatch(BinaryKernel(a: a, b: b, op: op, outShape: outShape))
+    return a.dtype.dispatch(BinaryKernel(a: a, b: b, op: op, outShape: outShape), op: name)
 }
 
 // MARK: Backend layouts (see TensorLayout)
@@ -274,7 +276,10 @@ extension UnaryOp {
 // the closure lives in y.gradFn, so capturing y itself would be a retain cycle that keeps
 // y and its whole graph alive until a backward pass happens to reach it.
 extension Tensor {
-    func unary(_ op: UnaryOp) -> Tensor { dtype.dispatch(UnaryKernel(x: self, op: op)) }
+    func unary(_ op: UnaryOp) -> Tensor {
+        if dtype.isReducedPrecisionFloat { return widened { $0.unary(op) } }
+        return dtype.dispatch(UnaryKernel(x: self, op: op), op: "\(op)")
+    }
 
     public func exp() -> Tensor {
         let y = unary(.exp), saved = y.detached()

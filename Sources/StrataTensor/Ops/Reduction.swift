@@ -44,10 +44,13 @@ extension Tensor {
     /// Sum over `axes` (all axes when nil).
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let axesN = Set((axes ?? Array(0..<rank)).map { normalizeAxis($0, rank: rank, op: "sum") })
-        var y = self.detached()
+        // bfloat16/float16: summed in float32, rounded back once.
+        let widens = dtype.isReducedPrecisionFloat
+        var y = widens ? converted(to: dtype.computeDType) : self.detached()
         for axis in axesN.sorted(by: >) {
-            y = dtype.dispatch(AxisReduceKernel(x: y, axis: axis, op: .sum)).values
+            y = y.dtype.dispatch(AxisReduceKernel(x: y, axis: axis, op: .sum), op: "sum").values
         }
+        if widens { y = y.converted(to: dtype) }
         let keptShape = shape.enumerated().map { axesN.contains($0.offset) ? 1 : $0.element }
         let outShape = keepDims ? keptShape : shape.enumerated().filter { !axesN.contains($0.offset) }.map(\.element)
         let out = Tensor(shape: outShape, storage: y.storage)
@@ -70,7 +73,7 @@ extension Tensor {
     /// Maximum along `axis`; the gradient flows to the first maximal element.
     public func max(axis: Int, keepDims: Bool = false) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, op: "max")
-        let (values, arg) = dtype.dispatch(AxisReduceKernel(x: self, axis: a, op: .max))
+        let (values, arg) = dtype.dispatch(AxisReduceKernel(x: self, axis: a, op: .max), op: "max")
         var outShape = shape
         if keepDims { outShape[a] = 1 } else { outShape.remove(at: a) }
         let out = Tensor(shape: outShape, storage: values.storage)

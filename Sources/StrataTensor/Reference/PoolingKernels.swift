@@ -2,30 +2,27 @@
 
 struct MaxPoolKernel: ScalarKernel {
     let x: Tensor, p: Pool2dParameters
-    func run<T: TensorScalar>(_: T.Type) -> (output: Tensor, indices: [Int32]) {
+    func run<T: TensorScalar>(_: T.Type) -> (output: Tensor, indices: Tensor) {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = p.outputSize(h: h, w: w)
         let y = Tensor.empty([n, c, oh, ow], T.dtype)
-        var indices = [Int32](repeating: 0, count: n * c * oh * ow)
-        let xp = x.storage.typed(T.self), yp = y.storage.typed(T.self)
-        indices.withUnsafeMutableBufferPointer { ip in
-            let ip = ip.baseAddress!
-            parallelFor(n * c) { plane in
-                let src = xp + plane * h * w, dst = yp + plane * oh * ow, idx = ip + plane * oh * ow
-                for oy in 0..<oh {
-                    let y0 = Swift.max(oy * p.strideH - p.padH, 0), y1 = Swift.min(oy * p.strideH - p.padH + p.kernelH, h)
-                    for ox in 0..<ow {
-                        let x0 = Swift.max(ox * p.strideW - p.padW, 0), x1 = Swift.min(ox * p.strideW - p.padW + p.kernelW, w)
-                        var best = -T.infinity, bi = y0 * w + x0
-                        for iy in y0..<Swift.max(y0, y1) {
-                            for ix in x0..<Swift.max(x0, x1) {
-                                let v = src[iy * w + ix]
-                                if v > best || v.isNaN { best = v; bi = iy * w + ix; if v.isNaN { break } }
-                            }
+        let indices = Tensor.empty([n, c, oh, ow], .int32)
+        let xp = x.storage.typed(T.self), yp = y.storage.typed(T.self), ip = indices.storage.typed(Int32.self)
+        parallelFor(n * c) { plane in
+            let src = xp + plane * h * w, dst = yp + plane * oh * ow, idx = ip + plane * oh * ow
+            for oy in 0..<oh {
+                let y0 = Swift.max(oy * p.strideH - p.padH, 0), y1 = Swift.min(oy * p.strideH - p.padH + p.kernelH, h)
+                for ox in 0..<ow {
+                    let x0 = Swift.max(ox * p.strideW - p.padW, 0), x1 = Swift.min(ox * p.strideW - p.padW + p.kernelW, w)
+                    var best = -T.infinity, bi = y0 * w + x0
+                    for iy in y0..<Swift.max(y0, y1) {
+                        for ix in x0..<Swift.max(x0, x1) {
+                            let v = src[iy * w + ix]
+                            if v > best || v.isNaN { best = v; bi = iy * w + ix; if v.isNaN { break } }
                         }
-                        dst[oy * ow + ox] = best
-                        idx[oy * ow + ox] = Int32(bi)
                     }
+                    dst[oy * ow + ox] = best
+                    idx[oy * ow + ox] = Int32(bi)
                 }
             }
         }
@@ -34,16 +31,16 @@ struct MaxPoolKernel: ScalarKernel {
 }
 
 struct MaxPoolBackwardKernel: ScalarKernel {
-    let dy: Tensor, indices: [Int32], inputShape: [Int]
+    let dy: Tensor, indices: Tensor, inputShape: [Int]
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
+        precondition(indices.dtype == .int32 && indices.count == dy.count,
+                     "maxPool2dBackward: indices \(indices.shape) \(indices.dtype), expected \(dy.shape) int32")
         let dx = Tensor.zeros(inputShape, dtype: T.dtype)
         let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
         let ohw = dy.shape[2] * dy.shape[3]
-        let gp = dy.storage.typed(T.self), dp = dx.storage.typed(T.self)
-        indices.withUnsafeBufferPointer { ip in
-            parallelFor(planes) { plane in
-                for o in 0..<ohw { dp[plane * hw + Int(ip[plane * ohw + o])] += gp[plane * ohw + o] }
-            }
+        let gp = dy.storage.typed(T.self), dp = dx.storage.typed(T.self), ip = indices.storage.typed(Int32.self)
+        parallelFor(planes) { plane in
+            for o in 0..<ohw { dp[plane * hw + Int(ip[plane * ohw + o])] += gp[plane * ohw + o] }
         }
         return dx
     }

@@ -32,8 +32,8 @@ final class ProfilingBackend: Backend, @unchecked Sendable {
     func conv2dBackwardWeight(_ g: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
         time("conv2dBackwardWeight") { base.conv2dBackwardWeight(g, input: input, weightShape: weightShape, p) }
     }
-    func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: [Int32]) { time("maxPool2d") { base.maxPool2d(x, p) } }
-    func maxPool2dBackward(_ g: Tensor, indices: [Int32], inputShape: [Int]) -> Tensor {
+    func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: Tensor) { time("maxPool2d") { base.maxPool2d(x, p) } }
+    func maxPool2dBackward(_ g: Tensor, indices: Tensor, inputShape: [Int]) -> Tensor {
         time("maxPool2dBackward") { base.maxPool2dBackward(g, indices: indices, inputShape: inputShape) }
     }
     func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor { time("avgPool2d") { base.avgPool2d(x, p) } }
