@@ -123,6 +123,8 @@ struct DegradationExperiment: ParsableCommand {
     @Option(help: "Iterations per arm (overrides the schedule's; the milestones stay at 50% and 75%).") var maxSteps: Int?
     @Option(help: "Mini-batch size. Default: 128.") var batchSize = 128
     @Option(help: "Learning rate. Default: 0.1.") var lr = 0.1
+    @Option(help: "Train only these arms (comma-separated, e.g. resnet56), so that several processes share one --out; the figure and verdict come once all four arms are there.")
+    var arms: String?
 
     func run() throws {
         if quick && schedule == .paper { throw ValidationError("--quick and --schedule paper contradict each other; give one") }
@@ -160,6 +162,18 @@ struct DegradationExperiment: ParsableCommand {
             var a = c
             a.model = n
             return ExperimentArm(name: n, model: n, configuration: a)
+        }
+        if let only = self.arms {
+            let chosen = only.split(separator: ",").map(String.init)
+            guard !chosen.isEmpty, chosen.allSatisfy(names.contains) else {
+                throw ValidationError("--arms takes names among \(names.joined(separator: ", ")); got '\(only)'")
+            }
+            let missing = names.filter { !chosen.contains($0) && !FileManager.default.fileExists(atPath: "\(directory)/\($0)/result.json") }
+            _ = try trainArms(arms.filter { chosen.contains($0.name) }, data: data, directory: directory, options: options)
+            guard missing.isEmpty else {
+                print("trained \(chosen.joined(separator: ", ")); the verdict needs \(missing.joined(separator: ", ")) too: run the same command for them (or without --arms)")
+                return
+            }
         }
         let r = try trainArms(arms, data: data, directory: directory, options: options)
         let verdict = Experiments.degradationVerdict(plainShallow: r[0], plainDeep: r[1], residualShallow: r[2], residualDeep: r[3])

@@ -52,6 +52,19 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir + "/verdict.md"))
     }
 
+    /// `--arms`: one process trains only its arms into the shared directory; no verdict until all four are there.
+    @Test func degradationArmsSubset() throws {
+        let dir = Self.directory("degradation-arms")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runStrata(["experiment", "degradation", "--quick", "--arms", "resnet8", "--depths", "8,14", "--train-limit", "16",
+                               "--test-limit", "8", "--epochs", "1", "--batch-size", "8", "--out", dir, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("the verdict needs plain8, plain14, resnet14 too"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() == ["resnet8"])
+        let bad = try runStrata(["experiment", "degradation", "--arms", "resnet9", "--out", dir])
+        #expect(bad.status != 0 && bad.stderr.contains("--arms takes names among"))
+    }
+
     @Test func batchNorm() throws {
         let dir = Self.directory("batchnorm")
         defer { try? FileManager.default.removeItem(atPath: dir) }
