@@ -28,8 +28,8 @@ import Testing
     @Test func degradation() throws {
         let dir = Self.directory("degradation")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["experiment", "degradation", "--quick", "--depths", "8,14", "--train-limit", "32", "--test-limit", "16",
-                               "--epochs", "2", "--batch-size", "16", "--out", dir, "--quiet"])
+        let r = try runStrata(["experiment", "degradation", "--quick", "--depths", "8,14", "--train-limit", "16", "--test-limit", "8",
+                               "--epochs", "2", "--batch-size", "8", "--out", dir, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("degradation: "))
         try Self.checkPNG(dir + "/figure.png")
