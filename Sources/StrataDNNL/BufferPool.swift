@@ -47,13 +47,14 @@ public enum BufferPool {
     /// Page-rounded size of a request.
     private static func rounded(_ bytes: Int) -> Int { (bytes + 4095) & ~4095 }
 
-    /// Storage for at least `bytes` bytes, counted in Float32 elements.
-    static func storage(bytes: Int) -> TensorStorage {
-        let count = (bytes + 3) / 4
-        if bytes < minimumBytes { return TensorStorage(dtype: .float32, count: count) }
-        let size = rounded(bytes)
+    /// Storage for at least `bytes` bytes, counted in elements of `dtype` (the pool itself is
+    /// keyed by byte size only, so buffers of every dtype share it).
+    static func storage(bytes: Int, dtype: DType = .float32) -> TensorStorage {
+        let count = (bytes + dtype.byteCount - 1) / dtype.byteCount
+        if bytes < minimumBytes { return TensorStorage(dtype: dtype, count: count) }
+        let size = rounded(count * dtype.byteCount)
         let pointer = take(size)
-        return TensorStorage(dtype: .float32, count: count, pointer: pointer) { p in give(p, size) }
+        return TensorStorage(dtype: dtype, count: count, pointer: pointer) { p in give(p, size) }
     }
 
     private static func take(_ size: Int) -> UnsafeMutableRawPointer {

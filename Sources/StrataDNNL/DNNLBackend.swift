@@ -154,13 +154,14 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// A tensor of `shape` holding a primitive's result in layout `md`: kept in that layout
     /// unless `rowMajor` (parameter gradients, which optimizers update in place) or it is plain.
     func output(_ buffer: Buffer, _ md: MemoryDesc, shape: [Int], dims: [Int]? = nil, rowMajor: Bool = false) -> Tensor {
-        let plain = MemoryDesc.plain(dims ?? shape)
+        let plain = MemoryDesc.plain(dims ?? shape, md.raw.data_type)
         let count = shape.reduce(1, *)
         if md == plain && buffer.count == count { return Tensor(shape: shape, storage: buffer) }
         if !rowMajor && dims == nil && md.dims == shape {
             return Tensor(shape: shape, physical: buffer, layout: DNNLLayout(md))
         }
-        let storage = BufferPool.storage(bytes: count * 4)
+        let dtype = md.dtype ?? .float32
+        let storage = BufferPool.storage(bytes: count * dtype.byteCount, dtype: dtype)
         Reorders.convert(buffer, from: md, into: storage, to: plain)
         return Tensor(shape: shape, storage: storage)
     }
@@ -214,7 +215,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         // no primitive to create, so every shape is equally cheap to call.
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
-        let c = BufferPool.storage(bytes: m * n * 4)
+        let c = BufferPool.storage(bytes: m * n * a.dtype.byteCount, dtype: a.dtype)
         if m * n > 0 {
             if k == 0 {
                 c.pointer.initializeMemory(as: Float.self, repeating: 0, count: m * n)

@@ -51,7 +51,48 @@ struct ConvGeometryDNNL {
     var key: [Int] { src + weights + dst + (strides + dilates + padL + padR).map(Int.init) }
 }
 
+extension ConvGeometryDNNL {
+    /// An inference convolution with bfloat16 source, weights and result (any layouts) and a float32
+    /// bias; oneDNN accumulates in float32. Throws where oneDNN has no bf16 kernel on this CPU.
+    func bfloat16ForwardPrimitive(bias: Bool) throws -> Primitive {
+        var desc = dnnl_convolution_desc_t()
+        var src = MemoryDesc.any(self.src, dnnl_bf16).raw, wei = MemoryDesc.any(weights, dnnl_bf16).raw
+        var dst = MemoryDesc.any(self.dst, dnnl_bf16).raw
+        let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([self.dst[1]]).raw : nil
+        try withOptionalPointer(to: biasMD) { b in
+            try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, b,
+                                                                 &dst, strides, dilates, padL, padR),
+                      "bf16 convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+        }
+        return try Primitive("bf16 convolution forward", desc: &desc)
+    }
+}
+
 extension DNNLBackend {
+    /// A bfloat16 convolution through oneDNN's bf16 primitive (CPUs with `avx512_bf16`, see
+    /// ``DNNLCapabilities/hasBFloat16``): row-major bf16 input and weights are reordered into the
+    /// primitive's layouts, the bias is given in float32, and the bf16 result comes back row-major.
+    /// Nil (the reference kernels run) elsewhere, or when the weight is not bf16 too.
+    func bfloat16Conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor? {
+        guard DNNLCapabilities.hasBFloat16, weight.dtype == .bfloat16, x.layout == nil else { return nil }
+        let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
+        guard let f = cachedIfImplemented("conv.fwd.bf16\(bias != nil ? "+bias" : "")", g.key, { () throws -> Primitive in
+            try g.bfloat16ForwardPrimitive(bias: bias != nil)
+        }) else { return nil }
+        let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
+        let dst = resultBuffer(dstMD)
+        var args: [Primitive.Arg] = [
+            .init(DNNL_ARG_SRC, srcMD, reorder(x.storage, from: .plain(g.src, dnnl_bf16), to: srcMD)),
+            .init(DNNL_ARG_WEIGHTS, weiMD, weightBuffer(weight, plain: .plain(g.weights, dnnl_bf16), as: weiMD)),
+            .init(DNNL_ARG_DST, dstMD, dst),
+        ]
+        if let bias { args.append(.init(DNNL_ARG_BIAS, .plain([g.dst[1]]), withNoGrad { bias.to(.float32) }.storage)) }
+        orTrap { try f.execute(args) }
+        let out = TensorStorage(dtype: .bfloat16, count: g.dst.reduce(1, *))
+        Reorders.convert(dst, from: dstMD, into: out, to: .plain(g.dst, dnnl_bf16))
+        return Tensor(shape: g.dst, storage: out)
+    }
+
     /// The algorithms to try for a convolution, in order: the first oneDNN has a kernel for wins.
     /// `training`: the primitive serves a training step (the backward passes, and a forward whose
     /// operands need gradients).
@@ -96,7 +137,10 @@ extension DNNLBackend {
     }
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor {
-        guard x.dtype == .float32 else { return reference.conv2d(x, weight: weight, bias: bias, p) }
+        guard x.dtype == .float32 else {
+            if x.dtype == .bfloat16, let y = bfloat16Conv2d(x, weight: weight, bias: bias, p) { return y }
+            return reference.conv2d(x, weight: weight, bias: bias, p)
+        }
         let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
         if mayFuse(x, weight, bias) { return deferredConv(x, weight: weight, bias: bias, g) }
         if usesOwnWinograd(g) { return winogradConv2d(x, weight: weight, bias: bias, g) }

@@ -132,7 +132,10 @@ struct MemoryDesc {
     }
 
     /// "Let the primitive choose" (`format_tag_any`): it picks a blocked layout such as `nChw16c`.
-    static func any(_ dims: [Int]) -> MemoryDesc { MemoryDesc(dims, dnnl_format_tag_any) }
+    static func any(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc { MemoryDesc(dims, dnnl_format_tag_any, type) }
+
+    /// The Strata dtype of this descriptor's elements, or nil for a type Strata does not store (u8, s8).
+    var dtype: DType? { DType(dnnl: raw.data_type) }
 
     static func plainTag(rank: Int) -> dnnl_format_tag_t {
         switch rank {
@@ -307,8 +310,45 @@ public enum DNNLCapabilities {
         "oneDNN \(isa) (nChw\(channelBlock)c, \(hasWinograd ? "Winograd" : "no Winograd"))"
     }
 
+    /// Whether the CPU advertises `avx512_bf16` (Linux: `/proc/cpuinfo`), the native bfloat16
+    /// dot products oneDNN's bf16 convolutions use.
+    public static let cpuHasAVX512BF16: Bool = {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+        return info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx512_bf16") }
+    }()
+
+    /// Whether bfloat16 tensors convolve through oneDNN's bf16 primitives here: the CPU has
+    /// `avx512_bf16` and oneDNN creates a bf16 convolution. Elsewhere DNNLBackend runs bfloat16
+    /// tensors through the reference kernels (float32 accumulation).
+    public static let hasBFloat16: Bool = {
+        guard cpuHasAVX512BF16 else { return false }
+        let g = ConvGeometryDNNL(input: [2, 16, 8, 8], weight: [16, 16, 3, 3], Conv2dParameters(padding: 1))
+        return (try? g.bfloat16ForwardPrimitive(bias: true)) != nil
+    }()
+
     private static func convolutionProbe(_ g: ConvGeometryDNNL, _ algorithm: dnnl_alg_kind_t) throws -> Primitive {
         try g.uncachedForwardPrimitive(algorithm, name: "convolution probe")
+    }
+}
+
+// MARK: Data types
+
+extension DType {
+    /// oneDNN's data type for this storage dtype; nil where oneDNN 2.x has none (float64, int64).
+    var dnnlDataType: dnnl_data_type_t? {
+        switch self {
+        case .float32: return dnnl_f32
+        case .bfloat16: return dnnl_bf16
+        case .float16: return dnnl_f16
+        case .int32: return dnnl_s32
+        case .float64, .int64: return nil
+        }
+    }
+
+    /// The storage dtype of a oneDNN data type, or nil (u8, s8, undefined).
+    init?(dnnl type: dnnl_data_type_t) {
+        guard let d = DType.allCases.first(where: { $0.dnnlDataType == type }) else { return nil }
+        self = d
     }
 }
 
@@ -319,9 +359,9 @@ public enum DNNLCapabilities {
 typealias Buffer = TensorStorage
 
 extension TensorStorage {
-    /// A 64-byte aligned buffer of at least `bytes` bytes (counted in Float32 elements); large
+    /// A 64-byte aligned buffer of at least `bytes` bytes (counted in elements of `dtype`); large
     /// ones come from the ``BufferPool``.
-    static func bytes(_ bytes: Int) -> TensorStorage { BufferPool.storage(bytes: bytes) }
+    static func bytes(_ bytes: Int, dtype: DType = .float32) -> TensorStorage { BufferPool.storage(bytes: bytes, dtype: dtype) }
 }
 
 // MARK: Primitives

@@ -183,7 +183,7 @@ extension DNNLBackend {
         let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         var offset = 0
         let parts = sizes.map { size -> Tensor in
-            let out = Buffer.bytes(n * size * hw * 4)
+            let out = Buffer.bytes(n * size * hw * x.dtype.byteCount, dtype: x.dtype)
             let src = whole.typed(Float.self), dst = out.typed(Float.self)
             for image in 0..<n {
                 (dst + image * size * hw).update(from: src + (image * c + offset) * hw, count: size * hw)

@@ -130,7 +130,7 @@ extension DNNLBackend {
         let md = f.md(dnnl_query_weights_md), plain = MemoryDesc.plain(g.weights)
         var w = weightBuffer(weight, plain: plain, as: md)
         if w === weight.storage { w = copy(w, bytes: md.byteCount) }   // the parameter may change before this runs
-        let b = bias.map { copy($0.storage, bytes: $0.count * 4) }
+        let b = bias.map { copy($0.storage, bytes: $0.count * $0.dtype.byteCount) }
         return PendingConv(backend: self, input: x, geometry: g, weight: weight, weightVersion: weight.storage.version,
                            weights: w, weightsMD: md, bias: b).tensor
     }
@@ -187,7 +187,7 @@ extension DNNLBackend {
             shift[c] = beta[c] - mean[c] * scale[c]
         }
         let folded = foldedWeights(pc, scale: scale)
-        let newBias = Buffer.bytes(k * 4)
+        let newBias = Buffer.bytes(k * DType.float32.byteCount)
         let nb = newBias.typed(Float.self), ob = pc.bias?.typed(Float.self)
         for c in 0..<k { nb[c] = (ob?[c] ?? 0) * scale[c] + shift[c] }
         return pc.with(weights: folded, bias: .some(newBias), foldedNorm: true).tensor
@@ -224,8 +224,8 @@ extension DNNLBackend {
     func deferredNorm(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor {
         let c = x.shape[1]
         let (scale, shift) = scaleShift(weight, bias, channels: c)
-        return PendingNorm(backend: self, input: x, mean: copy(saved.mean.storage, bytes: c * 4), variance: varianceWithEps(saved),
-                           scale: copy(scale, bytes: c * 4), shift: copy(shift, bytes: c * 4), relu: false).tensor
+        return PendingNorm(backend: self, input: x, mean: copy(saved.mean.storage, bytes: c * saved.mean.dtype.byteCount), variance: varianceWithEps(saved),
+                           scale: copy(scale, bytes: c * scale.dtype.byteCount), shift: copy(shift, bytes: c * shift.dtype.byteCount), relu: false).tensor
     }
 
     /// Runs a pending batch norm (with its ReLU if one was fused).

@@ -11,13 +11,14 @@ final class DNNLLayout: TensorLayout, @unchecked Sendable {
     init(_ md: MemoryDesc) { self.md = md }
 
     func rowMajor(_ physical: TensorStorage, shape: [Int]) -> TensorStorage {
-        let out = BufferPool.storage(bytes: shape.reduce(1, *) * 4)
-        Reorders.convert(physical, from: md, into: out, to: .plain(shape))
+        let dtype = md.dtype ?? .float32
+        let out = BufferPool.storage(bytes: shape.reduce(1, *) * dtype.byteCount, dtype: dtype)
+        Reorders.convert(physical, from: md, into: out, to: .plain(shape, md.raw.data_type))
         return out
     }
 
     func physical(fromRowMajor storage: TensorStorage, shape: [Int]) -> TensorStorage {
-        Reorders.convert(storage, from: .plain(shape), to: md)
+        Reorders.convert(storage, from: .plain(shape, md.raw.data_type), to: md)
     }
 
     func isSame(as other: any TensorLayout) -> Bool {
