@@ -1,8 +1,9 @@
-import _CDNNL
-@testable import StrataDNNL
 import StrataTensor
 import StrataTestSupport
 import Testing
+import _CDNNL
+
+@testable import StrataDNNL
 
 /// bfloat16 storage on DNNLBackend (DNNLConvolution.swift `bfloat16Conv2d`, DNNLCore.swift dtype mapping):
 /// without `avx512_bf16` every op falls back to the reference kernels (no crash, the same bits); with it,
@@ -15,10 +16,15 @@ struct BFloat16DNNLTests {
             randomTensor(shape, seed: seed, mean: mean, std: std, dtype: .float32).to(dtype)
         }
         var h = conv2d(x.to(dtype), weight: w([8, 3, 3, 3], 1), Conv2dParameters(padding: 1))
-        h = batchNorm2d(h, runningMean: w([8], 2, std: 0.1), runningVar: w([8], 3, std: 0.1, mean: 1).abs(),
-                        weight: w([8], 4, std: 0.1, mean: 1), bias: w([8], 5, std: 0.1), training: false).relu()
+        h = batchNorm2d(
+            h, runningMean: w([8], 2, std: 0.1), runningVar: w([8], 3, std: 0.1, mean: 1).abs(),
+            weight: w([8], 4, std: 0.1, mean: 1), bias: w([8], 5, std: 0.1), training: false
+        ).relu()
         h = maxPool2d(h, .init(kernel: 2))
-        h = conv2d(h, weight: w([16, 8, 3, 3], 6, std: 0.15), bias: w([16], 7, std: 0.1), Conv2dParameters(stride: 2, padding: 1)).relu()
+        h = conv2d(
+            h, weight: w([16, 8, 3, 3], 6, std: 0.15), bias: w([16], 7, std: 0.1),
+            Conv2dParameters(stride: 2, padding: 1)
+        ).relu()
         h = adaptiveAvgPool2d(h, outputSize: (1, 1)).flattened()
         return linear(h, weight: w([10, 16], 8), bias: w([10], 9, std: 0.1))
     }
@@ -37,8 +43,11 @@ struct BFloat16DNNLTests {
         let x = randomTensor([2, 3, 16, 16], seed: 10, dtype: .float32)
         let backend = DNNLBackend()
         let (ref, viaDNNL, f32) = withNoGrad {
-            (Backends.with(ReferenceBackend()) { smallNet(x, .bfloat16) }, Backends.with(backend) { smallNet(x, .bfloat16) },
-             Backends.with(ReferenceBackend()) { smallNet(x, .float32) })
+            (
+                Backends.with(ReferenceBackend()) { smallNet(x, .bfloat16) },
+                Backends.with(backend) { smallNet(x, .bfloat16) },
+                Backends.with(ReferenceBackend()) { smallNet(x, .float32) }
+            )
         }
         #expect(viaDNNL.dtype == .bfloat16 && viaDNNL.shape == [2, 10])
         let scale = f32.doubles.map(Swift.abs).max()!
@@ -56,7 +65,10 @@ struct BFloat16DNNLTests {
     // Skipped on CPUs without avx512_bf16 (this project's 2-core AVX2 machine among them): oneDNN 2.x
     // has no bf16 convolution kernel there, and DNNLBackend falls back to the reference kernels
     // (checked by the test above).
-    @Test(.enabled(if: DNNLCapabilities.hasBFloat16, "needs avx512_bf16 (oneDNN bf16 convolution kernels); this CPU: \(DNNLCapabilities.isa)"))
+    @Test(
+        .enabled(
+            if: DNNLCapabilities.hasBFloat16,
+            "needs avx512_bf16 (oneDNN bf16 convolution kernels); this CPU: \(DNNLCapabilities.isa)"))
     func oneDNNBFloat16ConvolutionMatchesTheReference() throws {
         let x = randomTensor([2, 16, 12, 12], seed: 20, dtype: .float32).to(.bfloat16)
         let w = randomTensor([32, 16, 3, 3], seed: 21, std: 0.1, dtype: .float32).to(.bfloat16)
@@ -72,7 +84,9 @@ struct BFloat16DNNLTests {
 
     @Test func reportsWhetherTheBFloat16PathRuns() {
         if !DNNLCapabilities.hasBFloat16 {
-            print("oneDNN bf16 convolution skipped: CPU lacks avx512_bf16 (isa \(DNNLCapabilities.isa)); bf16 tensors use the reference kernels")
+            print(
+                "oneDNN bf16 convolution skipped: CPU lacks avx512_bf16 (isa \(DNNLCapabilities.isa)); bf16 tensors use the reference kernels"
+            )
         }
         #expect(DNNLCapabilities.hasBFloat16 ? DNNLCapabilities.cpuHasAVX512BF16 : true)
     }

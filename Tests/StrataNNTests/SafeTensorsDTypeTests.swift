@@ -16,16 +16,21 @@ struct SafeTensorsDTypeTests {
         switch t.dtype {
         case .bfloat16: return t.withHostBuffer(as: BFloat16.self) { $0.map { $0.float.isNaN ? 0 : $0.bitPattern } }
         case .float16: return t.withHostBuffer(as: Half.self) { $0.map { $0.float.isNaN ? 0 : $0.bitPattern } }
-        default: Issue.record("not a 16-bit float: \(t.dtype)"); return []
+        default:
+            Issue.record("not a 16-bit float: \(t.dtype)")
+            return []
         }
     }
 
     @Test func pytorchFileKeepsStoredDTypesAndMatchesStrataRounding() throws {
         let file = try SafeTensorsFile(path: fixturePath("torch_bf16.safetensors"))
         #expect(file.storedDType("bf16") == .bfloat16 && file.storedDType("f16") == .float16)
-        #expect(file.storedDType("i32") == .int32 && file.storedDType("i64") == .int64 && file.storedDType("f32") == .float32)
+        #expect(
+            file.storedDType("i32") == .int32 && file.storedDType("i64") == .int64
+                && file.storedDType("f32") == .float32)
         let source = try file.tensorInStoredDType("f32")
-        let bf16 = try file.tensorInStoredDType("bf16"), f16 = try file.tensorInStoredDType("f16")
+        let bf16 = try file.tensorInStoredDType("bf16")
+        let f16 = try file.tensorInStoredDType("f16")
         #expect(bf16.dtype == .bfloat16 && bf16.shape == [16])
         #expect(f16.dtype == .float16 && f16.shape == [16])
         // Strata's conversion kernels round as PyTorch's .to(torch.bfloat16) / .to(torch.float16).
@@ -36,13 +41,17 @@ struct SafeTensorsDTypeTests {
         let widened = try file.tensor("bf16")
         #expect(widened.dtype == .float32)
         #expect(bits(widened) == bits(bf16.to(.float32)))
-        #expect(try file.tensorInStoredDType("i64").withHostBuffer(as: Int64.self) { Array($0) } == [-9_007_199_254_740_993, 42, 1 << 40])
+        #expect(
+            try file.tensorInStoredDType("i64").withHostBuffer(as: Int64.self) { Array($0) } == [
+                -9_007_199_254_740_993, 42, 1 << 40,
+            ])
         #expect(try file.tensorInStoredDType("i32").withHostBuffer(as: Int32.self) { Array($0) } == [-7, 0, .max])
         #expect(try file.tensorInStoredDType("w_bf16").shape == [2, 3])
     }
 
     @Test func roundTripKeepsEveryDTypeBitForBit() throws {
-        let dir = TemporaryDirectory(), path = dir.file("mixed.safetensors")
+        let dir = TemporaryDirectory()
+        let path = dir.file("mixed.safetensors")
         let values: [Float] = [1, -3.5, 0.1, .infinity, -0.0, 1e-40]
         let tensors: [String: Tensor] = [
             "bf16": Tensor(values, shape: [2, 3]).to(.bfloat16),
@@ -77,18 +86,22 @@ struct SafeTensorsDTypeTests {
             print("skipped: no Benchmarks/.venv (PyTorch + safetensors) to read the file back")
             return
         }
-        let dir = TemporaryDirectory(), path = dir.file("strata.safetensors")
-        try SafeTensors.write(["w": Tensor([Float(1.00390625), -2.5, 3.140625]).to(.bfloat16),
-                               "h": Tensor([Float(0.5), 65504]).to(.float16),
-                               "n": Tensor([Double(3), -4]).to(.int64)], to: path)
+        let dir = TemporaryDirectory()
+        let path = dir.file("strata.safetensors")
+        try SafeTensors.write(
+            [
+                "w": Tensor([Float(1.00390625), -2.5, 3.140625]).to(.bfloat16),
+                "h": Tensor([Float(0.5), 65504]).to(.float16),
+                "n": Tensor([Double(3), -4]).to(.int64),
+            ], to: path)
         let script = """
-        from safetensors.torch import load_file
-        import torch
-        d = load_file('\(path)')
-        assert d['w'].dtype == torch.bfloat16 and d['w'].tolist() == [1.0, -2.5, 3.140625], d['w']
-        assert d['h'].dtype == torch.float16 and d['h'].tolist() == [0.5, 65504.0], d['h']
-        assert d['n'].dtype == torch.int64 and d['n'].tolist() == [3, -4], d['n']
-        """
+            from safetensors.torch import load_file
+            import torch
+            d = load_file('\(path)')
+            assert d['w'].dtype == torch.bfloat16 and d['w'].tolist() == [1.0, -2.5, 3.140625], d['w']
+            assert d['h'].dtype == torch.float16 and d['h'].tolist() == [0.5, 65504.0], d['h']
+            assert d['n'].dtype == torch.int64 and d['n'].tolist() == [3, -4], d['n']
+            """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["-c", script]

@@ -1,6 +1,7 @@
-@testable import StrataTensor
 import StrataTestSupport
 import Testing
+
+@testable import StrataTensor
 
 /// Storage dtypes apart from compute (Core/DType.swift, Core/Conversion.swift): bfloat16/float16
 /// rounding, conversion between every pair of dtypes, the guard on kernels that were not taught a
@@ -10,10 +11,10 @@ import Testing
 struct StorageDTypeTests {
     @Test func bfloat16RoundsToNearestEvenLikePyTorch() {
         #expect(BFloat16(1).bitPattern == 0x3F80)
-        #expect(BFloat16(1 + 0x1p-8).bitPattern == 0x3F80)              // tie: down to even
-        #expect(BFloat16(1 + 3 * 0x1p-8).bitPattern == 0x3F82)          // tie: up to even
-        #expect(BFloat16(1 + 0x1p-8 + 0x1p-20).bitPattern == 0x3F81)    // above the tie
-        #expect(BFloat16(Float.greatestFiniteMagnitude).bitPattern == 0x7F80)  // overflow → inf
+        #expect(BFloat16(1 + 0x1p-8).bitPattern == 0x3F80) // tie: down to even
+        #expect(BFloat16(1 + 3 * 0x1p-8).bitPattern == 0x3F82) // tie: up to even
+        #expect(BFloat16(1 + 0x1p-8 + 0x1p-20).bitPattern == 0x3F81) // above the tie
+        #expect(BFloat16(Float.greatestFiniteMagnitude).bitPattern == 0x7F80) // overflow → inf
         #expect(BFloat16(-Float.infinity).bitPattern == 0xFF80)
         #expect(BFloat16(-0.0).bitPattern == 0x8000)
         #expect(BFloat16(.nan).float.isNaN && BFloat16(-.nan).float.isNaN)
@@ -22,11 +23,16 @@ struct StorageDTypeTests {
 
     @Test func float16MatchesSwiftFloat16AndTheSoftwarePath() {
         #expect(Half(65504).float == 65504 && Half(65520).float == .infinity)
-        #expect(Half(0x1p-24).bitPattern == 0x0001 && Half(0x1p-25).bitPattern == 0)  // tie to even: 0
+        #expect(Half(0x1p-24).bitPattern == 0x0001 && Half(0x1p-25).bitPattern == 0) // tie to even: 0
         // The software conversion (for platforms without Float16) against the hardware one.
         var rng = RandomGenerator(seed: 5)
-        var values: [Float] = [0, -0.0, 1, 65504, 65519.99, 65520, 0x1p-14, 0x1p-24, 0x1.8p-24, 0x1p-25, .infinity, -.infinity]
-        for _ in 0..<2000 { values.append(Float(rng.nextNormal()) * Float(sign: .plus, exponent: Int(rng.nextFloat() * 40) - 24, significand: 1)) }
+        var values: [Float] = [
+            0, -0.0, 1, 65504, 65519.99, 65520, 0x1p-14, 0x1p-24, 0x1.8p-24, 0x1p-25, .infinity, -.infinity,
+        ]
+        for _ in 0..<2000 {
+            values.append(
+                Float(rng.nextNormal()) * Float(sign: .plus, exponent: Int(rng.nextFloat() * 40) - 24, significand: 1))
+        }
         for v in values {
             #expect(Half.softwareBits(v) == Float16(v).bitPattern, "\(v)")
             let h = Float16(v).bitPattern
@@ -80,12 +86,15 @@ struct StorageDTypeTests {
         #expect(y.doubles == [5, 7, 13, 15])
         #expect(indices.dtype == .int32 && indices.shape == [1, 1, 2, 2])
         #expect(indices.withHostBuffer(as: Int32.self) { Array($0) } == [5, 7, 13, 15])
-        let dx = ReferenceBackend().maxPool2dBackward(Tensor([Float(1), 2, 3, 4], shape: [1, 1, 2, 2]), indices: indices,
-                                                       inputShape: [1, 1, 4, 4])
+        let dx = ReferenceBackend().maxPool2dBackward(
+            Tensor([Float(1), 2, 3, 4], shape: [1, 1, 2, 2]), indices: indices,
+            inputShape: [1, 1, 4, 4])
         #expect(dx.doubles == [0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4])
         // bfloat16 storage: the same maxima and indices.
         let (yb, ib) = ReferenceBackend().maxPool2d(x.to(.bfloat16), .init(kernel: 2))
-        #expect(yb.dtype == .bfloat16 && yb.doubles == [5, 7, 13, 15] && ib.withHostBuffer(as: Int32.self) { Array($0) } == [5, 7, 13, 15])
+        #expect(
+            yb.dtype == .bfloat16 && yb.doubles == [5, 7, 13, 15]
+                && ib.withHostBuffer(as: Int32.self) { Array($0) } == [5, 7, 13, 15])
     }
 
     /// A small CIFAR-style residual net: conv-bn-relu stem, one basic block (identity shortcut),
@@ -95,7 +104,10 @@ struct StorageDTypeTests {
 
         init(seed: UInt64) {
             var s = seed
-            func next() -> UInt64 { s += 1; return s }
+            func next() -> UInt64 {
+                s += 1
+                return s
+            }
             func conv(_ name: String, _ k: Int, _ c: Int) {
                 p[name] = randomTensor([k, c, 3, 3], seed: next(), std: (2.0 / Double(c * 9)).squareRoot())
                 p[name + ".bn.weight"] = randomTensor([k], seed: next(), mean: 1, std: 0.1)
@@ -103,7 +115,10 @@ struct StorageDTypeTests {
                 p[name + ".bn.mean"] = randomTensor([k], seed: next(), std: 0.1)
                 p[name + ".bn.var"] = randomTensor([k], seed: next(), mean: 1, std: 0.1).abs()
             }
-            conv("stem", 8, 3); conv("b1", 8, 8); conv("b2", 8, 8); conv("down", 16, 8)
+            conv("stem", 8, 3)
+            conv("b1", 8, 8)
+            conv("b2", 8, 8)
+            conv("down", 16, 8)
             p["fc.weight"] = randomTensor([10, 16], seed: next(), std: 0.25)
             p["fc.bias"] = randomTensor([10], seed: next(), std: 0.1)
             p = p.mapValues { $0.to(.float32) }
@@ -118,8 +133,9 @@ struct StorageDTypeTests {
         func forward(_ x: Tensor) -> Tensor {
             func cbr(_ h: Tensor, _ name: String, stride: Int = 1, relu: Bool = true) -> Tensor {
                 let c = conv2d(h, weight: p[name]!, Conv2dParameters(stride: stride, padding: 1))
-                let b = batchNorm2d(c, runningMean: p[name + ".bn.mean"], runningVar: p[name + ".bn.var"],
-                                    weight: p[name + ".bn.weight"], bias: p[name + ".bn.bias"], training: false)
+                let b = batchNorm2d(
+                    c, runningMean: p[name + ".bn.mean"], runningVar: p[name + ".bn.var"],
+                    weight: p[name + ".bn.weight"], bias: p[name + ".bn.bias"], training: false)
                 return relu ? b.relu() : b
             }
             var h = cbr(x, "stem")
@@ -144,7 +160,8 @@ struct StorageDTypeTests {
             withNoGrad { (net.forward(x), net.converted(to: .bfloat16).forward(x.to(.bfloat16))) }
         }
         #expect(reference.dtype == .float32 && rounded.dtype == .bfloat16 && rounded.shape == [2, 10])
-        let a = reference.doubles, b = rounded.doubles
+        let a = reference.doubles
+        let b = rounded.doubles
         let scale = a.map(Swift.abs).max()!
         let err = zip(a, b).map { Swift.abs($0 - $1) }.max()!
         print("bf16 small ResNet: max |Δlogit| = \(err), max |logit| = \(scale), ratio \(err / scale)")

@@ -51,36 +51,46 @@ func convertStorage(_ src: TensorStorage, count: Int, to target: DType) -> Tenso
     case (let a, let b) where a == b:
         dst.pointer.copyMemory(from: src.pointer, byteCount: count * a.byteCount)
     case (.float32, .float64):
-        let s = src.typed(Float.self), d = dst.typed(Double.self)
+        let s = src.typed(Float.self)
+        let d = dst.typed(Double.self)
         for i in 0..<count { d[i] = Double(s[i]) }
     case (.float64, .float32):
-        let s = src.typed(Double.self), d = dst.typed(Float.self)
+        let s = src.typed(Double.self)
+        let d = dst.typed(Float.self)
         for i in 0..<count { d[i] = Float(s[i]) }
     // The hot paths of storage-only kernels (widen, compute, round back) in parallel chunks.
     case (.float32, .bfloat16):
-        let s = src.typed(Float.self), d = dst.typed(BFloat16.self)
+        let s = src.typed(Float.self)
+        let d = dst.typed(BFloat16.self)
         chunked(count) { r in for i in r { d[i] = BFloat16(s[i]) } }
     case (.bfloat16, .float32):
-        let s = src.typed(BFloat16.self), d = dst.typed(Float.self)
+        let s = src.typed(BFloat16.self)
+        let d = dst.typed(Float.self)
         chunked(count) { r in for i in r { d[i] = s[i].float } }
     case (.float32, .float16):
-        let s = src.typed(Float.self), d = dst.typed(Half.self)
+        let s = src.typed(Float.self)
+        let d = dst.typed(Half.self)
         chunked(count) { r in for i in r { d[i] = Half(s[i]) } }
     case (.float16, .float32):
-        let s = src.typed(Half.self), d = dst.typed(Float.self)
+        let s = src.typed(Half.self)
+        let d = dst.typed(Float.self)
         chunked(count) { r in for i in r { d[i] = s[i].float } }
     case (.int64, .int32):
-        let s = src.typed(Int64.self), d = dst.typed(Int32.self)
+        let s = src.typed(Int64.self)
+        let d = dst.typed(Int32.self)
         for i in 0..<count { d[i] = Int32(clamping: s[i]) }
     case (.int32, .int64):
-        let s = src.typed(Int32.self), d = dst.typed(Int64.self)
+        let s = src.typed(Int32.self)
+        let d = dst.typed(Int64.self)
         for i in 0..<count { d[i] = Int64(s[i]) }
     case (.int64, .float64):
-        let s = src.typed(Int64.self), d = dst.typed(Double.self)
+        let s = src.typed(Int64.self)
+        let d = dst.typed(Double.self)
         for i in 0..<count { d[i] = Double(s[i]) }
     case (.int64, .float32):
         // Int64 → Float directly: one rounding, as PyTorch.
-        let s = src.typed(Int64.self), d = dst.typed(Float.self)
+        let s = src.typed(Int64.self)
+        let d = dst.typed(Float.self)
         for i in 0..<count { d[i] = Float(s[i]) }
     default:
         // Through Double: exact for every remaining source (floats ≤ 53 bits, int32), and the
@@ -93,7 +103,10 @@ func convertStorage(_ src: TensorStorage, count: Int, to target: DType) -> Tenso
 /// `body` over `0..<count` in parallel chunks (sequential for small counts).
 private func chunked(_ count: Int, _ body: (Range<Int>) -> Void) {
     let chunk = 1 << 15
-    if count <= chunk { body(0..<count); return }
+    if count <= chunk {
+        body(0..<count)
+        return
+    }
     parallelFor((count + chunk - 1) / chunk) { c in body(c * chunk..<Swift.min(count, (c + 1) * chunk)) }
 }
 

@@ -60,7 +60,8 @@ public protocol StorageElement {
 }
 
 /// A floating-point type reference kernels compute in (Float, Double).
-public protocol TensorScalar: BinaryFloatingPoint, StorageElement, Sendable where Self.RawSignificand: FixedWidthInteger {
+public protocol TensorScalar: BinaryFloatingPoint, StorageElement, Sendable
+where Self.RawSignificand: FixedWidthInteger {
     /// `exp`, `log`, `pow` and `sqrt` without Foundation's overload ambiguity.
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
@@ -70,9 +71,9 @@ public protocol TensorScalar: BinaryFloatingPoint, StorageElement, Sendable wher
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Float: TensorScalar {
@@ -116,7 +117,10 @@ public struct BFloat16: StorageElement, Hashable, Sendable, CustomStringConverti
     /// 0x7FC0, as PyTorch's `c10::BFloat16`); overflow rounds to ±infinity.
     @inline(__always)
     public init(_ value: Float) {
-        if value.isNaN { bitPattern = 0x7FC0; return }
+        if value.isNaN {
+            bitPattern = 0x7FC0
+            return
+        }
         let bits = value.bitPattern
         // Adding 0x7FFF plus the lowest kept bit rounds to nearest, ties to even.
         let bias: UInt32 = 0x7FFF &+ ((bits >> 16) & 1)
@@ -142,9 +146,9 @@ public struct Half: StorageElement, Hashable, Sendable, CustomStringConvertible 
     @inline(__always)
     public init(_ value: Float) {
         #if !(os(macOS) && arch(x86_64))
-        bitPattern = Float16(value).bitPattern
+            bitPattern = Float16(value).bitPattern
         #else
-        bitPattern = Half.softwareBits(value)
+            bitPattern = Half.softwareBits(value)
         #endif
     }
 
@@ -152,9 +156,9 @@ public struct Half: StorageElement, Hashable, Sendable, CustomStringConvertible 
     @inline(__always)
     public var float: Float {
         #if !(os(macOS) && arch(x86_64))
-        return Float(Float16(bitPattern: bitPattern))
+            return Float(Float16(bitPattern: bitPattern))
         #else
-        return Half.softwareFloat(bitPattern)
+            return Half.softwareFloat(bitPattern)
         #endif
     }
 
@@ -166,19 +170,20 @@ public struct Half: StorageElement, Hashable, Sendable, CustomStringConvertible 
         let sign: UInt16 = value.sign == .minus ? 0x8000 : 0
         let a = abs(value)
         if a.isNaN { return 0x7E00 }
-        if a >= 65520 { return sign | 0x7C00 }           // rounds to infinity
-        if a < 0x1p-14 {                                  // subnormal: multiples of 2⁻²⁴
+        if a >= 65520 { return sign | 0x7C00 } // rounds to infinity
+        if a < 0x1p-14 { // subnormal: multiples of 2⁻²⁴
             return sign | UInt16((a * 0x1p24).rounded(.toNearestOrEven))
         }
-        let e = Int(a.exponent)                           // -14…15
+        let e = Int(a.exponent) // -14…15
         let m = (a * Float(sign: .plus, exponent: 10 - e, significand: 1)).rounded(.toNearestOrEven) // 1024…2048
-        return sign | UInt16((e + 15) << 10) &+ UInt16(m - 1024)   // m = 2048 carries into the exponent
+        return sign | UInt16((e + 15) << 10) &+ UInt16(m - 1024) // m = 2048 carries into the exponent
     }
 
     /// The float32 value of binary16 bits without the `Float16` type.
     static func softwareFloat(_ bits: UInt16) -> Float {
         let sign: Float = bits & 0x8000 != 0 ? -1 : 1
-        let e = Int((bits >> 10) & 0x1F), m = Float(bits & 0x3FF)
+        let e = Int((bits >> 10) & 0x1F)
+        let m = Float(bits & 0x3FF)
         if e == 0 { return sign * m * 0x1p-24 }
         if e == 31 { return m == 0 ? sign * .infinity : .nan }
         return sign * (1 + m / 1024) * Float(sign: .plus, exponent: e - 15, significand: 1)
@@ -205,8 +210,9 @@ extension DType {
         case .float32: return kernel.run(Float.self)
         case .float64: return kernel.run(Double.self)
         case .bfloat16, .float16, .int32, .int64:
-            preconditionFailure("\(op) (\(K.self)): no kernel for storage-only dtype \(self); "
-                                + "convert with .to(.\(computeDType)) first")
+            preconditionFailure(
+                "\(op) (\(K.self)): no kernel for storage-only dtype \(self); "
+                    + "convert with .to(.\(computeDType)) first")
         }
     }
 }
