@@ -38,7 +38,7 @@ let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24,
         try checkTowers(config: "scaled", timeout: 240)
     }
 
-    /// The same with alexnet2012 itself (57 M parameters at 10 classes; ~15 min in a debug build on a busy 2-core machine).
+    /// The same with alexnet2012 itself (57 M parameters at 10 classes; 24 min in a debug build on a busy 2-core machine).
     @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed"),
           .enabled(if: towerWorker == nil && parallelWorker == nil, "this process is itself a worker"),
           .enabled(if: ProcessInfo.processInfo.environment["STRATA_HEAVY_TESTS"] == "1", "set STRATA_HEAVY_TESTS=1"))
