@@ -130,9 +130,10 @@ extension FuzzTarget {
         do {
             let image = try ImageDecoder.decode(bytes: bytes, name: "fuzz-image", channels: 3)
             precondition(image.width > 0 && image.height > 0 && image.channels == 3)
-            if image.width * image.height <= 1 << 20 {
-                _ = ImageTransforms.centerCrop(ImageTransforms.resizeShorterSide(image, to: 36), size: 32)
-            }
+            // As classify does: resize and crop in one pass, so an elongated image (2×60696 was
+            // found here) never becomes a multi-million-pixel intermediate.
+            let cropped = ImageTransforms.resizeShorterSideAndCenterCrop(image, resize: 36, crop: 32)
+            precondition(cropped.width == 32 && cropped.height == 32)
             return .accepted
         } catch { return rejection(error, naming: "fuzz-image") }
     }

@@ -312,10 +312,7 @@ public enum DNNLCapabilities {
 
     /// Whether the CPU advertises `avx512_bf16` (Linux: `/proc/cpuinfo`), the native bfloat16
     /// dot products oneDNN's bf16 convolutions use.
-    public static let cpuHasAVX512BF16: Bool = {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
-        return info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx512_bf16") }
-    }()
+    public static let cpuHasAVX512BF16: Bool = Platform.cpuFlags.contains("avx512_bf16")
 
     /// Whether bfloat16 tensors convolve through oneDNN's bf16 primitives here: the CPU has
     /// `avx512_bf16` and oneDNN creates a bf16 convolution. Elsewhere DNNLBackend runs bfloat16

@@ -72,6 +72,25 @@ package enum Platform {
         #endif
     }
 
+    /// The CPU's feature flags as the kernel lists them (Linux: the `flags` line of /proc/cpuinfo,
+    /// e.g. "avx2", "avx512_bf16"). Empty where the system does not say.
+    package static let cpuFlags: Set<String> = {
+        #if os(Linux)
+        guard let f = fopen("/proc/cpuinfo", "r") else { return [] }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 8192)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let text = String(cString: line)
+            guard text.hasPrefix("flags") else { continue }
+            let values = text.split(separator: ":", maxSplits: 1).dropFirst().first ?? ""
+            return Set(values.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init))
+        }
+        return []
+        #else
+        return []
+        #endif
+    }()
+
     /// Bytes this process could still allocate without swapping, if the system says: the smaller
     /// of the kernel's MemAvailable and what the cgroup (a container's limit) leaves. Nil elsewhere.
     package static var availableMemoryBytes: Int? {
