@@ -34,6 +34,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// (He et al.'s CIFAR recipe: 64k); the epoch count is then ⌈maxSteps / steps per epoch⌉.
     public var maxSteps: Int?
     public var batchSize = 64
+    /// Gradient accumulation: the micro-batches of ``batchSize`` examples whose gradients make one
+    /// optimizer step, each weighted by its share of the step's examples, so that a step equals one
+    /// on a batch of `accumulateSteps × batchSize` (the last step of an epoch may hold fewer).
+    /// Batch norm's statistics stay per micro-batch (as in PyTorch): the equality is exact only for
+    /// models without batch norm, or with it in eval mode. A step (``maxSteps``, the schedule,
+    /// checkpoints, resume) is an optimizer step; an epoch has ⌈batches / accumulateSteps⌉ of them.
+    public var accumulateSteps = 1
     public var optimizer = OptimizerKind.sgd
     /// Peak (or base) learning rate.
     public var learningRate = 0.05
@@ -68,8 +75,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Optimizer steps in one epoch of `examples` examples.
-    public func stepsPerEpoch(examples: Int) -> Int { Swift.max(1, (examples + batchSize - 1) / batchSize) }
+    /// Optimizer steps in one epoch of `examples` examples: ⌈batches / ``accumulateSteps``⌉.
+    public func stepsPerEpoch(examples: Int) -> Int {
+        let batches = (examples + batchSize - 1) / batchSize
+        return Swift.max(1, (batches + accumulateSteps - 1) / accumulateSteps)
+    }
 
     /// Total optimizer steps of the run.
     public func totalSteps(examples: Int) -> Int { maxSteps ?? epochs * stepsPerEpoch(examples: examples) }
@@ -122,6 +132,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard (1...1_000_000).contains(epochs) else { throw fail("epochs must be from 1 to 1,000,000, got \(epochs)") }
         if let maxSteps, !(1...1_000_000_000).contains(maxSteps) { throw fail("max steps must be from 1 to 1,000,000,000, got \(maxSteps)") }
         guard (1...65_536).contains(batchSize) else { throw fail("batch size must be from 1 to 65,536, got \(batchSize)") }
+        guard (1...65_536).contains(accumulateSteps) else {
+            throw fail(
+                "--accumulate-steps must be from 1 to 65,536 micro-batches per optimizer step, got \(accumulateSteps)")
+        }
         guard learningRate > 0, learningRate.isFinite else { throw fail("learning rate must be positive, got \(learningRate)") }
         guard momentum >= 0, momentum < 1 else { throw fail("momentum must be in [0, 1), got \(momentum)") }
         guard !(nesterov && momentum == 0 && optimizer == .sgd) else { throw fail("Nesterov momentum needs a momentum above 0") }
@@ -147,7 +161,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         var items: [(String, JSON)] = [
             ("model", .string(model)), ("dataset", .string(dataset)), ("data", .string(dataPath)),
             ("epochs", .int(epochs)), ("max_steps", maxSteps.map { .int($0) } ?? .null),
-            ("batch_size", .int(batchSize)), ("optimizer", .string(optimizer.rawValue)),
+            ("batch_size", .int(batchSize)), ("accumulate_steps", .int(accumulateSteps)),
+            ("optimizer", .string(optimizer.rawValue)),
             ("learning_rate", .number(learningRate)), ("schedule", .string(schedule.rawValue)),
             ("warmup_epochs", .number(warmupEpochs)),
         ]
@@ -178,6 +193,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         self.init()
         try s("model", &model); try s("dataset", &dataset); try s("data", &dataPath)
         try i("epochs", &epochs); try i("batch_size", &batchSize)
+        try i("accumulate_steps", &accumulateSteps)   // absent in checkpoints from before it existed: 1
         if let m = json["max_steps"], m != .null {
             guard let x = m.intValue else { throw TrainingError.corruptCheckpoint("configuration max_steps is not an integer") }
             maxSteps = x

@@ -54,7 +54,10 @@ public struct StepInfo: Sendable {
 ///
 /// Each process computes the gradient of its part of every global batch; the trainer calls these
 /// methods at fixed points, on every process in the same order, so that the gradients it steps
-/// with (and every figure it reports) are those of the global batch.
+/// with (and every figure it reports) are those of the global batch. With gradient accumulation
+/// (``TrainingConfiguration/accumulateSteps``) ``sum(_:)`` runs once per micro-batch, while the
+/// backward hooks run once per optimizer step, around the backward of its last micro-batch (the
+/// gradients then hold the sum over the step's micro-batches, as under DDP's `no_sync`).
 public protocol TrainingSynchronizer: AnyObject {
     /// This process's index and the number of processes.
     var rank: Int { get }
@@ -151,7 +154,13 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Trains a classifier: SGD or AdamW, a per-step learning-rate schedule, label smoothing,
-/// auxiliary-classifier losses, optional gradient clipping; evaluates at the end of every epoch.
+/// auxiliary-classifier losses, optional gradient clipping, gradient accumulation
+/// (``TrainingConfiguration/accumulateSteps``); evaluates at the end of every epoch.
+///
+/// Each optimizer step runs as named stages: forward (loss and logits of each micro-batch),
+/// backward (with the synchronizer's gradient-ready hook on the step's last micro-batch), the
+/// reduction over processes, the non-finite checks, clipping and the optimizer step, then the
+/// step's records; each epoch ends with evaluation, checkpoints, logs and its report.
 ///
 /// With a ``runDirectory`` it also writes checkpoints (`last` every epoch, `best` when validation
 /// top-1 improves), metrics, TensorBoard events and the HTML report, and can be resumed exactly
@@ -190,7 +199,7 @@ public final class Trainer {
     /// Records per-layer gradient norms (``GradientFlow``) at the first step and every this many
     /// steps after (0: never): a `"gradients"` record in metrics.jsonl, TensorBoard scalars
     /// `gradients/<layer>` and histograms `gradient_histograms/<layer>`, and ``onGradients``.
-    /// The gradients are the raw ones of the (global) batch, before clipping.
+    /// The gradients are the raw ones of the step's (global) batch, before clipping.
     public var gradientLogInterval = 0
     /// Called with each gradient measurement ``gradientLogInterval`` asks for (its `step` is the
     /// optimizer step the gradients are for, 1-based).
@@ -256,7 +265,83 @@ public final class Trainer {
         try run(train: train, validation: validation, report: report)
     }
 
+    // MARK: The training loop
+
+    /// What one `fit` call keeps across its epochs.
+    private struct RunState {
+        /// Examples in the training set.
+        let trainCount: Int
+        /// Optimizer steps and epochs of the whole run, and its learning-rate schedule.
+        let totalSteps: Int
+        let epochs: Int
+        let schedule: LearningRateSchedule
+        /// When this `fit` call started and the step it started at (for the ETA).
+        let sessionStart: Double
+        let sessionFirstStep: Int
+        /// The current `--log-every` window: its start and the images trained in it.
+        var logWindowStart: Double
+        var logWindowImages = 0
+    }
+
+    /// What the epoch being trained keeps across its steps.
+    private struct EpochState {
+        /// 1-based.
+        let epoch: Int
+        let loader: BatchLoader
+        let prefetch: PrefetchingLoader
+        /// Start of the training time not yet added to `progress.epochSeconds`.
+        var segmentStart: Double
+        /// The rate of the epoch's latest step.
+        var learningRate: Double
+    }
+
+    /// One micro-batch's forward: the figures of the global micro-batch (summed over the processes).
+    private struct MicroBatchResult {
+        /// Mean loss, summed loss, correct predictions and examples.
+        let loss: Double
+        let lossSum: Double
+        let correct: Int
+        let count: Int
+    }
+
+    /// The training loop, as named steps (each a method below):
+    ///
+    ///     prepareRun
+    ///     per epoch:  beginEpoch, trainStep…, endEpoch (evaluate, checkpoint, logs, report)
+    ///     trainStep:  per micro-batch: forward, checkNonFinite(loss:), backward (the step's last one
+    ///                 with the synchronizer's gradient-ready hook, then the reduction);
+    ///                 then logGradients, clipAndStep, recordStep
+    ///
+    /// Data parallelism lives in `forward` (the sums), `backward` and `reduceGradients`; gradient
+    /// accumulation is the micro-batch loop of `trainStep`. A stop (Ctrl-C) is honoured between
+    /// optimizer steps only, so every checkpoint lies on a step boundary.
     private func run(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void) throws -> FitOutcome {
+        var run = try prepareRun(train: train, validation: validation)
+        defer { events?.close(); events = nil }
+        while progress.epoch < run.epochs && progress.step < run.totalSteps {
+            var epoch = try beginEpoch(train: train, run: run)
+            defer { epoch.prefetch.cancel() }
+            while progress.batchInEpoch < epoch.loader.batchCount && progress.step < run.totalSteps {
+                if synchronizer == nil ? shouldStop : stopAgreed {
+                    progress.epochSeconds += MonotonicClock.now() - epoch.segmentStart
+                    try saveCheckpoints(best: false, nextLearningRate: run.schedule.learningRate(at: progress.step),
+                                        totalSteps: run.totalSteps)
+                    return .interrupted(step: progress.step)
+                }
+                guard try trainStep(&epoch, &run) else { break }
+            }
+            try endEpoch(epoch, run: run, validation: validation, report: report)
+            if (synchronizer == nil ? shouldStop : stopAgreed) && progress.epoch < run.epochs
+                && progress.step < run.totalSteps {
+                return .interrupted(step: progress.step)
+            }
+        }
+        return .completed
+    }
+
+    /// Checks the settings against the dataset and the processes, starts the synchronizer (every
+    /// process then holds rank 0's model), and opens the run directory's event file.
+    private func prepareRun(train: any Dataset, validation: any Dataset) throws -> RunState {
         let c = configuration
         try c.validate()
         guard train.count > 0 else { throw TrainingError.invalidConfiguration("the training set is empty") }
@@ -287,8 +372,6 @@ public final class Trainer {
             try sync.start(model: model, optimizer: optimizer, fingerprint: fingerprint)
         }
         stopAgreed = false
-        let total = c.totalSteps(examples: train.count)
-        let epochs = c.epochCount(examples: train.count)
         let schedule = c.makeSchedule(examples: train.count)
         scheduleSummary = schedule.summary
 
@@ -301,162 +384,256 @@ public final class Trainer {
                 throw TrainingError.writeFailed(path: run.path + "/events.out.tfevents.*", reason: "\(error)", previous: lastSaved)
             }
         }
-        defer { events?.close(); events = nil }
+        let now = MonotonicClock.now()
+        return RunState(trainCount: train.count, totalSteps: c.totalSteps(examples: train.count),
+                        epochs: c.epochCount(examples: train.count), schedule: schedule,
+                        sessionStart: now, sessionFirstStep: progress.step, logWindowStart: now)
+    }
 
-        let sessionStart = MonotonicClock.now(), sessionFirstStep = progress.step
-        var logWindowStart = MonotonicClock.now(), logWindowImages = 0
+    /// Starts the next epoch, or re-enters it after a mid-epoch checkpoint: resets the epoch's sums
+    /// at its start and opens its loader at the first batch not yet trained.
+    private func beginEpoch(train: any Dataset, run: RunState) throws -> EpochState {
+        let c = configuration
+        let epoch = progress.epoch + 1
+        if progress.batchInEpoch == 0 {
+            resetEpochSums()
+            // The cached second normal of Box–Muller cannot be checkpointed: start each epoch without one.
+            var g = RandomGenerator(seed: 0)
+            g.state = GlobalRandom.state.state
+            GlobalRandom.state = g
+        }
+        model.train()
+        let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
+                                 transform: trainTransform, augment: augment,
+                                 shard: synchronizer.flatMap { $0.splitsBatches ? ($0.rank, $0.size) : nil } ?? (0, 1))
+        // Batches are assembled on background threads while the model computes; each is a pure
+        // function of (seed, position), so a resumed epoch continues with the very same batches.
+        guard progress.batchInEpoch <= loader.batchCount else {   // an edited or foreign checkpoint
+            throw TrainingError.corruptCheckpoint("batch_in_epoch \(progress.batchInEpoch) is past the "
+                                                  + "\(loader.batchCount) batches of an epoch of this dataset")
+        }
+        // Checkpoints are taken after optimizer steps only, each of accumulate_steps batches.
+        guard progress.batchInEpoch % c.accumulateSteps == 0 || progress.batchInEpoch == loader.batchCount else {
+            throw TrainingError.corruptCheckpoint("batch_in_epoch \(progress.batchInEpoch) is not the end of an "
+                                                  + "optimizer step of \(c.accumulateSteps) batches")
+        }
+        let prefetch = loader.prefetching(workers: Swift.max(1, c.workers), depth: 3, startingAt: progress.batchInEpoch)
+        return EpochState(epoch: epoch, loader: loader, prefetch: prefetch, segmentStart: MonotonicClock.now(),
+                          learningRate: run.schedule.learningRate(at: Swift.max(0, progress.step - 1)))
+    }
 
-        while progress.epoch < epochs && progress.step < total {
-            let epoch = progress.epoch + 1
-            if progress.batchInEpoch == 0 {
-                progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0; progress.epochDataSeconds = 0
-                // The cached second normal of Box–Muller cannot be checkpointed: start each epoch without one.
-                var g = RandomGenerator(seed: 0)
-                g.state = GlobalRandom.state.state
-                GlobalRandom.state = g
-            }
-            model.train()
-            let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
-                                     transform: trainTransform, augment: augment,
-                                     shard: synchronizer.flatMap { $0.splitsBatches ? ($0.rank, $0.size) : nil } ?? (0, 1))
-            // Batches are assembled on background threads while the model computes; each is a pure
-            // function of (seed, position), so a resumed epoch continues with the very same batches.
-            guard progress.batchInEpoch <= loader.batchCount else {   // an edited or foreign checkpoint
-                throw TrainingError.corruptCheckpoint("batch_in_epoch \(progress.batchInEpoch) is past the \(loader.batchCount) batches of an epoch of this dataset")
-            }
-            let prefetch = loader.prefetching(workers: Swift.max(1, c.workers), depth: 3, startingAt: progress.batchInEpoch)
-            defer { prefetch.cancel() }
-            var segmentStart = MonotonicClock.now()
-            var lr = schedule.learningRate(at: Swift.max(0, progress.step - 1))
-            while progress.batchInEpoch < loader.batchCount && progress.step < total {
-                if synchronizer == nil ? shouldStop : stopAgreed {
-                    progress.epochSeconds += MonotonicClock.now() - segmentStart
-                    try saveCheckpoints(best: false, nextLearningRate: schedule.learningRate(at: progress.step), totalSteps: total)
-                    return .interrupted(step: progress.step)
-                }
-                let b = progress.batchInEpoch
-                let fetchStart = MonotonicClock.now()
-                guard let batch = prefetch.next() else { break }
-                progress.epochDataSeconds += MonotonicClock.now() - fetchStart
-                lr = schedule.learningRate(at: progress.step)
-                if let m = schedule.momentum(at: progress.step) {
-                    (optimizer as? SGD)?.momentum = m
-                    (optimizer as? AdamW)?.beta1 = m
+    /// One optimizer step over the next ``TrainingConfiguration/accumulateSteps`` micro-batches (fewer
+    /// at the end of an epoch): each is forwarded and backpropagated with its loss weighted by its
+    /// share of the step's examples, so the summed gradient is that of the mean loss over all of
+    /// them, as one batch of all of them gives. Then the update and its records. Returns false when
+    /// the loader ran dry (the epoch ends).
+    private func trainStep(_ epoch: inout EpochState, _ run: inout RunState) throws -> Bool {
+        let c = configuration
+        let first = progress.batchInEpoch
+        let microBatches = Swift.min(c.accumulateSteps, epoch.loader.batchCount - first)
+        let stepExamples = examples(inBatches: first..<(first + microBatches), of: run.trainCount)
+        let lr = run.schedule.learningRate(at: progress.step)
+        var results: [MicroBatchResult] = []
+        var lastBatch: Batch?
+        for m in 0..<microBatches {
+            let fetchStart = MonotonicClock.now()
+            guard let batch = epoch.prefetch.next() else { return false }
+            progress.epochDataSeconds += MonotonicClock.now() - fetchStart
+            if m == 0 {
+                if let momentum = run.schedule.momentum(at: progress.step) {
+                    (optimizer as? SGD)?.momentum = momentum
+                    (optimizer as? AdamW)?.beta1 = momentum
                 }
                 optimizer.zeroGrad()
-                let (loss, logits) = trainingLoss(images: batch.images, labels: batch.labels)
-                var lossValue = loss.item()
-                // Data parallel: the global batch's loss, correct predictions and size (the sums over the processes).
-                var global: (loss: Double, correct: Int, count: Int)?
-                if let sync = synchronizer {
-                    let local = Double(batch.labels.count)
-                    let t = try sync.sum([lossValue * local, Double(correctCount(logits.detached(), labels: batch.labels)), local,
-                                          shouldStop ? 1 : 0])
-                    global = (t[0], Int(t[1]), Int(t[2]))
-                    lossValue = t[0] / t[2]
-                    stopAgreed = t[3] > 0
-                }
-                if !lossValue.isFinite {
-                    let culprit = diagnoseNonFinite(images: batch.images, logits: logits, loss: loss)
-                    throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: b + 1, step: progress.step + 1, loss: lossValue,
-                                                                  culprit: culprit, lastCheckpoint: lastSaved))
-                }
-                if let sync = synchronizer, let global {
-                    // Scaled so that the mean over the processes is the global batch's mean gradient
-                    // when the parts differ in size (1: the parts are equal).
-                    let scale = Double(batch.labels.count * (sync.splitsBatches ? sync.size : 1)) / Double(global.count)
-                    sync.beginBackward(parameters: optimizer.parameters)
-                    loss.backward(scale == 1 ? nil : Tensor.full(loss.shape, scale, dtype: loss.dtype), onGradientReady: sync.gradientReady)
-                    try sync.finishBackward()
-                } else {
-                    loss.backward()
-                }
-                if gradientLogInterval > 0 && progress.step % gradientLogInterval == 0 {
-                    try logGradients(epoch: epoch, inputShape: Array(batch.images.shape.dropFirst()), learningRate: lr, loss: lossValue)
-                }
-                let norm: Double
-                if let maxNorm = c.clipGradNorm {
-                    norm = clipGradientNorm(optimizer.parameters, maxNorm: maxNorm)
-                } else {
-                    norm = gradientNorm(optimizer.parameters)
-                }
-                if !norm.isFinite {
-                    let culprit = [allFinite(batch.images) ? nil : Self.badInput, firstNonFiniteGradient()].compactMap { $0 }
-                    throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: b + 1, step: progress.step + 1, loss: lossValue,
-                                                                  culprit: culprit.isEmpty ? nil : culprit.joined(separator: "; then "),
-                                                                  lastCheckpoint: lastSaved))
-                }
-                optimizer.step(lr: lr)
-                progress.step += 1
-                progress.batchInEpoch += 1
-                if let global {
-                    progress.lossSum += global.loss
-                    progress.correct += global.correct
-                    progress.seen += global.count
-                    logWindowImages += global.count
-                } else {
-                    progress.lossSum += lossValue * Double(batch.labels.count)
-                    progress.correct += correctCount(logits.detached(), labels: batch.labels)
-                    progress.seen += batch.labels.count
-                    logWindowImages += batch.labels.count
-                }
-
-                let now = MonotonicClock.now()
-                let epochSeconds = progress.epochSeconds + (now - segmentStart)
-                if let onStep {
-                    let perStep = (now - sessionStart) / Double(Swift.max(1, progress.step - sessionFirstStep))
-                    onStep(StepInfo(epoch: epoch, epochs: epochs, batch: progress.batchInEpoch, batches: loader.batchCount,
-                                    step: progress.step, totalSteps: total, loss: lossValue,
-                                    epochLoss: progress.lossSum / Double(progress.seen), learningRate: lr,
-                                    imagesPerSecond: Double(progress.seen) / Swift.max(epochSeconds, 1e-9),
-                                    etaSeconds: perStep * Double(total - progress.step)))
-                }
-                if c.logEverySteps > 0 && progress.step % c.logEverySteps == 0, let run = runDirectory {
-                    let ips = Double(logWindowImages) / Swift.max(now - logWindowStart, 1e-9)
-                    (logWindowStart, logWindowImages) = (now, 0)
-                    try guardWrite(run.metricsPath) {
-                        try run.appendMetrics(.object([("type", .string("step")), ("epoch", .int(epoch)), ("step", .int(progress.step)),
-                                                       ("loss", .number(lossValue)), ("learning_rate", .number(lr)),
-                                                       ("images_per_second", .number(ips)), ("wall_time", .number(wallClock()))]))
-                    }
-                    try guardWrite(events?.path ?? run.path) {
-                        try events?.add([("step/loss", lossValue), ("step/learning_rate", lr), ("step/images_per_second", ips)], step: progress.step)
-                    }
-                }
             }
-            progress.epochSeconds += MonotonicClock.now() - segmentStart
-            segmentStart = MonotonicClock.now()
+            let (loss, logits, result) = try forward(batch)
+            try checkNonFinite(loss: result.loss, epoch: epoch.epoch, batchIndex: first + m) {
+                diagnoseNonFinite(images: batch.images, logits: logits, loss: loss)
+            }
+            // This process's share of the step's examples (data parallel: times the processes, whose
+            // gradients are averaged); 1 without accumulation when the processes' parts are equal.
+            let processes = synchronizer.map { $0.splitsBatches ? $0.size : 1 } ?? 1
+            let weight = Double(batch.labels.count * processes) / Double(stepExamples)
+            try backward(loss, weight: weight, isLastOfStep: m == microBatches - 1, accumulating: m > 0)
+            results.append(result)
+            lastBatch = batch
+        }
+        guard let lastBatch else { return false }
+        // The step's mean loss over all its examples (without accumulation: the batch's own).
+        let loss = results.count == 1 ? results[0].loss
+            : results.reduce(0) { $0 + $1.lossSum } / Double(results.reduce(0) { $0 + $1.count })
+        if gradientLogInterval > 0 && progress.step % gradientLogInterval == 0 {
+            let inputShape = Array(lastBatch.images.shape.dropFirst())
+            try logGradients(epoch: epoch.epoch, inputShape: inputShape, learningRate: lr, loss: loss)
+        }
+        try clipAndStep(learningRate: lr, epoch: epoch.epoch, batchIndex: first + microBatches - 1,
+                        images: lastBatch.images, loss: loss)
+        epoch.learningRate = lr
+        try recordStep(results, loss: loss, &epoch, &run)
+        return true
+    }
 
-            // End of the epoch: evaluate, then checkpoint, then logs.
-            let val = try synchronizer.map { sync in
-                try sync.evaluate(validation, model: model) { part in
-                    evaluate(model, on: part, batchSize: evaluationBatchSize, transform: evaluationTransform)
-                }
-            } ?? evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
-            latestEvaluation = val
-            let summary = EpochSummary(epoch: epoch, step: progress.step, trainLoss: progress.lossSum / Double(Swift.max(1, progress.seen)),
-                                       trainAccuracy: Double(progress.correct) / Double(Swift.max(1, progress.seen)),
-                                       validationLoss: val.loss, validationTop1: val.top1, validationTop5: val.top5,
-                                       learningRate: lr, imagesPerSecond: Double(progress.seen) / Swift.max(progress.epochSeconds, 1e-9),
-                                       seconds: progress.epochSeconds,
-                                       dataWaitFraction: progress.epochDataSeconds / Swift.max(progress.epochSeconds, 1e-9))
-            let isBest = progress.bestTop1.map { val.top1 > $0 } ?? true
-            progress.history.append(summary)
-            if isBest { (progress.bestTop1, progress.bestEpoch) = (val.top1, epoch) }
-            progress.epoch = epoch
-            progress.batchInEpoch = 0
-            progress.lossSum = 0; progress.correct = 0; progress.seen = 0; progress.epochSeconds = 0; progress.epochDataSeconds = 0
-            try saveCheckpoints(best: isBest, nextLearningRate: schedule.learningRate(at: progress.step), totalSteps: total)
-            try writeLogs(summary, evaluation: val, isBest: isBest, schedule: schedule, totalSteps: total, epochs: epochs)
-            report(EpochReport(epoch: epoch, epochs: epochs, step: progress.step, trainLoss: summary.trainLoss,
-                               trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
-                               imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
-                               dataWaitFraction: summary.dataWaitFraction))
-            if (synchronizer == nil ? shouldStop : stopAgreed) && progress.epoch < epochs && progress.step < total {
-                return .interrupted(step: progress.step)
+    /// Examples in an epoch's (global) batches `batches` of a training set of `count`: every batch
+    /// holds ``TrainingConfiguration/batchSize`` but the epoch's last.
+    private func examples(inBatches batches: Range<Int>, of count: Int) -> Int {
+        Swift.min(count, batches.upperBound * configuration.batchSize) - batches.lowerBound * configuration.batchSize
+    }
+
+    /// The training loss and logits of `batch`, and its figures over all processes (a collective,
+    /// which also shares whether a process was asked to stop).
+    private func forward(_ batch: Batch) throws -> (loss: Tensor, logits: Tensor, result: MicroBatchResult) {
+        let (loss, logits) = trainingLoss(images: batch.images, labels: batch.labels)
+        let lossValue = loss.item()
+        let correct = correctCount(logits.detached(), labels: batch.labels)
+        guard let sync = synchronizer else {
+            let count = batch.labels.count
+            let result = MicroBatchResult(loss: lossValue, lossSum: lossValue * Double(count), correct: correct,
+                                          count: count)
+            return (loss, logits, result)
+        }
+        // Data parallel: the global batch's loss, correct predictions and size (the sums over the processes).
+        let local = Double(batch.labels.count)
+        let t = try sync.sum([lossValue * local, Double(correct), local, shouldStop ? 1 : 0])
+        stopAgreed = t[3] > 0
+        return (loss, logits, MicroBatchResult(loss: t[0] / t[2], lossSum: t[0], correct: Int(t[1]), count: Int(t[2])))
+    }
+
+    /// Stops training, before any update, when a micro-batch's loss is not finite (on every process
+    /// alike: the loss is the global one), naming the first culprit `diagnose` finds.
+    private func checkNonFinite(loss: Double, epoch: Int, batchIndex: Int, diagnose: () -> String?) throws {
+        guard !loss.isFinite else { return }
+        throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: batchIndex + 1, step: progress.step + 1,
+                                                      loss: loss, culprit: diagnose(), lastCheckpoint: lastSaved))
+    }
+
+    /// Backpropagates one micro-batch's mean loss scaled by `weight`, adding to the gradients of the
+    /// step's earlier micro-batches.
+    ///
+    /// With a synchronizer only the step's last micro-batch runs under its hooks: each parameter's
+    /// gradient, then the sum over the step's micro-batches, is handed to ``TrainingSynchronizer/gradientReady(_:)``
+    /// as soon as the backward completes it, and ``reduceGradients()`` waits for the mean over the
+    /// processes. Earlier micro-batches accumulate locally without communication (DDP's `no_sync`).
+    private func backward(_ loss: Tensor, weight: Double, isLastOfStep: Bool, accumulating: Bool) throws {
+        let seed = weight == 1 ? nil : Tensor.full(loss.shape, weight, dtype: loss.dtype)
+        guard let sync = synchronizer, isLastOfStep else {
+            loss.backward(seed)
+            return
+        }
+        sync.beginBackward(parameters: optimizer.parameters)
+        if accumulating {
+            var handed = Set<ObjectIdentifier>()
+            loss.backward(seed) { parameter in
+                handed.insert(ObjectIdentifier(parameter))
+                sync.gradientReady(parameter)
+            }
+            // A parameter this micro-batch left without a gradient still holds the earlier ones' sum
+            // (which the synchronizer would otherwise take as zero).
+            for p in optimizer.parameters where p.grad != nil && !handed.contains(ObjectIdentifier(p)) {
+                sync.gradientReady(p)
+            }
+        } else {
+            loss.backward(seed, onGradientReady: sync.gradientReady)
+        }
+        try reduceGradients()
+    }
+
+    /// Data parallel: returns when every parameter's gradient is the mean over the processes.
+    private func reduceGradients() throws {
+        try synchronizer?.finishBackward()
+    }
+
+    /// Clips the gradients to `--clip-grad-norm` when set, stops training when their norm is not
+    /// finite, and takes the optimizer step.
+    private func clipAndStep(learningRate: Double, epoch: Int, batchIndex: Int, images: Tensor, loss: Double) throws {
+        let norm: Double
+        if let maxNorm = configuration.clipGradNorm {
+            norm = clipGradientNorm(optimizer.parameters, maxNorm: maxNorm)
+        } else {
+            norm = gradientNorm(optimizer.parameters)
+        }
+        if !norm.isFinite {
+            let culprit = [allFinite(images) ? nil : Self.badInput, firstNonFiniteGradient()].compactMap { $0 }
+            throw TrainingError.nonFinite(NonFiniteReport(
+                epoch: epoch, batch: batchIndex + 1, step: progress.step + 1, loss: loss,
+                culprit: culprit.isEmpty ? nil : culprit.joined(separator: "; then "), lastCheckpoint: lastSaved))
+        }
+        optimizer.step(lr: learningRate)
+    }
+
+    /// Counts the step taken over `microBatches` (progress and the epoch's sums), then reports it:
+    /// ``onStep``, and every `--log-every` steps a metrics.jsonl record and TensorBoard scalars.
+    private func recordStep(_ microBatches: [MicroBatchResult], loss: Double, _ epoch: inout EpochState,
+                            _ run: inout RunState) throws {
+        let lr = epoch.learningRate
+        progress.step += 1
+        progress.batchInEpoch += microBatches.count
+        for m in microBatches {
+            progress.lossSum += m.lossSum
+            progress.correct += m.correct
+            progress.seen += m.count
+            run.logWindowImages += m.count
+        }
+
+        let now = MonotonicClock.now()
+        let epochSeconds = progress.epochSeconds + (now - epoch.segmentStart)
+        if let onStep {
+            let perStep = (now - run.sessionStart) / Double(Swift.max(1, progress.step - run.sessionFirstStep))
+            onStep(StepInfo(epoch: epoch.epoch, epochs: run.epochs, batch: progress.batchInEpoch,
+                            batches: epoch.loader.batchCount, step: progress.step, totalSteps: run.totalSteps,
+                            loss: loss, epochLoss: progress.lossSum / Double(progress.seen), learningRate: lr,
+                            imagesPerSecond: Double(progress.seen) / Swift.max(epochSeconds, 1e-9),
+                            etaSeconds: perStep * Double(run.totalSteps - progress.step)))
+        }
+        let c = configuration
+        if c.logEverySteps > 0 && progress.step % c.logEverySteps == 0, let directory = runDirectory {
+            let ips = Double(run.logWindowImages) / Swift.max(now - run.logWindowStart, 1e-9)
+            (run.logWindowStart, run.logWindowImages) = (now, 0)
+            try guardWrite(directory.metricsPath) {
+                try directory.appendMetrics(.object([
+                    ("type", .string("step")), ("epoch", .int(epoch.epoch)), ("step", .int(progress.step)),
+                    ("loss", .number(loss)), ("learning_rate", .number(lr)),
+                    ("images_per_second", .number(ips)), ("wall_time", .number(wallClock())),
+                ]))
+            }
+            try guardWrite(events?.path ?? directory.path) {
+                try events?.add([("step/loss", loss), ("step/learning_rate", lr), ("step/images_per_second", ips)],
+                                step: progress.step)
             }
         }
-        return .completed
+    }
+
+    /// The end of an epoch: evaluate, then checkpoint, then logs, then ``EpochReport`` to `report`.
+    private func endEpoch(_ epoch: EpochState, run: RunState, validation: any Dataset,
+                          report: (EpochReport) -> Void) throws {
+        progress.epochSeconds += MonotonicClock.now() - epoch.segmentStart
+        let lr = epoch.learningRate
+        let val = try synchronizer.map { sync in
+            try sync.evaluate(validation, model: model) { part in
+                evaluate(model, on: part, batchSize: evaluationBatchSize, transform: evaluationTransform)
+            }
+        } ?? evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
+        latestEvaluation = val
+        let seen = Double(Swift.max(1, progress.seen)), seconds = Swift.max(progress.epochSeconds, 1e-9)
+        let summary = EpochSummary(epoch: epoch.epoch, step: progress.step, trainLoss: progress.lossSum / seen,
+                                   trainAccuracy: Double(progress.correct) / seen,
+                                   validationLoss: val.loss, validationTop1: val.top1, validationTop5: val.top5,
+                                   learningRate: lr, imagesPerSecond: Double(progress.seen) / seconds,
+                                   seconds: progress.epochSeconds,
+                                   dataWaitFraction: progress.epochDataSeconds / seconds)
+        let isBest = progress.bestTop1.map { val.top1 > $0 } ?? true
+        progress.history.append(summary)
+        if isBest { (progress.bestTop1, progress.bestEpoch) = (val.top1, epoch.epoch) }
+        progress.epoch = epoch.epoch
+        progress.batchInEpoch = 0
+        resetEpochSums()
+        try saveCheckpoints(best: isBest, nextLearningRate: run.schedule.learningRate(at: progress.step),
+                            totalSteps: run.totalSteps)
+        try writeLogs(summary, evaluation: val, isBest: isBest, schedule: run.schedule, totalSteps: run.totalSteps,
+                      epochs: run.epochs)
+        report(EpochReport(epoch: epoch.epoch, epochs: run.epochs, step: progress.step, trainLoss: summary.trainLoss,
+                           trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
+                           imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
+                           dataWaitFraction: summary.dataWaitFraction))
     }
 
     /// The training loss of a batch and the main logits: cross-entropy (with label smoothing)
@@ -474,6 +651,12 @@ public final class Trainer {
             loss = loss + crossEntropy(a, labels: labels, labelSmoothing: c.labelSmoothing) * c.auxiliaryLossWeight
         }
         return (loss, out.logits)
+    }
+
+    /// Clears the running sums of the epoch (its training loss, accuracy and time).
+    private func resetEpochSums() {
+        (progress.lossSum, progress.correct, progress.seen) = (0, 0, 0)
+        (progress.epochSeconds, progress.epochDataSeconds) = (0, 0)
     }
 
     // MARK: Checkpoints and logs

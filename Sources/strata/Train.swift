@@ -32,6 +32,12 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs. Default: 4.") var epochs: Int?
     @Option(help: "Stop after this many optimizer steps; the schedule spans them (He et al.: 64000).") var maxSteps: Int?
     @Option(help: "Mini-batch size. Default: 64.") var batchSize: Int?
+    @Option(help: """
+        Gradient accumulation: K micro-batches of --batch-size per optimizer step, equal to one step on a batch of \
+        K × --batch-size (exactly so without batch norm, whose statistics stay per micro-batch). Steps (--max-steps, \
+        the schedule) are optimizer steps. Default: 1.
+        """)
+    var accumulateSteps: Int?
     @Option(help: "Optimizer: sgd or adamw. Default: sgd.") var optimizer: OptimizerKind?
     @Option(help: "Peak learning rate. Default: 0.05 (sgd), 0.001 (adamw).") var lr: Double?
     @Option(help: "Schedule: cosine, multistep, onecycle or constant. Default: cosine.") var schedule: ScheduleKind?
@@ -152,6 +158,10 @@ struct Train: ParsableCommand {
         }
         if tower != nil { say("model parallel: alexnet2012's two towers on 2 ranks (\(group?.backendName ?? "")), both reading every batch of \(config.batchSize)") }
         else if let group { say("data parallel over \(group.size) ranks (\(group.backendName)): \(config.batchSize / group.size) examples per rank of every batch of \(config.batchSize)\(syncBn ? ", synchronized batch norm" : "")") }
+        if config.accumulateSteps > 1 {
+            let (k, batch) = (config.accumulateSteps, config.batchSize)
+            say("gradient accumulation: \(k) batches of \(batch) per optimizer step (as one batch of \(k * batch))")
+        }
         say("run directory: \(runPath)  (report.html, metrics.jsonl; tensorboard --logdir \(runPath))")
         let start = MonotonicClock.now()
         let outcome: FitOutcome
@@ -198,6 +208,7 @@ struct Train: ParsableCommand {
             if model != nil { given.append("--model") }; if dataset != nil { given.append("--dataset") }
             if maxSteps != nil { given.append("--max-steps") }
             if batchSize != nil { given.append("--batch-size") }; if optimizer != nil { given.append("--optimizer") }
+            if accumulateSteps != nil { given.append("--accumulate-steps") }
             if lr != nil { given.append("--lr") }; if schedule != nil { given.append("--schedule") }
             if warmupEpochs != nil { given.append("--warmup-epochs") }; if milestones != nil { given.append("--milestones") }
             if weightDecay != nil { given.append("--weight-decay") }; if decayBnAndBias != nil { given.append("--[no-]decay-bn-and-bias") }
@@ -234,6 +245,7 @@ struct Train: ParsableCommand {
         c.epochs = epochs ?? 4
         c.maxSteps = maxSteps
         c.batchSize = batchSize ?? 64
+        c.accumulateSteps = accumulateSteps ?? 1
         if let optimizer { c.optimizer = optimizer }
         c.learningRate = lr ?? (c.optimizer == .adamw ? 1e-3 : 0.05)
         if let schedule { c.schedule = schedule }

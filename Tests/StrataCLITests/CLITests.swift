@@ -127,6 +127,7 @@ func temporaryPath(_ name: String) -> String {
         (["train", "--warmup-epochs", "1e300", "--quiet"], "warmup epochs must be from 0 to 1,000,000"),
         (["train", "--workers", "100000", "--quiet"], "workers must be from 0 (automatic) to 256"),
         (["train", "--batch-size", "9223372036854775807", "--quiet"], "batch size must be from 1 to 65,536"),
+        (["train", "--accumulate-steps", "0", "--quiet"], "--accumulate-steps must be from 1 to 65,536"),
         (["bench", "--batch", "100000000", "--model", "resnet18"], "--batch must be from 1 to 4096"),
         (["classify", "x.png", "--model", "resnet18", "--weights", "w.safetensors", "--crop", "20000"], "--crop must be from 1 to 4096"),
         // Within the ranges but beyond the machine: checked against the memory available before allocating.

@@ -52,6 +52,25 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
         }
     }
 
+    /// Gradient accumulation across ranks (the allreduce on each step's last micro-batch only, the
+    /// earlier ones accumulating locally): 2 ranks, steps of 3 micro-batches of 10 (the last of 4),
+    /// against one process with the same accumulation; synchronized batch norm, so that both compute
+    /// the same per-micro-batch statistics.
+    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+          .enabled(if: parallelWorker == nil, "this process is itself a worker"))
+    func accumulatingRanksMatchOneProcess() throws {
+        let environment = ["STRATA_PARALLEL_MODEL": "resnet20", "STRATA_PARALLEL_SYNC_BN": "1",
+                           "STRATA_PARALLEL_ACCUMULATE": "3", "STRATA_PARALLEL_BATCH": "10"]
+        let run = try launch(np: 2, mode: "equivalence", environment: environment, timeout: 240)
+        #expect(!run.timedOut, "still running after 240 s:\n\(run.output)")
+        #expect(run.status == 0, "mpirun exited with \(run.status):\n\(run.output)")
+        #expect(run.output.contains("PARALLEL ok"), "\(run.output)")
+        #expect(!run.output.contains("PARALLEL FAIL"), "\(run.output)")
+        for line in run.output.split(separator: "\n") where line.hasPrefix("PARALLEL ok") {
+            print("accumulate 3 × 10 on 2 ranks: \(line) (\(String(format: "%.1f", run.seconds)) s)")
+        }
+    }
+
     /// A rank that dies (exit) or throws (rank 0's report write fails) ends every rank within seconds;
     /// the last checkpoint stays loadable.
     @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
@@ -205,6 +224,12 @@ func configuration() -> TrainingConfiguration {
         c.model = name
         if let steps = env["STRATA_PARALLEL_STEPS"].flatMap(Int.init) { c.maxSteps = steps }
         if let seed = env["STRATA_PARALLEL_SEED"].flatMap(UInt64.init) { c.seed = seed }
+        if let steps = env["STRATA_PARALLEL_ACCUMULATE"].flatMap(Int.init) {
+            // The reference below without sync BN assumes one micro-batch per step.
+            guard syncBN else { throw DataParallelError(message: "accumulation is compared with sync BN only", collective: false) }
+            c.accumulateSteps = steps
+        }
+        if let batch = env["STRATA_PARALLEL_BATCH"].flatMap(Int.init) { c.batchSize = batch }
         let train = Noise(count: 24, seed: 1), validation = Noise(count: 10, seed: 2)
         GlobalRandom.seed(c.seed)
         let initial = try Models.make(name, classes: 10)

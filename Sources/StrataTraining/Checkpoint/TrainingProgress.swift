@@ -56,7 +56,8 @@ public struct TrainingProgress: Sendable, Equatable {
     /// Epochs completed.
     public var epoch = 0
     /// Batches of the current (next) epoch already trained: nonzero only for a checkpoint
-    /// taken mid-epoch (Ctrl-C).
+    /// taken mid-epoch (Ctrl-C), and then a whole number of optimizer steps (a multiple of
+    /// ``TrainingConfiguration/accumulateSteps``).
     public var batchInEpoch = 0
     /// Optimizer steps done (= the schedule's position).
     public var step = 0
