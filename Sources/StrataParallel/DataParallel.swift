@@ -59,6 +59,15 @@ public final class DataParallel: TrainingSynchronizer {
     /// The first failure of an allreduce started during the backward (thrown by finishBackward).
     private var failure: Error?
 
+    /// Whether a bucket's allreduce starts during the backward, as soon as its gradients are in
+    /// (true, the default), or only when the backward is over (false: no overlap, for measuring
+    /// what the overlap saves; the results are the same).
+    public var overlapsCommunication = true
+
+    /// Time this rank spent in ``finishBackward()`` waiting for gradient allreduces, and the
+    /// number of steps, since the start (the communication the backward did not hide).
+    public private(set) var communicationWait: (seconds: Double, steps: Int) = (0, 0)
+
     public init(group: any ProcessGroup, bucketMegabytes: Double = 25) {
         self.group = group
         bucketBytes = Swift.max(1, Int(bucketMegabytes * 1_048_576))
@@ -157,6 +166,7 @@ public final class DataParallel: TrainingSynchronizer {
         guard b.filled.insert(ObjectIdentifier(parameter)).inserted else { return }
         copy(g, into: b, at: offset)
         b.ready += 1
+        guard overlapsCommunication else { return }
         if b.ready == b.members.count { launchReady() }
         // MPI moves non-blocking collectives forward only inside MPI calls: poke the oldest one.
         if let h = buckets.prefix(nextLaunch).first(where: { $0.handle != nil })?.handle { _ = try? h.isComplete() }
@@ -185,8 +195,10 @@ public final class DataParallel: TrainingSynchronizer {
             }
             b.ready = b.members.count
         }
+        let waitStart = MonotonicClock.now()
         launchReady()
         for b in buckets { do { try b.handle?.wait() } catch { failure = failure ?? error } }
+        communicationWait = (communicationWait.seconds + MonotonicClock.now() - waitStart, communicationWait.steps + 1)
         if let failure { throw failure }
         for b in buckets {
             let source = b.flat!.storage.pointer

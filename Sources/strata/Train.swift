@@ -60,6 +60,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Under mpirun: batch-norm statistics over the global batch (all ranks), as PyTorch's SyncBatchNorm. Default: each rank's own.")
     var syncBn = false
     @Option(help: "Under mpirun: the largest gradient bucket averaged in one allreduce, in MiB. Default: 25.") var bucketMb: Double?
+    @Flag(help: "Under mpirun: start the gradient allreduces after the backward instead of during it (same results; to measure what the overlap saves).")
+    var noOverlap = false
     @Flag(help: "Record per-layer gradient norms: \"gradients\" records in metrics.jsonl, TensorBoard scalars gradients/<layer> and histograms gradient_histograms/<layer>.")
     var logGradients = false
     @Option(help: "With --log-gradients: at the first step and every N steps after. Default: 100.") var logGradientsEvery: Int?
@@ -91,7 +93,7 @@ struct Train: ParsableCommand {
             guard modelParallel == 2 else { throw ValidationError("--model-parallel \(modelParallel): only 2 is supported (alexnet2012's two towers)") }
             guard config.model == "alexnet2012" else { throw ValidationError("--model-parallel 2 splits alexnet2012's two towers; the model is \(config.model) (use --model alexnet2012)") }
             guard ranks == 2 else { throw ValidationError("--model-parallel 2 runs one tower per rank: start it with mpirun -np 2 (this job has \(ranks) rank\(ranks == 1 ? "" : "s"))") }
-            guard !syncBn && bucketMb == nil else { throw ValidationError("--model-parallel 2 does not combine with data parallelism: drop --sync-bn and --bucket-mb") }
+            guard !syncBn && bucketMb == nil && !noOverlap else { throw ValidationError("--model-parallel 2 does not combine with data parallelism: drop --sync-bn, --bucket-mb and --no-overlap") }
             guard config.clipGradNorm == nil else { throw ValidationError("--model-parallel 2 does not support --clip-grad-norm (each rank holds half of the gradients)") }
         }
         let entry = try Models.entry(config.model)
@@ -125,6 +127,7 @@ struct Train: ParsableCommand {
         } else if let group {
             if let bucketMb, !(bucketMb > 0 && bucketMb <= 1_000_000) { throw ValidationError("--bucket-mb must be from 0 to 1000000, got \(bucketMb)") }
             let parallel = DataParallel(group: group, bucketMegabytes: bucketMb ?? 25)
+            parallel.overlapsCommunication = !noOverlap
             parallel.extraFingerprint = [("--sync-bn", "\(syncBn)")]
             if syncBn { DataParallel.synchronizeBatchNorm(in: net, group: group) }
             trainer.synchronizer = parallel
@@ -197,6 +200,10 @@ struct Train: ParsableCommand {
             let p = trainer.progress
             if let h = p.history.last {
                 print("validation top-1 \(pct(h.validationTop1)), top-5 \(pct(h.validationTop5)) after \(p.epoch) epochs (\(p.step) steps) in \(fmt(MonotonicClock.now() - start, 1)) s; best \(pct(p.bestTop1 ?? 0)) at epoch \(p.bestEpoch ?? 0); run directory \(runPath)")
+            }
+            if let parallel = trainer.synchronizer as? DataParallel, parallel.communicationWait.steps > 0 {
+                let w = parallel.communicationWait
+                print("allreduce wait on rank 0: \(fmt(1000 * w.seconds / Double(w.steps), 1)) ms per step over \(w.steps) steps (\(parallel.overlapsCommunication ? "overlapped with the backward" : "after the backward, --no-overlap"))")
             }
         }
     }

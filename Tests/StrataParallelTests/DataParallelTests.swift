@@ -55,12 +55,13 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
     /// Gradient accumulation across ranks (the allreduce on each step's last micro-batch only, the
     /// earlier ones accumulating locally): 2 ranks, steps of 3 micro-batches of 10 (the last of 4),
     /// against one process with the same accumulation; synchronized batch norm, so that both compute
-    /// the same per-micro-batch statistics.
+    /// the same per-micro-batch statistics. The allreduces start after the backward here
+    /// (`--no-overlap`), which must not change any result.
     @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
           .enabled(if: parallelWorker == nil, "this process is itself a worker"))
     func accumulatingRanksMatchOneProcess() throws {
         let environment = ["STRATA_PARALLEL_MODEL": "resnet20", "STRATA_PARALLEL_SYNC_BN": "1",
-                           "STRATA_PARALLEL_ACCUMULATE": "3", "STRATA_PARALLEL_BATCH": "10"]
+                           "STRATA_PARALLEL_ACCUMULATE": "3", "STRATA_PARALLEL_BATCH": "10", "STRATA_PARALLEL_NO_OVERLAP": "1"]
         let run = try launch(np: 2, mode: "equivalence", environment: environment, timeout: 240)
         #expect(!run.timedOut, "still running after 240 s:\n\(run.output)")
         #expect(run.status == 0, "mpirun exited with \(run.status):\n\(run.output)")
@@ -244,6 +245,7 @@ func configuration() -> TrainingConfiguration {
         let trainer = Trainer(model: model, configuration: c)
         // Several buckets even for these small models.
         let parallel = DataParallel(group: group, bucketMegabytes: Double(env["STRATA_PARALLEL_BUCKET_MB"] ?? "") ?? 0.05)
+        parallel.overlapsCommunication = env["STRATA_PARALLEL_NO_OVERLAP"] != "1"
         trainer.synchronizer = parallel
         if syncBN { DataParallel.synchronizeBatchNorm(in: model, group: group) }
         var losses: [Double] = []
@@ -294,6 +296,9 @@ func configuration() -> TrainingConfiguration {
             if !(d <= tolerance * scale) { failures.append("\(what): max difference \(d) (scale \(scale))") }
         }
         compare("losses", losses, referenceLosses)
+        if parallel.communicationWait.steps != losses.count {
+            failures.append("allreduce waits counted for \(parallel.communicationWait.steps) of \(losses.count) steps")
+        }
         let ref = Dictionary(uniqueKeysWithValues: reference.namedParameters())
         for (key, p) in model.namedParameters() {
             compare("weight \(key)", p.doubles, ref[key]!.doubles)
@@ -309,7 +314,7 @@ func configuration() -> TrainingConfiguration {
         for f in failures { say("PARALLEL FAIL \(f)") }
         if !failures.isEmpty { say("PARALLEL FAIL losses \(losses) reference \(referenceLosses)") }
         if failures.isEmpty {
-            say("PARALLEL ok ranks=\(group.size) steps=\(losses.count) buckets=\(parallel.bucketSizes.count) worst relative difference \(String(format: "%.2e", worst)) losses \(losses.map { String(format: "%.6f", $0) })")
+            say("PARALLEL ok ranks=\(group.size) steps=\(losses.count) buckets=\(parallel.bucketSizes.count) overlap=\(parallel.overlapsCommunication) worst relative difference \(String(format: "%.2e", worst)) losses \(losses.map { String(format: "%.6f", $0) })")
         }
     }
 
