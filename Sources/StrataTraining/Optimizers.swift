@@ -69,7 +69,7 @@ public final class SGD: Optimizer {
             guard let g = p.grad else { continue }
             let wd = decays[i] ? weightDecay : 0
             let first = velocity[i] == nil
-            if momentum != 0 && first { velocity[i] = Tensor.zeros(p.shape, dtype: p.dtype) }
+            if momentum != 0 && first { velocity[i] = backend.zeros(p.shape, dtype: p.dtype) }
             backend.sgdUpdate(p, gradient: g, momentumBuffer: velocity[i], firstStep: first, learningRate: lr,
                               momentum: momentum, nesterov: nesterov, weightDecay: wd)
         }
@@ -140,8 +140,8 @@ public final class AdamW: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             if expAvg[i] == nil {
-                expAvg[i] = Tensor.zeros(p.shape, dtype: p.dtype)
-                expAvgSq[i] = Tensor.zeros(p.shape, dtype: p.dtype)
+                expAvg[i] = backend.zeros(p.shape, dtype: p.dtype)
+                expAvgSq[i] = backend.zeros(p.shape, dtype: p.dtype)
             }
             steps[i] += 1
             let wd = decays[i] ? weightDecay : 0

@@ -190,6 +190,8 @@ final class DeviceHeapBackend: Backend, @unchecked Sendable {
             })
     }
 
+    func zeros(_ shape: [Int], dtype: DType) -> Tensor { device(Tensor.zeros(shape, dtype: dtype)) }
+
     func elementwise(_ x: Tensor, _ op: UnaryOp) -> Tensor { device(onReference { $0.elementwise(host(x), op) }) }
 
     func elementwise(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {

@@ -33,18 +33,19 @@ struct DeviceHeapTests {
         let x = randomTensor([2, 3, 32, 32], seed: 1220, dtype: .float32)
         let labels = [3, 7]
 
-        func trainingStep(_ backend: any Backend, input: Tensor) -> Double {
+        func trainingStep(_ backend: any Backend, input: Tensor) -> (loss: Double, momentum: [Tensor]) {
             let optimizer = SGD(model.parameters(), momentum: 0.9, nesterov: true, weightDecay: 5e-4)
             model.zeroGrad()
-            return Backends.with(backend) {
+            let loss = Backends.with(backend) {
                 let loss = crossEntropy(model(input), labels: labels)
                 loss.backward()
                 optimizer.step(lr: 0.1)
                 return loss.item()
             }
+            return (loss, optimizer.velocity.compactMap { $0 })
         }
 
-        let lossReference = trainingStep(ReferenceBackend(), input: x)
+        let (lossReference, momentumReference) = trainingStep(ReferenceBackend(), input: x)
         let after = model.stateDict().map { ($0.key, $0.tensor.copy()) }
 
         let device = DeviceHeapBackend()
@@ -52,7 +53,7 @@ struct DeviceHeapTests {
             t.assign(s)
             t.replaceStorage(with: device.deviceStorage(t))
         }
-        let loss = trainingStep(device, input: device.device(x))
+        let (loss, momentum) = trainingStep(device, input: device.device(x))
 
         // Same kernels in the same order: equal up to 1e-6 (measured: identical).
         #expect(abs(loss - lossReference) <= 1e-6, "loss \(loss) vs reference \(lossReference)")
@@ -64,6 +65,9 @@ struct DeviceHeapTests {
             #expect(difference <= 1e-6, "\(key): max |device − reference| = \(difference)")
         }
         #expect(after.count > 60)
+        // The optimizer's state is the backend's too.
+        #expect(momentum.count == model.parameters().count && momentum.allSatisfy { !$0.storage.isHostMemory })
+        for (b, bReference) in zip(momentum, momentumReference) { #expect(b.doubles == bReference.doubles) }
         #expect(device.heap.copiesToHost > 0 && device.heap.liveBlocks > 0)
         print(
             "device-heap ResNet-20 step: loss \(loss) (reference \(lossReference)), worst parameter difference \(worst),",

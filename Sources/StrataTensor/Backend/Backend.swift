@@ -153,6 +153,8 @@ public protocol Backend: AnyObject, Sendable {
     // Elementwise maps, reductions, strided copies, softmax and loss, optimizer updates. The
     // defaults run the reference kernels on host memory (any layout is first made row-major).
 
+    /// A tensor of zeros in this backend's memory (optimizer state: momentum buffers, moments).
+    func zeros(_ shape: [Int], dtype: DType) -> Tensor
     /// `op` on every element of `x`.
     func elementwise(_ x: Tensor, _ op: UnaryOp) -> Tensor
     /// `op` on `a` and `b` with NumPy broadcasting (already checked: one dtype, broadcast-compatible
@@ -209,6 +211,8 @@ extension Backend {
         let saved = batchNormStatistics(x, eps: eps)
         return (batchNormApply(x, saved: saved, weight: weight, bias: bias), saved)
     }
+
+    public func zeros(_ shape: [Int], dtype: DType) -> Tensor { Tensor.zeros(shape, dtype: dtype) }
 
     public func elementwise(_ x: Tensor, _ op: UnaryOp) -> Tensor { referenceUnary(x, op) }
 
