@@ -26,9 +26,21 @@ struct DeviceHeapTests {
 
     @Test("one CIFAR ResNet-20 SGD step in a device heap matches the reference backend")
     func resnet20TrainingStep() throws {
-        let model = try Models.make("resnet20")
-        // One model, restored before each run (tests share the global generator, so two seeded
-        // builds would differ).
+        // Weights from a private generator: GlobalRandom is shared with tests running alongside,
+        // whose draws this test must neither take nor change.
+        let model = try Init.withoutInitialization { try Models.make("resnet20") }
+        var generator = RandomGenerator(seed: 1220)
+        for (key, t) in model.stateDict() {
+            if t.rank >= 2 {
+                // He et al.'s normal initialization.
+                let std = (2 / Double(Init.fans(t.shape).fanIn)).squareRoot()
+                t.assign(Tensor.normal(t.shape, std: std, dtype: t.dtype, generator: &generator))
+            } else {
+                let one = key.hasSuffix("running_var") || (t.rank == 1 && key.hasSuffix(".weight"))
+                t.assign(Tensor.full(t.shape, one ? 1 : 0, dtype: t.dtype))
+            }
+        }
+        // One model, restored before the second run.
         let initial = model.stateDict().map { $0.tensor.copy() }
         let x = randomTensor([2, 3, 32, 32], seed: 1220, dtype: .float32)
         let labels = [3, 7]
