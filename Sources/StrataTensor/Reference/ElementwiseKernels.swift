@@ -1,30 +1,6 @@
 // The reference elementwise kernels: binary ops with NumPy broadcasting, unary maps and the
 // constant power (the defaults of Backend.elementwise and Backend.power).
 
-/// A binary elementwise operation (``Backend/elementwise(_:_:_:)``); comparisons give 1 where true, else 0.
-public enum BinaryOp: Sendable {
-    case add, sub, mul, div, maximum, minimum
-    case equal, less, greater, lessEqual, greaterEqual, notEqual
-
-    @inline(__always)
-    func apply<T: TensorScalar>(_ x: T, _ y: T) -> T {
-        switch self {
-        case .add: return x + y
-        case .sub: return x - y
-        case .mul: return x * y
-        case .div: return x / y
-        case .maximum: return x >= y ? x : y
-        case .minimum: return x <= y ? x : y
-        case .equal: return x == y ? 1 : 0
-        case .less: return x < y ? 1 : 0
-        case .greater: return x > y ? 1 : 0
-        case .lessEqual: return x <= y ? 1 : 0
-        case .greaterEqual: return x >= y ? 1 : 0
-        case .notEqual: return x != y ? 1 : 0
-        }
-    }
-}
-
 struct BinaryKernel: ScalarKernel {
     let a: Tensor, b: Tensor, op: BinaryOp, outShape: [Int]
 
@@ -128,11 +104,6 @@ struct PhysicalBinaryKernel: ScalarKernel {
 
 // MARK: Unary maps
 
-/// A unary elementwise operation (``Backend/elementwise(_:_:)``).
-public enum UnaryOp: Sendable {
-    case exp, log, sqrt, abs, relu, sigmoid, tanh, square, reciprocal
-}
-
 struct UnaryKernel: ScalarKernel {
     let x: Tensor, op: UnaryOp
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
@@ -159,23 +130,6 @@ struct UnaryKernel: ScalarKernel {
         case .tanh: for i in 0..<n { o[i] = T.tanh(p[i]) }
         case .square: for i in 0..<n { o[i] = p[i] * p[i] }
         case .reciprocal: for i in 0..<n { o[i] = 1 / p[i] }
-        }
-    }
-}
-
-extension UnaryOp {
-    /// The op on one value (to test whether it keeps zeros zero).
-    func apply<T: TensorScalar>(_ v: T) -> T {
-        switch self {
-        case .exp: return T.exp(v)
-        case .log: return T.log(v)
-        case .sqrt: return T.sqrt(v)
-        case .abs: return Swift.abs(v)
-        case .relu: return v < 0 ? 0 : v
-        case .sigmoid: return 1 / (1 + T.exp(-v))
-        case .tanh: return T.tanh(v)
-        case .square: return v * v
-        case .reciprocal: return 1 / v
         }
     }
 }
