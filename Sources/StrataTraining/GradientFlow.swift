@@ -174,8 +174,8 @@ extension LayerGradientStatistics {
 public func l2Norm(_ t: Tensor) -> Double {
     var sum = 0.0
     switch t.dtype {
-    case .float32: t.withUnsafeBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
-    case .float64: t.withUnsafeBuffer(as: Double.self) { b in for x in b { sum += x * x } }
+    case .float32: t.withHostBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
+    case .float64: t.withHostBuffer(as: Double.self) { b in for x in b { sum += x * x } }
     default: for x in t.doubles { sum += x * x }
     }
     return sum.squareRoot()

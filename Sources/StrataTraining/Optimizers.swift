@@ -62,38 +62,16 @@ public final class SGD: Optimizer {
         velocity = parameters.map { _ in nil }
     }
 
+    /// The update runs on the current backend (its `sgdUpdate`).
     public func step(lr: Double) {
+        let backend = Backends.current
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             let wd = decays[i] ? weightDecay : 0
             let first = velocity[i] == nil
-            if momentum != 0 && first { velocity[i] = Tensor.zeros(p.shape, dtype: p.dtype) }
-            switch p.dtype {
-            case .float32: update(Float.self, p, g, velocity[i], first: first, lr: lr, wd: wd)
-            case .float64: update(Double.self, p, g, velocity[i], first: first, lr: lr, wd: wd)
-            default: preconditionFailure("SGD: a \(p.dtype) parameter; optimizers update float32/float64 parameters")
-            }
-        }
-    }
-
-    private func update<T: TensorScalar>(_: T.Type, _ p: Tensor, _ g: Tensor, _ b: Tensor?, first: Bool, lr: Double, wd: Double) {
-        let gc = g.dtype == p.dtype ? g : withNoGrad { g.to(p.dtype) }
-        let (lrT, wdT, muT) = (T(lr), T(wd), T(momentum))
-        let nesterov = self.nesterov, useMomentum = momentum != 0
-        p.withUnsafeMutableBuffer(as: T.self) { pp in
-            gc.withUnsafeBuffer(as: T.self) { gp in
-                let bp = b?.storage.typed(T.self)
-                for j in 0..<pp.count {
-                    var d = gp[j]
-                    if wd != 0 { d = d + wdT * pp[j] }
-                    if useMomentum, let bp {
-                        let v = first ? d : muT * bp[j] + d
-                        bp[j] = v
-                        d = nesterov ? d + muT * v : v
-                    }
-                    pp[j] = pp[j] - lrT * d
-                }
-            }
+            if momentum != 0 && first { velocity[i] = backend.zeros(p.shape, dtype: p.dtype) }
+            backend.sgdUpdate(p, gradient: g, momentumBuffer: velocity[i], firstStep: first, learningRate: lr,
+                              momentum: momentum, nesterov: nesterov, weightDecay: wd)
         }
     }
 
@@ -156,52 +134,19 @@ public final class AdamW: Optimizer {
         steps = parameters.map { _ in 0 }
     }
 
+    /// The update runs on the current backend (its `adamWUpdate`).
     public func step(lr: Double) {
+        let backend = Backends.current
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             if expAvg[i] == nil {
-                expAvg[i] = Tensor.zeros(p.shape, dtype: p.dtype)
-                expAvgSq[i] = Tensor.zeros(p.shape, dtype: p.dtype)
+                expAvg[i] = backend.zeros(p.shape, dtype: p.dtype)
+                expAvgSq[i] = backend.zeros(p.shape, dtype: p.dtype)
             }
             steps[i] += 1
             let wd = decays[i] ? weightDecay : 0
-            switch p.dtype {
-            case .float32: update(Float.self, p, g, expAvg[i]!, expAvgSq[i]!, t: steps[i], lr: lr, wd: wd)
-            case .float64: update(Double.self, p, g, expAvg[i]!, expAvgSq[i]!, t: steps[i], lr: lr, wd: wd)
-            default: preconditionFailure("Adam: a \(p.dtype) parameter; optimizers update float32/float64 parameters")
-            }
-        }
-    }
-
-    private func update<T: TensorScalar>(_: T.Type, _ p: Tensor, _ g: Tensor, _ m: Tensor, _ v: Tensor, t: Int, lr: Double, wd: Double) {
-        let gc = g.dtype == p.dtype ? g : withNoGrad { g.to(p.dtype) }
-        // Scalars as PyTorch computes them (Python floats, i.e. Double), applied in T.
-        let decay = T(1 - lr * wd)
-        let w = T(1 - beta1), oneMinusW = 1 - w
-        let b2 = T(beta2), oneMinusB2 = T(1 - beta2)
-        let biasCorrection1 = 1 - Double.pow(beta1, Double(t))
-        let biasCorrection2 = 1 - Double.pow(beta2, Double(t))
-        let stepSize = T(lr / biasCorrection1)
-        let bc2Sqrt = T(biasCorrection2.squareRoot())
-        let eps = T(epsilon)
-        let lerpLow = w < 0.5
-        p.withUnsafeMutableBuffer(as: T.self) { pp in
-            gc.withUnsafeBuffer(as: T.self) { gp in
-                let mp = m.storage.typed(T.self), vp = v.storage.typed(T.self)
-                for j in 0..<pp.count {
-                    let gj = gp[j]
-                    var pj = pp[j]
-                    if wd != 0 { pj = pj * decay }
-                    // torch.lerp: start + w·(end − start) for w < 0.5, else end − (end − start)·(1 − w).
-                    let mj = lerpLow ? mp[j] + w * (gj - mp[j]) : gj - (gj - mp[j]) * oneMinusW
-                    let vj = vp[j] * b2 + gj * gj * oneMinusB2
-                    mp[j] = mj
-                    vp[j] = vj
-                    let denom = T.sqrt(vj) / bc2Sqrt + eps
-                    pj = pj - stepSize * (mj / denom)
-                    pp[j] = pj
-                }
-            }
+            backend.adamWUpdate(p, gradient: g, expAvg: expAvg[i]!, expAvgSq: expAvgSq[i]!, step: steps[i],
+                                learningRate: lr, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: wd)
         }
     }
 
@@ -252,8 +197,8 @@ public func gradientNorm(_ parameters: [Tensor]) -> Double {
     for p in parameters {
         guard let g = p.grad else { continue }
         switch g.dtype {
-        case .float32: g.withUnsafeBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
-        case .float64: g.withUnsafeBuffer(as: Double.self) { b in for x in b { sum += x * x } }
+        case .float32: g.withHostBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
+        case .float64: g.withHostBuffer(as: Double.self) { b in for x in b { sum += x * x } }
         default: for x in g.doubles { sum += x * x }
         }
     }
@@ -272,8 +217,10 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Double) -> Double 
         // A fresh tensor, not in place: backward may hand two leaves the same gradient tensor.
         guard let g = p.grad?.copy() else { continue }
         switch g.dtype {
-        case .float32: let c = Float(coefficient); g.withUnsafeMutableBuffer(as: Float.self) { b in for j in b.indices { b[j] *= c } }
-        case .float64: g.withUnsafeMutableBuffer(as: Double.self) { b in for j in b.indices { b[j] *= coefficient } }
+        case .float32:
+            let c = Float(coefficient)
+            g.withMutableHostBuffer(as: Float.self) { b in for j in b.indices { b[j] *= c } }
+        case .float64: g.withMutableHostBuffer(as: Double.self) { b in for j in b.indices { b[j] *= coefficient } }
         default: g.assign(withNoGrad { g * coefficient })
         }
         p.grad = g

@@ -789,8 +789,8 @@ private func shortestDouble(_ v: Float) -> Double { Double("\(v)") ?? Double(v) 
 /// Whether every element of `t` is finite.
 public func allFinite(_ t: Tensor) -> Bool {
     switch t.dtype {
-    case .float32: return t.withUnsafeBuffer(as: Float.self) { b in b.allSatisfy(\.isFinite) }
-    case .float64: return t.withUnsafeBuffer(as: Double.self) { b in b.allSatisfy(\.isFinite) }
+    case .float32: return t.withHostBuffer(as: Float.self) { b in b.allSatisfy(\.isFinite) }
+    case .float64: return t.withHostBuffer(as: Double.self) { b in b.allSatisfy(\.isFinite) }
     default: return t.doubles.allSatisfy(\.isFinite)
     }
 }

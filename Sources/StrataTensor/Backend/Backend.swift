@@ -83,10 +83,17 @@ public struct BatchNormSaved {
     }
 }
 
-/// The kernels a compute backend provides. Every op in StrataTensor calls its "fat"
-/// primitives (convolution, pooling, normalization, matrix products) through the
-/// current backend, so a faster backend (oneDNN) replaces them without touching the
-/// ops or their autograd. ``ReferenceBackend`` is the portable oracle.
+/// The kernels a compute backend provides. Every op in StrataTensor computes through the
+/// current backend: the "fat" primitives (convolution, pooling, normalization, matrix
+/// products) and the memory-bound ones between them (elementwise maps, reductions, strided
+/// copies, softmax and the loss, the optimizer updates), so a faster backend (oneDNN) or one
+/// whose memory is not host memory replaces them without touching the ops or their autograd.
+/// ``ReferenceBackend`` is the portable oracle.
+///
+/// A backend implements the fat primitives; the memory-bound ones have default
+/// implementations (the reference kernels, on host memory). Outside the kernels, code reads
+/// and writes elements only through the host-access API (``Tensor/withHostBuffer(as:_:)``,
+/// ``TensorStorage/withHostBytes(_:)``), which storage in ``DeviceMemory`` implements by copying.
 public protocol Backend: AnyObject, Sendable {
     var name: String { get }
 
@@ -142,16 +149,59 @@ public protocol Backend: AnyObject, Sendable {
     /// Local response normalization across channels (AlexNet).
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
     func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
+
+    // Elementwise maps, reductions, strided copies, softmax and loss, optimizer updates. The
+    // defaults run the reference kernels on host memory (any layout is first made row-major).
+
+    /// A tensor of zeros in this backend's memory (optimizer state: momentum buffers, moments).
+    func zeros(_ shape: [Int], dtype: DType) -> Tensor
+    /// `op` on every element of `x`.
+    func elementwise(_ x: Tensor, _ op: UnaryOp) -> Tensor
+    /// `op` on `a` and `b` with NumPy broadcasting (already checked: one dtype, broadcast-compatible
+    /// shapes); the result has the broadcast shape.
+    func elementwise(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor
+    /// `x` raised to a constant power, elementwise.
+    func power(_ x: Tensor, exponent: Double) -> Tensor
+    /// Sum over `axis` (valid); the result keeps the axis with size 1.
+    func reduceSum(_ x: Tensor, axis: Int) -> Tensor
+    /// Maximum over `axis` (valid, not empty), kept with size 1, and the index along `axis` of
+    /// the first maximum, as an int64 tensor of the same shape.
+    func reduceMax(_ x: Tensor, axis: Int) -> (values: Tensor, indices: Tensor)
+    /// A new row-major tensor of `shape` whose element at index (i₀, i₁, …) is `x`'s row-major
+    /// element at `offset + Σ iₖ·strides[k]` (permute, slice, the backward of padding).
+    func gatherStrided(_ x: Tensor, offset: Int, strides: [Int], shape: [Int]) -> Tensor
+    /// A new row-major tensor of `shape` filled with `fill`, then `x`'s element at index (i₀, i₁, …)
+    /// written at row-major position `offset + Σ iₖ·strides[k]` (padding, the backward of slicing).
+    func scatterStrided(_ x: Tensor, into shape: [Int], offset: Int, strides: [Int], fill: Double) -> Tensor
+    /// Softmax along `axis`, or log-softmax when `log`.
+    func softmax(_ x: Tensor, axis: Int, log: Bool) -> Tensor
+    /// Cross-entropy of `logits` [N, K] against `labels` (checked: N labels in 0..<K) with label
+    /// smoothing: the loss as a 0-d tensor of the logits' dtype, and the log-probabilities
+    /// [N, K] the backward reads.
+    func crossEntropy(_ logits: Tensor, labels: [Int], labelSmoothing: Double,
+                      reduction: LossReduction) -> (loss: Tensor, logProbabilities: Tensor)
+    /// ∂L/∂logits: (softmax − target)·∂L/∂loss, divided by N for `.mean`.
+    func crossEntropyBackward(_ gradLoss: Tensor, logProbabilities: Tensor, labels: [Int], labelSmoothing: Double,
+                              reduction: LossReduction) -> Tensor
+    /// One SGD step on `parameter`, in place (see `StrataTraining.SGD`): `momentumBuffer` (nil
+    /// when `momentum` is 0) is updated in place too, and starts as the step's direction when
+    /// `firstStep`. `gradient` may be of another dtype (converted to the parameter's).
+    func sgdUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, firstStep: Bool,
+                   learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double)
+    /// One AdamW step on `parameter` and its moments, in place (see `StrataTraining.AdamW`);
+    /// `step` counts this parameter's updates, this one included.
+    func adamWUpdate(_ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, step: Int,
+                     learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double)
 }
 
 extension Backend {
-    public func relu(_ x: Tensor) -> Tensor { x.unary(.relu) }
+    public func relu(_ x: Tensor) -> Tensor { elementwise(x, .relu) }
 
     public func reluBackward(_ gradOutput: Tensor, output: Tensor) -> Tensor {
-        binary(gradOutput, binary(output, output.scalarLike(0), .greater, name: "relu backward"), .mul, name: "relu backward")
+        elementwise(gradOutput, elementwise(output, output.scalarLike(0), .greater), .mul)
     }
 
-    public func add(_ a: Tensor, _ b: Tensor) -> Tensor { binary(a, b, .add, name: "add") }
+    public func add(_ a: Tensor, _ b: Tensor) -> Tensor { elementwise(a, b, .add) }
 
     public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor { concatenateKernel(tensors, axis: axis) }
 
@@ -160,6 +210,61 @@ extension Backend {
     public func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved) {
         let saved = batchNormStatistics(x, eps: eps)
         return (batchNormApply(x, saved: saved, weight: weight, bias: bias), saved)
+    }
+
+    public func zeros(_ shape: [Int], dtype: DType) -> Tensor { Tensor.zeros(shape, dtype: dtype) }
+
+    public func elementwise(_ x: Tensor, _ op: UnaryOp) -> Tensor { referenceUnary(x, op) }
+
+    public func elementwise(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor { referenceBinary(a, b, op) }
+
+    public func power(_ x: Tensor, exponent: Double) -> Tensor { referencePower(x, exponent: exponent) }
+
+    public func reduceSum(_ x: Tensor, axis: Int) -> Tensor { referenceReduceSum(x, axis: axis) }
+
+    public func reduceMax(_ x: Tensor, axis: Int) -> (values: Tensor, indices: Tensor) {
+        referenceReduceMax(x, axis: axis)
+    }
+
+    public func gatherStrided(_ x: Tensor, offset: Int, strides: [Int], shape: [Int]) -> Tensor {
+        referenceGatherStrided(x, offset: offset, strides: strides, shape: shape)
+    }
+
+    public func scatterStrided(_ x: Tensor, into shape: [Int], offset: Int, strides: [Int], fill: Double) -> Tensor {
+        referenceScatterStrided(x, into: shape, offset: offset, strides: strides, fill: fill)
+    }
+
+    public func softmax(_ x: Tensor, axis: Int, log: Bool) -> Tensor { referenceSoftmax(x, axis: axis, log: log) }
+
+    public func crossEntropy(_ logits: Tensor, labels: [Int], labelSmoothing: Double,
+                             reduction: LossReduction) -> (loss: Tensor, logProbabilities: Tensor) {
+        let logProbabilities = softmax(logits, axis: 1, log: true)
+        let loss = referenceCrossEntropyLoss(logProbabilities, labels: labels, labelSmoothing: labelSmoothing,
+                                             reduction: reduction)
+        return (loss, logProbabilities)
+    }
+
+    public func crossEntropyBackward(_ gradLoss: Tensor, logProbabilities: Tensor, labels: [Int],
+                                     labelSmoothing: Double, reduction: LossReduction) -> Tensor {
+        let (n, k) = (logProbabilities.shape[0], logProbabilities.shape[1])
+        let targets = crossEntropyTargets(labels: labels, classes: k, labelSmoothing: labelSmoothing)
+        let target = Tensor(targets, shape: [n, k]).converted(to: logProbabilities.dtype)
+        let scale = elementwise(gradLoss, gradLoss.scalarLike(crossEntropyScale(batch: n, reduction)), .mul)
+        // (softmax − target)·∂L/∂loss·scale
+        return elementwise(elementwise(elementwise(logProbabilities, .exp), target, .sub), scale, .mul)
+    }
+
+    public func sgdUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, firstStep: Bool,
+                          learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double) {
+        referenceSGDUpdate(parameter, gradient: gradient, momentumBuffer: momentumBuffer, firstStep: firstStep,
+                           learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+    }
+
+    public func adamWUpdate(_ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, step: Int,
+                            learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double) {
+        referenceAdamWUpdate(parameter, gradient: gradient, expAvg: expAvg, expAvgSq: expAvgSq, step: step,
+                             learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                             weightDecay: weightDecay)
     }
 }
 

@@ -46,6 +46,8 @@ func storeDoubles(_ values: [Double], as dtype: DType) -> TensorStorage {
 
 /// The first `count` elements of `src` converted to `target` in new storage.
 func convertStorage(_ src: TensorStorage, count: Int, to target: DType) -> TensorStorage {
+    // Memory a backend keeps off the host converts from a host copy.
+    if !src.isHostMemory { return convertStorage(src.onHost(), count: count, to: target) }
     let dst = TensorStorage(dtype: target, count: count)
     switch (src.dtype, target) {
     case (let a, let b) where a == b:

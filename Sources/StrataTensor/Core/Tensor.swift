@@ -152,8 +152,10 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: Element access
 
-    /// Reads the elements as Swift values (converted from the tensor's dtype).
+    /// Reads the elements as Swift values (converted from the tensor's dtype). Host access: a
+    /// backend whose memory is not host memory copies the elements out (see ``withHostBuffer(as:_:)``).
     public func scalars<T: TensorScalar>(as _: T.Type = T.self) -> [T] {
+        let storage = self.storage.onHost()
         switch dtype {
         case .float32:
             let p = storage.typed(Float.self)
@@ -186,7 +188,11 @@ public final class Tensor: @unchecked Sendable {
     /// only through it, so that a backend whose memory is not host memory implements it by
     /// copying to the host (and back after a write).
     public func withHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
-        try body(UnsafeBufferPointer(start: storage.typed(T.self), count: count))
+        let storage = self.storage
+        precondition(T.dtype == dtype, "withHostBuffer: the tensor holds \(dtype), accessed as \(T.dtype)")
+        return try storage.withHostBytes {
+            try body(UnsafeBufferPointer(start: $0.assumingMemoryBound(to: T.self), count: count))
+        }
     }
 
     /// Host access, write: calls `body` with the elements to change in place, then bumps the
@@ -194,20 +200,25 @@ public final class Tensor: @unchecked Sendable {
     /// Not recorded by autograd: for optimizers, running statistics and initializers only.
     /// See ``withHostBuffer(as:_:)``.
     public func withMutableHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
-        defer { storage.markModified() }
-        return try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
+        let storage = self.storage
+        precondition(T.dtype == dtype, "withMutableHostBuffer: the tensor holds \(dtype), accessed as \(T.dtype)")
+        return try storage.withMutableHostBytes {
+            try body(UnsafeMutableBufferPointer(start: $0.assumingMemoryBound(to: T.self), count: count))
+        }
     }
 
     /// Calls `body` with the elements; `T` must match ``dtype``. The same as ``withHostBuffer(as:_:)``.
-    public func withUnsafeBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
-        try body(UnsafeBufferPointer(start: storage.typed(T.self), count: count))
+    public func withUnsafeBuffer<T: StorageElement, R>(as type: T.Type,
+                                                       _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        try withHostBuffer(as: type, body)
     }
 
     /// Writes into the elements in place. Not recorded by autograd: for optimizers,
     /// running statistics and initializers only. The same as ``withMutableHostBuffer(as:_:)``.
-    public func withUnsafeMutableBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
-        defer { storage.markModified() }
-        return try body(UnsafeMutableBufferPointer(start: storage.typed(T.self), count: count))
+    public func withUnsafeMutableBuffer<T: StorageElement, R>(
+        as type: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R
+    ) rethrows -> R {
+        try withMutableHostBuffer(as: type, body)
     }
 
     // MARK: Autograd helpers
@@ -231,19 +242,31 @@ public final class Tensor: @unchecked Sendable {
     /// Clears ``grad``.
     public func zeroGrad() { grad = nil }
 
-    /// A deep copy with its own storage (not recorded).
+    /// A deep copy with its own storage, in host memory (not recorded).
     public func copy() -> Tensor {
         let s = TensorStorage(dtype: dtype, count: count)
-        s.pointer.copyMemory(from: storage.pointer, byteCount: count * dtype.byteCount)
+        storage.withHostBytes { s.pointer.copyMemory(from: $0, byteCount: count * dtype.byteCount) }
         return Tensor(shape: shape, storage: s)
+    }
+
+    /// Replaces this leaf tensor's storage with `newStorage` (same dtype and element count),
+    /// keeping the tensor's identity: for a backend that moves parameters into its own memory.
+    public func replaceStorage(with newStorage: TensorStorage) {
+        precondition(isLeaf, "replaceStorage: only leaf tensors can change storage")
+        precondition(newStorage.dtype == dtype && newStorage.count == count,
+                     "replaceStorage: \(newStorage.count) \(newStorage.dtype) elements for a \(dtype) tensor of "
+                        + "\(count)")
+        storage = newStorage
     }
 
     /// Overwrites this tensor's values with `other`'s (same shape); not recorded.
     public func assign(_ other: Tensor) {
         shapeCheck(other.shape == shape, "assign", got: "\(other.shape)", expected: "\(shape)")
         let src = other.dtype == dtype ? other : other.to(dtype)
-        storage.pointer.copyMemory(from: src.storage.pointer, byteCount: count * dtype.byteCount)
-        storage.markModified()
+        let byteCount = count * dtype.byteCount
+        src.storage.withHostBytes { source in
+            storage.withMutableHostBytes { $0.copyMemory(from: source, byteCount: byteCount) }
+        }
     }
 
     /// Changes this leaf tensor's dtype in place (for converting a whole model, e.g. to
@@ -274,6 +297,9 @@ public final class Tensor: @unchecked Sendable {
     }
 
     // MARK: Internal construction
+
+    /// The same storage viewed with another shape of as many elements (not recorded).
+    func viewed(as newShape: [Int]) -> Tensor { Tensor(shape: newShape, storage: storage) }
 
     /// Uninitialized tensor (callers fill every element).
     static func empty(_ shape: [Int], _ dtype: DType) -> Tensor {

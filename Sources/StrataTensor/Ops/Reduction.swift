@@ -1,59 +1,19 @@
-// Reductions over axes: sum, mean, max (with its argmax-routed backward), argmax.
-
-enum ReduceOp { case sum, max }
-
-/// Reduces the middle dimension of a (outer, n, inner) view.
-struct AxisReduceKernel: ScalarKernel {
-    let x: Tensor, axis: Int, op: ReduceOp
-    func run<T: TensorScalar>(_: T.Type) -> (values: Tensor, argmax: [Int]) {
-        let (outer, n, inner) = splitAround(x.shape, axis: axis)
-        var outShape = x.shape
-        outShape[axis] = 1
-        let out = Tensor.empty(outShape, T.dtype)
-        let o = out.storage.typed(T.self), p = x.storage.typed(T.self)
-        var arg = [Int]()
-        switch op {
-        case .sum:
-            for i in 0..<(outer * inner) { o[i] = 0 }
-            for a in 0..<outer {
-                for k in 0..<n {
-                    let src = p + (a * n + k) * inner, dst = o + a * inner
-                    for j in 0..<inner { dst[j] += src[j] }
-                }
-            }
-        case .max:
-            precondition(n > 0, "max: cannot reduce an empty axis")
-            arg = [Int](repeating: 0, count: outer * inner)
-            for a in 0..<outer {
-                for j in 0..<inner {
-                    var best = p[a * n * inner + j], bi = 0
-                    for k in 1..<max(n, 1) {
-                        let v = p[(a * n + k) * inner + j]
-                        if v > best || (v.isNaN && !best.isNaN) { best = v; bi = k }
-                    }
-                    o[a * inner + j] = best
-                    arg[a * inner + j] = bi
-                }
-            }
-        }
-        return (out, arg)
-    }
-}
+// Reductions over axes: sum, mean, max (with its argmax-routed backward), argmax. The kernels
+// are the backend's reduceSum and reduceMax (reference: Reference/ReductionKernels.swift).
 
 extension Tensor {
     /// Sum over `axes` (all axes when nil).
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let axesN = Set((axes ?? Array(0..<rank)).map { normalizeAxis($0, rank: rank, op: "sum") })
-        // bfloat16/float16: summed in float32, rounded back once.
+        let backend = Backends.current
+        // bfloat16/float16: summed in float32 over every axis, rounded back once.
         let widens = dtype.isReducedPrecisionFloat
         var y = widens ? converted(to: dtype.computeDType) : self.detached()
-        for axis in axesN.sorted(by: >) {
-            y = y.dtype.dispatch(AxisReduceKernel(x: y, axis: axis, op: .sum), op: "sum").values
-        }
+        for axis in axesN.sorted(by: >) { y = backend.reduceSum(y, axis: axis) }
         if widens { y = y.converted(to: dtype) }
         let keptShape = shape.enumerated().map { axesN.contains($0.offset) ? 1 : $0.element }
         let outShape = keepDims ? keptShape : shape.enumerated().filter { !axesN.contains($0.offset) }.map(\.element)
-        let out = Tensor(shape: outShape, storage: y.storage)
+        let out = y.viewed(as: outShape)
         let source = shape
         return record("sum", out, inputs: [self]) { g in [g.reshaped(keptShape).expanded(to: source)] }
     }
@@ -73,16 +33,21 @@ extension Tensor {
     /// Maximum along `axis`; the gradient flows to the first maximal element.
     public func max(axis: Int, keepDims: Bool = false) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, op: "max")
-        let (values, arg) = dtype.dispatch(AxisReduceKernel(x: self, axis: a, op: .max), op: "max")
+        shapeCheck(shape[a] > 0, "max", got: "shape \(shape)", expected: "a non-empty axis \(axis)")
+        let (values, indices) = Backends.current.reduceMax(self, axis: a)
         var outShape = shape
         if keepDims { outShape[a] = 1 } else { outShape.remove(at: a) }
-        let out = Tensor(shape: outShape, storage: values.storage)
+        let out = values.viewed(as: outShape)
         let source = shape
         return record("max", out, inputs: [self]) { g in
+            // Host access: the gradient scattered to the argmax positions.
             let (outer, n, inner) = splitAround(source, axis: a)
             let gv = g.doubles
+            let arg = indices.withHostBuffer(as: Int64.self) { Array($0) }
             var dx = [Double](repeating: 0, count: outer * n * inner)
-            for o in 0..<outer { for j in 0..<inner { dx[(o * n + arg[o * inner + j]) * inner + j] = gv[o * inner + j] } }
+            for o in 0..<outer {
+                for j in 0..<inner { dx[(o * n + Int(arg[o * inner + j])) * inner + j] = gv[o * inner + j] }
+            }
             return [Tensor(dx, shape: source).to(g.dtype)]
         }
     }
@@ -93,6 +58,7 @@ extension Tensor {
     /// Indices of the maxima along `axis` (first one on ties), as integers.
     public func argmax(axis: Int) -> [Int] {
         let a = normalizeAxis(axis, rank: rank, op: "argmax")
-        return withNoGrad { dtype.dispatch(AxisReduceKernel(x: self, axis: a, op: .max)).argmax }
+        let indices = withNoGrad { Backends.current.reduceMax(self, axis: a).indices }
+        return indices.withHostBuffer(as: Int64.self) { $0.map { Int($0) } }
     }
 }

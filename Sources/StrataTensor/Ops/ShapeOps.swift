@@ -1,5 +1,6 @@
 // Shape manipulation: reshape, permute, slice, concatenate, stack, pad.
-// All results are contiguous copies (reshape shares storage).
+// All results are contiguous copies (reshape shares storage), made by the backend's
+// gatherStrided, scatterStrided, concatenate and split.
 
 extension Tensor {
     /// The same elements viewed with a new shape; one dimension may be -1 (inferred).
@@ -12,7 +13,7 @@ extension Tensor {
         }
         shapeCheck(elementCount(target) == count, "reshape", got: "\(shape) (\(count) elements)", expected: "\(newShape)")
         if target == shape { return self }
-        let out = Tensor(shape: target, storage: storage)
+        let out = viewed(as: target)
         let source = shape
         return record("reshape", out, inputs: [self]) { g in [g.reshaped(source)] }
     }
@@ -43,9 +44,8 @@ extension Tensor {
         let ord = order.map { normalizeAxis($0, rank: rank, op: "permute") }
         shapeCheck(Set(ord).count == rank && ord.count == rank, "permute", got: "order \(order)", expected: "a permutation of 0..<\(rank)")
         let outShape = ord.map { shape[$0] }
-        let out = Tensor.empty(outShape, dtype)
         let inStrides = strides
-        stridedCopy(from: self, srcStrides: ord.map { inStrides[$0] }, to: out, dstStrides: out.strides, shape: outShape)
+        let out = Backends.current.gatherStrided(self, offset: 0, strides: ord.map { inStrides[$0] }, shape: outShape)
         var inverse = [Int](repeating: 0, count: rank)
         for (i, o) in ord.enumerated() { inverse[o] = i }
         return record("permute", out, inputs: [self]) { g in [g.permuted(inverse)] }
@@ -66,16 +66,13 @@ extension Tensor {
                    expected: "0 <= start <= end, step > 0")
         var outShape = shape
         outShape[a] = (e - start + step - 1) / step
-        let out = Tensor.empty(outShape, dtype)
         var src = strides
         let offset = start * src[a]
         src[a] *= step
-        stridedCopy(from: self, srcOffset: offset, srcStrides: src, to: out, dstStrides: out.strides, shape: outShape)
-        let source = shape, dt = dtype
+        let out = Backends.current.gatherStrided(self, offset: offset, strides: src, shape: outShape)
+        let source = shape
         return record("slice", out, inputs: [self]) { g in
-            let dx = Tensor.zeros(source, dtype: dt)
-            stridedCopy(from: g, srcStrides: g.strides, to: dx, dstOffset: offset, dstStrides: src, shape: outShape)
-            return [dx]
+            [Backends.current.scatterStrided(g, into: source, offset: offset, strides: src, fill: 0)]
         }
     }
 
@@ -114,42 +111,13 @@ extension Tensor {
         let pads = Array(repeating: (before: 0, after: 0), count: rank - padding.count) + padding
         shapeCheck(pads.allSatisfy { $0.before >= 0 && $0.after >= 0 }, "pad", got: "\(pads)", expected: "non-negative padding")
         let outShape = zip(shape, pads).map { $0 + $1.before + $1.after }
-        let out = Tensor.full(outShape, value, dtype: dtype)
-        let outStrides = out.strides
+        let outStrides = contiguousStrides(outShape)
         let offset = zip(pads, outStrides).reduce(0) { $0 + $1.0.before * $1.1 }
-        stridedCopy(from: self, srcStrides: strides, to: out, dstOffset: offset, dstStrides: outStrides, shape: shape)
-        let source = shape, dt = dtype
+        let out = Backends.current.scatterStrided(self, into: outShape, offset: offset, strides: outStrides,
+                                                  fill: value)
+        let source = shape
         return record("pad", out, inputs: [self]) { g in
-            let dx = Tensor.empty(source, dt)
-            stridedCopy(from: g, srcOffset: offset, srcStrides: outStrides, to: dx, dstStrides: dx.strides, shape: source)
-            return [dx]
+            [Backends.current.gatherStrided(g, offset: offset, strides: outStrides, shape: source)]
         }
-    }
-}
-
-/// The portable concatenation (``Backend/concatenate(_:axis:)``'s default): strided copies.
-func concatenateKernel(_ tensors: [Tensor], axis a: Int) -> Tensor {
-    var outShape = tensors[0].shape
-    outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
-    let out = Tensor.empty(outShape, tensors[0].dtype)
-    let outStrides = out.strides
-    var pos = 0
-    for t in tensors {
-        stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides, shape: t.shape)
-        pos += t.shape[a]
-    }
-    return out
-}
-
-/// The portable split (``Backend/split(_:axis:sizes:)``'s default): strided copies.
-func splitKernel(_ x: Tensor, axis a: Int, sizes: [Int]) -> [Tensor] {
-    var start = 0
-    return sizes.map { size in
-        var shape = x.shape
-        shape[a] = size
-        let out = Tensor.empty(shape, x.dtype)
-        stridedCopy(from: x, srcOffset: start * x.strides[a], srcStrides: x.strides, to: out, dstStrides: out.strides, shape: shape)
-        start += size
-        return out
     }
 }

@@ -33,3 +33,48 @@ func stridedCopy(from src: Tensor, srcOffset so: Int = 0, srcStrides ss: [Int],
     default: copy.run(UInt64.self)
     }
 }
+
+/// A new row-major tensor of `shape` read from `x` at `offset` with `strides`
+/// (``Backend/gatherStrided(_:offset:strides:shape:)``'s default).
+func referenceGatherStrided(_ x: Tensor, offset: Int, strides: [Int], shape: [Int]) -> Tensor {
+    let out = Tensor.empty(shape, x.dtype)
+    stridedCopy(from: x, srcOffset: offset, srcStrides: strides, to: out, dstStrides: out.strides, shape: shape)
+    return out
+}
+
+/// A tensor of `shape` filled with `fill`, `x` written into it at `offset` with `strides`
+/// (``Backend/scatterStrided(_:into:offset:strides:fill:)``'s default).
+func referenceScatterStrided(_ x: Tensor, into shape: [Int], offset: Int, strides: [Int], fill: Double) -> Tensor {
+    let out = Tensor.full(shape, fill, dtype: x.dtype)
+    stridedCopy(from: x, srcStrides: x.strides, to: out, dstOffset: offset, dstStrides: strides, shape: x.shape)
+    return out
+}
+
+/// The portable concatenation (``Backend/concatenate(_:axis:)``'s default): strided copies.
+func concatenateKernel(_ tensors: [Tensor], axis a: Int) -> Tensor {
+    var outShape = tensors[0].shape
+    outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+    let out = Tensor.empty(outShape, tensors[0].dtype)
+    let outStrides = out.strides
+    var pos = 0
+    for t in tensors {
+        stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides,
+                    shape: t.shape)
+        pos += t.shape[a]
+    }
+    return out
+}
+
+/// The portable split (``Backend/split(_:axis:sizes:)``'s default): strided copies.
+func splitKernel(_ x: Tensor, axis a: Int, sizes: [Int]) -> [Tensor] {
+    var start = 0
+    return sizes.map { size in
+        var shape = x.shape
+        shape[a] = size
+        let out = Tensor.empty(shape, x.dtype)
+        stridedCopy(from: x, srcOffset: start * x.strides[a], srcStrides: x.strides, to: out, dstStrides: out.strides,
+                    shape: shape)
+        start += size
+        return out
+    }
+}
