@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "StrataTensor"),
         .target(name: "StrataNN", dependencies: ["StrataTensor"]),
         .target(name: "StrataModels", dependencies: ["StrataNN"]),
-        .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"),  // zlib (gzip datasets); only StrataData imports it
+        .systemLibrary(name: "_CZlib", path: "Sources/_CZlib"), // zlib (gzip datasets); only StrataData imports it
         .target(name: "StrataData", dependencies: ["StrataTensor", "StrataNN", "_CZlib", "StrataImage"]),
         .target(name: "StrataTraining", dependencies: ["StrataNN", "StrataData"]),
         // System libraries: apt-get install libturbojpeg0-dev libpng-dev pkg-config
@@ -67,13 +67,21 @@ let package = Package(
         .systemLibrary(name: "_CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "StrataDistributed", dependencies: ["StrataTensor", "_CMPI"]),
         // Data-parallel training: the trainer's TrainingSynchronizer over a ProcessGroup (DDP-style buckets, sync BN).
-        .target(name: "StrataParallel", dependencies: ["StrataDistributed", "StrataTraining", "StrataNN", "StrataData"]),
+        .target(
+            name: "StrataParallel", dependencies: ["StrataDistributed", "StrataTraining", "StrataNN", "StrataData"]),
         // Weights trained with Strata, shipped as resources (load offline: `--pretrained cifar10`).
         .target(name: "StrataPretrained", dependencies: ["StrataModels"], resources: [.copy("Weights")]),
-        .target(name: "Strata", dependencies: ["StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL", "StrataPretrained", "StrataPlot"]),
+        .target(
+            name: "Strata",
+            dependencies: [
+                "StrataTensor", "StrataNN", "StrataModels", "StrataData", "StrataTraining", "StrataImage", "StrataDNNL",
+                "StrataPretrained", "StrataPlot",
+            ]),
         // ONNX export (`strata export`): the model traced module by module into an ONNX graph, written with
         // swift-protobuf (onnx.pb.swift generated once by Scripts/generate_onnx_proto.sh).
-        .target(name: "StrataONNX", dependencies: ["StrataNN", "StrataModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(
+            name: "StrataONNX",
+            dependencies: ["StrataNN", "StrataModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -92,7 +100,7 @@ let package = Package(
             dependencies: ["StrataNN", "StrataData", "StrataImage", "StrataModels", "StrataTraining"],
             path: "Fuzz/Targets"
         ),
-        .systemLibrary(name: "_CFuzzer", path: "Fuzz/_CFuzzer"),  // a declaration only; libFuzzer links in fuzz builds
+        .systemLibrary(name: "_CFuzzer", path: "Fuzz/_CFuzzer"), // a declaration only; libFuzzer links in fuzz builds
         .executableTarget(name: "strata-fuzz", dependencies: ["StrataFuzzTargets", "_CFuzzer"], path: "Fuzz/Driver"),
         .target(name: "StrataTestSupport", dependencies: ["StrataTensor"], path: "Tests/StrataTestSupport"),
         .testTarget(
@@ -100,7 +108,8 @@ let package = Package(
             dependencies: ["StrataTensor", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "StrataCLITests", dependencies: ["strata", "StrataImage"]),  // StrataImage: reads back the PNGs written
+        // StrataImage: reads back the PNGs written
+        .testTarget(name: "StrataCLITests", dependencies: ["strata", "StrataImage"]),
         .testTarget(name: "StrataPlotTests", dependencies: ["StrataPlot", "StrataImage"]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
@@ -108,7 +117,9 @@ let package = Package(
             dependencies: ["StrataTraining", "StrataModels", "StrataTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "StrataDNNLTests", dependencies: ["StrataDNNL", "StrataModels", "StrataTraining", "StrataTestSupport"]),
+        .testTarget(
+            name: "StrataDNNLTests",
+            dependencies: ["StrataDNNL", "StrataModels", "StrataTraining", "StrataTestSupport"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "StrataModelsTests",
@@ -116,8 +127,12 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "StrataDistributedTests", dependencies: ["StrataDistributed", "StrataTestSupport"]),
-        .testTarget(name: "StrataParallelTests", dependencies: ["StrataParallel", "StrataModels", "StrataTraining", "StrataData", "StrataTestSupport"]),
-        .testTarget(name: "StrataPretrainedTests", dependencies: ["StrataPretrained", "StrataTraining", "StrataData", "StrataModels", "StrataDNNL"]),
+        .testTarget(
+            name: "StrataParallelTests",
+            dependencies: ["StrataParallel", "StrataModels", "StrataTraining", "StrataData", "StrataTestSupport"]),
+        .testTarget(
+            name: "StrataPretrainedTests",
+            dependencies: ["StrataPretrained", "StrataTraining", "StrataData", "StrataModels", "StrataDNNL"]),
         .testTarget(name: "StrataONNXTests", dependencies: ["StrataONNX", "StrataModels", "StrataNN"]),
         .testTarget(name: "StrataFuzzTargetsTests", dependencies: ["StrataFuzzTargets", "StrataTestSupport"]),
         // The DocC article "Using Strata as a library" (Sources/Strata/Strata.docc), its code run and checked verbatim.

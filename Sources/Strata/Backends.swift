@@ -13,13 +13,19 @@ public enum StrataBackends {
     public static let names = StrataConfiguration.BackendName.allCases.map(\.rawValue)
 
     /// A new backend by name (`dnnl`, `reference`, any case); nil for an unknown name.
-    public static func make(_ name: String, convolutionAlgorithm: StrataConfiguration.ConvolutionAlgorithm = .auto,
-                            fusion: Bool = true) -> (any Backend)? {
-        StrataConfiguration.BackendName(name: name).map { make($0, convolutionAlgorithm: convolutionAlgorithm, fusion: fusion) }
+    public static func make(
+        _ name: String, convolutionAlgorithm: StrataConfiguration.ConvolutionAlgorithm = .auto,
+        fusion: Bool = true
+    ) -> (any Backend)? {
+        StrataConfiguration.BackendName(name: name).map {
+            make($0, convolutionAlgorithm: convolutionAlgorithm, fusion: fusion)
+        }
     }
 
-    static func make(_ name: StrataConfiguration.BackendName, convolutionAlgorithm: StrataConfiguration.ConvolutionAlgorithm,
-                     fusion: Bool) -> any Backend {
+    static func make(
+        _ name: StrataConfiguration.BackendName, convolutionAlgorithm: StrataConfiguration.ConvolutionAlgorithm,
+        fusion: Bool
+    ) -> any Backend {
         switch name {
         case .dnnl: return DNNLBackend(convolutionAlgorithm: convolutionAlgorithm, fusion: fusion)
         case .reference: return ReferenceBackend()
@@ -31,7 +37,9 @@ public enum StrataBackends {
     @discardableResult
     public static func configureDefault(_ configuration: StrataConfiguration = .current) -> any Backend {
         StrataConfiguration.set(configuration)
-        let backend = make(configuration.backend, convolutionAlgorithm: configuration.convolutionAlgorithm, fusion: configuration.fusion)
+        let backend = make(
+            configuration.backend, convolutionAlgorithm: configuration.convolutionAlgorithm,
+            fusion: configuration.fusion)
         Backends.setDefault(backend)
         return backend
     }
@@ -39,7 +47,9 @@ public enum StrataBackends {
     /// What is wrong with the `STRATA_*` variables in `environment`: one message per variable naming it,
     /// the value found and what is accepted; empty when all are valid or unset. The CLI refuses to
     /// start on any; the library itself keeps the defaults.
-    public static func environmentProblems(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+    public static func environmentProblems(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> [String]
+    {
         StrataConfiguration.parse(environment: environment).problems
     }
 

@@ -12,10 +12,13 @@ public struct LayerNotFoundError: Error, CustomStringConvertible, Sendable {
         let all = model.namedModules().map(\.0).filter { !$0.isEmpty }
         // The siblings of a mistyped child ("layer1.9": layer1's children), else the top-level modules.
         let parent = path.split(separator: ".").dropLast().joined(separator: ".")
-        var near = parent.isEmpty ? [] : all.filter { $0.hasPrefix(parent + ".") && !$0.dropFirst(parent.count + 1).contains(".") }
+        var near =
+            parent.isEmpty
+            ? [] : all.filter { $0.hasPrefix(parent + ".") && !$0.dropFirst(parent.count + 1).contains(".") }
         if near.isEmpty { near = all.filter { !$0.contains(".") } }
         let shown = near.prefix(12).joined(separator: ", ") + (near.count > 12 ? ", …" : "")
-        description = "no module '\(path)' in \(modelName); valid paths include: \(shown) (see `strata summary \(modelName)` for all \(all.count))"
+        description =
+            "no module '\(path)' in \(modelName); valid paths include: \(shown) (see `strata summary \(modelName)` for all \(all.count))"
     }
 }
 
@@ -55,12 +58,14 @@ public enum GradCAM {
     /// DenseNet, `Mixed_7c` in Inception v3). Where several modules finish with the same output, the
     /// outermost wins. Nil when no module outputs a feature map.
     public static func defaultLayer(of model: Module, inputShape: [Int]) -> String? {
-        let paths = Dictionary(model.namedModules().map { (ObjectIdentifier($0.1), $0.0) }, uniquingKeysWith: { a, _ in a })
+        let paths = Dictionary(
+            model.namedModules().map { (ObjectIdentifier($0.1), $0.0) }, uniquingKeysWith: { a, _ in a })
         let trace = ModuleTrace.capture { withNoGrad { _ = model(Tensor.zeros(inputShape)) } }
         var best: String?
         for r in trace.records {
             guard let path = paths[ObjectIdentifier(r.module)], !path.isEmpty,
-                  r.outputShape.count == 4, r.outputShape[2] * r.outputShape[3] > 1 else { continue }
+                r.outputShape.count == 4, r.outputShape[2] * r.outputShape[3] > 1
+            else { continue }
             best = path
         }
         return best
@@ -76,8 +81,10 @@ public enum GradCAM {
     ///   - modelName: for error messages.
     /// - Throws: ``LayerNotFoundError`` for an unknown `layer`; ``ClassifierError`` when the layer's output
     ///   is not a 4-D feature map, it did not run, or `classIndex` is out of range.
-    public static func compute(model: Module, input: Tensor, layer: String? = nil, classIndex: Int? = nil,
-                               modelName: String = "the model") throws -> Result {
+    public static func compute(
+        model: Module, input: Tensor, layer: String? = nil, classIndex: Int? = nil,
+        modelName: String = "the model"
+    ) throws -> Result {
         guard input.shape.count == 4, input.shape[0] == 1 else {
             throw ClassifierError("Grad-CAM takes one image, shape [1, C, H, W]; got \(input.shape)")
         }
@@ -90,40 +97,53 @@ public enum GradCAM {
         defer { model.zeroGrad() }
         // The layer's output becomes a leaf of the graph, so the backward pass leaves ∂y/∂A in its grad.
         var activation: Tensor?
-        let logits = ModuleTrace.replacingOutputs({ module, output in
-            guard module === target else { return output }
-            let leaf = output.detached().requiringGrad()
-            activation = leaf
-            return leaf
-        }, during: { model(input) })
-        guard let a = activation else { throw ClassifierError("module '\(path)' of \(modelName) did not run in the forward pass") }
+        let logits = ModuleTrace.replacingOutputs(
+            { module, output in
+                guard module === target else { return output }
+                let leaf = output.detached().requiringGrad()
+                activation = leaf
+                return leaf
+            }, during: { model(input) })
+        guard let a = activation else {
+            throw ClassifierError("module '\(path)' of \(modelName) did not run in the forward pass")
+        }
         guard a.shape.count == 4 else {
-            throw ClassifierError("module '\(path)' of \(modelName) outputs shape \(a.shape); Grad-CAM needs a feature map [1, C, H, W]")
+            throw ClassifierError(
+                "module '\(path)' of \(modelName) outputs shape \(a.shape); Grad-CAM needs a feature map [1, C, H, W]")
         }
         guard logits.shape.count == 2, logits.shape[0] == 1, logits.requiresGrad else {
-            throw ClassifierError("\(modelName)'s output has shape \(logits.shape); Grad-CAM needs class logits [1, classes]")
+            throw ClassifierError(
+                "\(modelName)'s output has shape \(logits.shape); Grad-CAM needs class logits [1, classes]")
         }
         let scores = logits.floats
-        let c = classIndex ?? scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
+        let c =
+            classIndex ?? scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
         guard scores.indices.contains(c) else {
             throw ClassifierError("class \(c) is out of range: \(modelName) has \(scores.count) classes")
         }
         var seed = [Float](repeating: 0, count: scores.count)
         seed[c] = 1
         logits.backward(Tensor(seed, shape: logits.shape))
-        let k = a.shape[1], h = a.shape[2], w = a.shape[3]
+        let k = a.shape[1]
+        let h = a.shape[2]
+        let w = a.shape[3]
         let values = a.floats
         let grads = a.grad?.floats ?? [Float](repeating: 0, count: values.count)
         let (alpha, map) = combine(activations: values, gradients: grads, channels: k, height: h, width: w)
-        return Result(layer: path, classIndex: c, logit: scores[c], map: map, height: h, width: w, channelWeights: alpha)
+        return Result(
+            layer: path, classIndex: c, logit: scores[c], map: map, height: h, width: w, channelWeights: alpha)
     }
 
     /// α_k = mean over the h × w positions of `gradients` channel k; map = ReLU(Σ_k α_k · `activations`_k).
     /// Both arrays are `channels × height × width` (one image, CHW).
-    public static func combine(activations: [Float], gradients: [Float], channels: Int, height: Int, width: Int) -> (weights: [Float], map: [Float]) {
+    public static func combine(activations: [Float], gradients: [Float], channels: Int, height: Int, width: Int) -> (
+        weights: [Float], map: [Float]
+    ) {
         let plane = height * width
-        precondition(activations.count == channels * plane && gradients.count == channels * plane,
-                     "combine: \(activations.count) activations, \(gradients.count) gradients for \(channels)×\(height)×\(width)")
+        precondition(
+            activations.count == channels * plane && gradients.count == channels * plane,
+            "combine: \(activations.count) activations, \(gradients.count) gradients for \(channels)×\(height)×\(width)"
+        )
         var alpha = [Float](repeating: 0, count: channels)
         for k in 0..<channels {
             var s: Double = 0

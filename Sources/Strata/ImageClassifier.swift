@@ -1,13 +1,14 @@
 import Foundation
 import StrataImage
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataModels
 import StrataNN
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A problem setting up or running an ``ImageClassifier`` (bad weights, bad options).
 public struct ClassifierError: Error, CustomStringConvertible, Sendable {
@@ -48,7 +49,6 @@ public final class ImageClassifier {
     public let resize: Int, crop: Int
     public let normalization: ImageTransforms.Normalization
 
-
     /// The resize that goes with a crop by default: torchvision's 256 for 224 (crop / 0.875,
     /// rounded: 342 for 299) for ImageNet-sized inputs; for small inputs (CIFAR, MNIST, < 128)
     /// no enlargement, resize = crop.
@@ -70,12 +70,16 @@ public final class ImageClassifier {
     ///   - crop: the square center crop; default: the model's input size.
     ///   - normalization: default: the checkpoint's `mean`/`std`, else ImageNet's for RGB
     ///     models and MNIST's (0.1307, 0.3081) for grayscale ones.
-    public init(model modelName: String, weights weightsPath: String, classes: Int? = nil, classNames: [String]? = nil,
-                resize: Int? = nil, crop: Int? = nil, normalization: ImageTransforms.Normalization? = nil) throws {
+    public init(
+        model modelName: String, weights weightsPath: String, classes: Int? = nil, classNames: [String]? = nil,
+        resize: Int? = nil, crop: Int? = nil, normalization: ImageTransforms.Normalization? = nil
+    ) throws {
         let entry = try Models.entry(modelName)
         // A run directory stands for its best checkpoint (else its last).
         var weightsPath = weightsPath
-        if let inRun = ["best.safetensors", "last.safetensors"].map({ weightsPath + "/" + $0 }).first(where: { access($0, F_OK) == 0 }) {
+        if let inRun = ["best.safetensors", "last.safetensors"].map({ weightsPath + "/" + $0 }).first(where: {
+            access($0, F_OK) == 0
+        }) {
             weightsPath = inRun
         }
         let file = try SafeTensorsFile(path: weightsPath)
@@ -87,7 +91,9 @@ public final class ImageClassifier {
         let names: [String]
         if let given = classNames ?? metaNames {
             guard given.count == n else {
-                throw ClassifierError("\(given.count) class names (\(classNames != nil ? "given" : "in \(weightsPath)'s metadata")) for a model with \(n) classes")
+                throw ClassifierError(
+                    "\(given.count) class names (\(classNames != nil ? "given" : "in \(weightsPath)'s metadata")) for a model with \(n) classes"
+                )
             }
             names = given
         } else if n == imageNetClassNames.count {
@@ -96,7 +102,8 @@ public final class ImageClassifier {
             names = (0..<n).map { "class \($0)" }
         }
 
-        let channels = entry.input[0], size = entry.input[1]
+        let channels = entry.input[0]
+        let size = entry.input[1]
         let crop = crop ?? size
         do { try entry.checkInput([channels, crop, crop]) } catch { throw ClassifierError("crop \(crop): \(error)") }
         let resize = resize ?? Self.defaultResize(forCrop: crop)
@@ -104,20 +111,25 @@ public final class ImageClassifier {
 
         var norm = normalization
         if norm == nil, let mean = try Self.jsonNumbers(file.metadata["mean"], key: "mean", path: weightsPath),
-           let std = try Self.jsonNumbers(file.metadata["std"], key: "std", path: weightsPath) {
+            let std = try Self.jsonNumbers(file.metadata["std"], key: "std", path: weightsPath)
+        {
             guard mean.count == std.count, mean.count == 1 || mean.count == channels, std.allSatisfy({ $0 != 0 }) else {
-                throw ClassifierError("\(weightsPath): metadata mean \(mean) / std \(std) do not fit a \(channels)-channel model")
+                throw ClassifierError(
+                    "\(weightsPath): metadata mean \(mean) / std \(std) do not fit a \(channels)-channel model")
             }
             norm = .init(mean: mean, std: std)
         }
         let normalization = norm ?? (channels == 3 ? .imageNet : .init(mean: [0.1307], std: [0.3081]))
         guard normalization.mean.count == 1 || normalization.mean.count == channels else {
-            throw ClassifierError("normalization has \(normalization.mean.count) values for a \(channels)-channel model")
+            throw ClassifierError(
+                "normalization has \(normalization.mean.count) values for a \(channels)-channel model")
         }
 
         // A training checkpoint (last.safetensors) also holds optimizer state under "optimizer/".
         let tensors = try file.tensors().filter { !$0.key.hasPrefix("optimizer/") }
-        let model = try Init.withoutInitialization { try Models.make(entry.name, classes: n, forWeightKeys: tensors.keys) }
+        let model = try Init.withoutInitialization {
+            try Models.make(entry.name, classes: n, forWeightKeys: tensors.keys)
+        }
         do {
             try model.loadStateDict(tensors)
         } catch let error as StateDictError {
@@ -155,8 +167,12 @@ public final class ImageClassifier {
 
     /// The `top` most probable classes, most probable first (ties: lower index first).
     public func topK(_ probabilities: [Float], _ top: Int) -> [Prediction] {
-        let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
-        return order.prefix(max(top, 0)).map { Prediction(index: $0, name: classNames[$0], probability: probabilities[$0]) }
+        let order = probabilities.indices.sorted {
+            probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1)
+        }
+        return order.prefix(max(top, 0)).map {
+            Prediction(index: $0, name: classNames[$0], probability: probabilities[$0])
+        }
     }
 
     /// Classifies image files, `batchSize` at a time: for each path its top `top` classes, or
@@ -166,7 +182,8 @@ public final class ImageClassifier {
         var start = 0
         while start < paths.count {
             let batch = start..<min(start + max(batchSize, 1), paths.count)
-            var images: [Image] = [], slots: [Int] = []
+            var images: [Image] = []
+            var slots: [Int] = []
             for i in batch {
                 do {
                     images.append(try preprocess(path: paths[i]))
@@ -196,7 +213,8 @@ public final class ImageClassifier {
     static func jsonNumbers(_ text: String?, key: String, path: String) throws -> [Float]? {
         guard let text else { return nil }
         guard let values = try? JSONDecoder().decode([Double].self, from: Data(text.utf8)), !values.isEmpty,
-              values.allSatisfy(\.isFinite) else {
+            values.allSatisfy(\.isFinite)
+        else {
             throw ClassifierError("\(path): metadata \"\(key)\" is not a JSON array of numbers")
         }
         return values.map { Float($0) }

@@ -17,15 +17,19 @@ public enum NetworkImages {
     /// others as a gray tile of input channel 0; every tile enlarged to at least `minTile` pixels.
     ///
     /// - Throws: ``LayerNotFoundError`` for an unknown path, ``ClassifierError`` when it is not a `Conv2d`.
-    public static func filters(of model: Module, path: String, modelName: String = "the model", minTile: Int = 32) throws -> Image {
+    public static func filters(of model: Module, path: String, modelName: String = "the model", minTile: Int = 32)
+        throws -> Image
+    {
         let key = path.hasSuffix(".weight") ? String(path.dropLast(".weight".count)) : path
         guard let module = model.namedModules().first(where: { $0.0 == key && !key.isEmpty })?.1 else {
             throw LayerNotFoundError(path: path, model: model, modelName: modelName)
         }
         guard let conv = module as? Conv2d else {
-            throw ClassifierError("module '\(key)' of \(modelName) is \(module.summaryDescription), not a convolution (Conv2d); see `strata summary \(modelName)`")
+            throw ClassifierError(
+                "module '\(key)' of \(modelName) is \(module.summaryDescription), not a convolution (Conv2d); see `strata summary \(modelName)`"
+            )
         }
-        let shape = conv.weight.shape  // [out, in / groups, kh, kw]
+        let shape = conv.weight.shape // [out, in / groups, kh, kw]
         let (o, i, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
         let w = conv.weight.floats
         let per = i * kh * kw
@@ -40,12 +44,16 @@ public enum NetworkImages {
     /// The output of the module at `path` for one preprocessed image `input` ([1, C, H, W]).
     ///
     /// - Throws: ``LayerNotFoundError`` for an unknown path; ``ClassifierError`` when it did not run.
-    public static func activation(of model: Module, path: String, input: Tensor, modelName: String = "the model") throws -> Tensor {
+    public static func activation(of model: Module, path: String, input: Tensor, modelName: String = "the model") throws
+        -> Tensor
+    {
         guard !path.isEmpty, let module = model.namedModules().first(where: { $0.0 == path })?.1 else {
             throw LayerNotFoundError(path: path, model: model, modelName: modelName)
         }
         let found = ModuleTrace.outputs(of: [module]) { withNoGrad { _ = model(input) } }
-        guard let output = found[0] else { throw ClassifierError("module '\(path)' of \(modelName) did not run in the forward pass") }
+        guard let output = found[0] else {
+            throw ClassifierError("module '\(path)' of \(modelName) did not run in the forward pass")
+        }
         return output
     }
 
@@ -53,11 +61,15 @@ public enum NetworkImages {
     /// min-max normalized on its own and coloured with `colorMap`, enlarged to at least `minTile` pixels.
     ///
     /// - Throws: ``ClassifierError`` when the activation is not 4-D.
-    public static func featureMaps(_ activation: Tensor, maxMaps: Int = 64, colorMap: ColorMap = .viridis, minTile: Int = 32,
-                                   layer: String = "the layer") throws -> Image {
+    public static func featureMaps(
+        _ activation: Tensor, maxMaps: Int = 64, colorMap: ColorMap = .viridis, minTile: Int = 32,
+        layer: String = "the layer"
+    ) throws -> Image {
         let s = activation.shape
         guard s.count == 4, s[0] >= 1 else {
-            throw ClassifierError("\(layer) outputs shape \(s); feature maps need a 4-D output [N, C, H, W] (a convolutional layer or block)")
+            throw ClassifierError(
+                "\(layer) outputs shape \(s); feature maps need a 4-D output [N, C, H, W] (a convolutional layer or block)"
+            )
         }
         let (c, h, w) = (s[1], s[2], s[3])
         let values = activation.floats

@@ -13,9 +13,9 @@
 // first (the smallest, the fragments) so that fragmentation does not grow the mapped total.
 // New memory is mapped with transparent huge pages where the kernel allows (512× fewer faults).
 
-import _CDNNL
 import Foundation
 import StrataTensor
+import _CDNNL
 
 public enum BufferPool {
     /// Below this, malloc's own free lists do the job.
@@ -32,7 +32,8 @@ public enum BufferPool {
 
     /// Bytes in pooled buffers now in use, the most ever in use, and idle in the pool.
     public static var statistics: (live: Int, peakLive: Int, idle: Int) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return (liveBytes, peakLiveBytes, arena.idleBytes)
     }
 
@@ -80,7 +81,8 @@ public enum BufferPool {
     }
 
     private static func map(_ size: Int) -> UInt {
-        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
+        else {
             fatalError("StrataDNNL: cannot map \(size) bytes")
         }
         if size >= 2 << 20 { Platform.adviseHugePages(p, size) }
@@ -105,7 +107,8 @@ struct FreeExtents {
 
     /// Index of the first entry ≥ (size, start) in `bySize`.
     private func lowerBound(_ size: Int, _ start: UInt) -> Int {
-        var lo = 0, hi = bySize.count
+        var lo = 0
+        var hi = bySize.count
         while lo < hi {
             let mid = (lo + hi) / 2
             let e = bySize[mid]
@@ -132,7 +135,10 @@ struct FreeExtents {
     /// Adds a freed extent, merged with the free extents just before and after it.
     mutating func insert(start: UInt, size: Int) {
         var (s, n) = (start, size)
-        if let left = byEnd[s] { n += remove(left); s = left }
+        if let left = byEnd[s] {
+            n += remove(left)
+            s = left
+        }
         if byStart[s + UInt(n)] != nil { n += remove(s + UInt(n)) }
         add(s, n)
     }
@@ -150,7 +156,8 @@ struct FreeExtents {
     /// Removes extents, smallest first, until at least `bytes` are removed (or none are left);
     /// returns them for unmapping.
     mutating func release(atLeast bytes: Int) -> [(UInt, Int)] {
-        var out: [(UInt, Int)] = [], total = 0
+        var out: [(UInt, Int)] = []
+        var total = 0
         while total < bytes, let first = bySize.first {
             _ = remove(first.start)
             out.append((first.start, first.size))

@@ -3,9 +3,9 @@
 // reference backend. The ops themselves live in the DNNL*.swift files next to this one,
 // forward and backward side by side.
 
-import _CDNNL
 import Foundation
 import StrataTensor
+import _CDNNL
 
 /// A `Backend` on oneDNN (Intel's deep-learning kernels): direct and Winograd convolutions
 /// with JIT code for the CPU's instruction set (AVX-512 or AVX2, see ``DNNLCapabilities``), pooling, batch norm and LRN, with primitives cached by op, shapes and
@@ -73,7 +73,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// primitive costs ~0.2–0.6 ms (JIT code generation), executing a small one a few µs.
     func cached<T: AnyObject>(_ op: String, _ values: [Int], layouts: [MemoryDesc] = [], _ make: () throws -> T) -> T {
         let key = PrimitiveKey(op: op, values: values, layouts: layouts.map(\.key))
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let hit = primitives[key] { return hit as! T }
         let made = orTrap(make)
         primitives[key] = made
@@ -82,9 +83,12 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     /// Like ``cached(_:_:_:)`` but remembers a failure (`nil`), for primitives oneDNN may not
     /// implement (the caller then falls back to the reference kernels).
-    func cachedIfImplemented<T: AnyObject>(_ op: String, _ values: [Int], layouts: [MemoryDesc] = [], _ make: () throws -> T) -> T? {
+    func cachedIfImplemented<T: AnyObject>(
+        _ op: String, _ values: [Int], layouts: [MemoryDesc] = [], _ make: () throws -> T
+    ) -> T? {
         let key = PrimitiveKey(op: op, values: values, layouts: layouts.map(\.key))
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let hit = primitives[key] { return hit as? T }
         do {
             let made = try make()
@@ -100,7 +104,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     /// Number of cached primitives (for tests and diagnostics).
     public var cachedPrimitiveCount: Int {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return primitives.count
     }
 
@@ -119,7 +124,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// ("bn.fwd" → ["bnorm_jit:avx2"], ...). A name with "ref" is a reference (non-JIT) kernel:
     /// a slow path on this CPU (tests, `strata bench --profile`).
     public func primitiveImplementations(prefix: String = "") -> [String: [String]] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         var out: [String: [String]] = [:]
         for (key, value) in primitives where key.op.hasPrefix(prefix) {
             if let p = value as? Primitive { out[key.op, default: []].append(p.implementation) }
@@ -153,7 +159,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     /// A tensor of `shape` holding a primitive's result in layout `md`: kept in that layout
     /// unless `rowMajor` (parameter gradients, which optimizers update in place) or it is plain.
-    func output(_ buffer: Buffer, _ md: MemoryDesc, shape: [Int], dims: [Int]? = nil, rowMajor: Bool = false) -> Tensor {
+    func output(_ buffer: Buffer, _ md: MemoryDesc, shape: [Int], dims: [Int]? = nil, rowMajor: Bool = false) -> Tensor
+    {
         let plain = MemoryDesc.plain(dims ?? shape, md.raw.data_type)
         let count = shape.reduce(1, *)
         if md == plain && buffer.count == count { return Tensor(shape: shape, storage: buffer) }
@@ -184,7 +191,9 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         let version: Int
         let buffer: Buffer
         /// `version`: the source's version read before the reorder (a write during it makes the entry stale).
-        init(source: TensorStorage, version: Int, buffer: Buffer) { (self.source, self.version, self.buffer) = (source, version, buffer) }
+        init(source: TensorStorage, version: Int, buffer: Buffer) {
+            (self.source, self.version, self.buffer) = (source, version, buffer)
+        }
     }
 
     /// `weight` in layout `md`, reordered once and reused until the weight changes (optimizers
@@ -201,7 +210,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         lock.unlock()
         let version = storage.version
         let buffer = reorder(storage, from: plain, to: md)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if weights.count > 4096 { weights = weights.filter { $0.value.source != nil } }
         weights[key] = WeightEntry(source: storage, version: version, buffer: buffer)
         return buffer
@@ -213,7 +223,8 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         guard a.dtype == .float32 else { return reference.matmul(a, b, transA: transA, transB: transB) }
         // oneDNN's sgemm (row-major, the same JIT GEMM its inner-product and matmul primitives use):
         // no primitive to create, so every shape is equally cheap to call.
-        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let m = transA ? a.shape[1] : a.shape[0]
+        let k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
         let c = BufferPool.storage(bytes: m * n * a.dtype.byteCount, dtype: a.dtype)
         if m * n > 0 {
@@ -221,11 +232,14 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
                 c.pointer.initializeMemory(as: Float.self, repeating: 0, count: m * n)
             } else {
                 DNNLThreads.applyToCurrentThread()
-                let ta = CChar(UInt8(ascii: transA ? "T" : "N")), tb = CChar(UInt8(ascii: transB ? "T" : "N"))
+                let ta = CChar(UInt8(ascii: transA ? "T" : "N"))
+                let tb = CChar(UInt8(ascii: transB ? "T" : "N"))
                 orTrap {
-                    try check(dnnl_sgemm(ta, tb, Int64(m), Int64(n), Int64(k), 1, a.storage.typed(Float.self), Int64(a.shape[1]),
-                                         b.storage.typed(Float.self), Int64(b.shape[1]), 0, c.typed(Float.self), Int64(n)),
-                              "sgemm \(m)×\(k)·\(k)×\(n)", "dnnl_sgemm")
+                    try check(
+                        dnnl_sgemm(
+                            ta, tb, Int64(m), Int64(n), Int64(k), 1, a.storage.typed(Float.self), Int64(a.shape[1]),
+                            b.storage.typed(Float.self), Int64(b.shape[1]), 0, c.typed(Float.self), Int64(n)),
+                        "sgemm \(m)×\(k)·\(k)×\(n)", "dnnl_sgemm")
                 }
             }
         }

@@ -4,19 +4,19 @@
 // picks its fast blocked layouts (nChw16c activations, OIhw16i16o-style weights); plain
 // tensors are reordered in and out, weights once per change (see DNNLBackend.weightBuffer).
 
-import _CDNNL
 import StrataTensor
+import _CDNNL
 
 /// The oneDNN view of one convolution: dimensions and geometry.
 struct ConvGeometryDNNL {
-    let src: [Int]          // N, C, H, W
-    let weights: [Int]      // K, C/g, kh, kw; or g, K/g, C/g, kh, kw when grouped
-    let dst: [Int]          // N, K, OH, OW
+    let src: [Int] // N, C, H, W
+    let weights: [Int] // K, C/g, kh, kw; or g, K/g, C/g, kh, kw when grouped
+    let dst: [Int] // N, K, OH, OW
     let strides: [Int64]
     /// oneDNN counts dilation from 0 (a dense kernel has dilation 0); Strata from 1, as PyTorch.
     let dilates: [Int64]
-    let padL: [Int64]       // top, left
-    let padR: [Int64]       // bottom, right
+    let padL: [Int64] // top, left
+    let padR: [Int64] // bottom, right
     let groups: Int
 
     init(input: [Int], weight: [Int], _ p: Conv2dParameters) {
@@ -33,7 +33,8 @@ struct ConvGeometryDNNL {
 
     /// A 3×3, stride-1, undilated, ungrouped convolution: the shapes oneDNN's Winograd kernels take.
     var isWinogradCandidate: Bool {
-        groups == 1 && weights.count == 4 && weights[2] == 3 && weights[3] == 3 && strides == [1, 1] && dilates == [0, 0]
+        groups == 1 && weights.count == 4 && weights[2] == 3 && weights[3] == 3 && strides == [1, 1]
+            && dilates == [0, 0]
     }
 
     /// Where Winograd beats direct convolution in all three training passes on this machine's
@@ -56,13 +57,16 @@ extension ConvGeometryDNNL {
     /// bias; oneDNN accumulates in float32. Throws where oneDNN has no bf16 kernel on this CPU.
     func bfloat16ForwardPrimitive(bias: Bool) throws -> Primitive {
         var desc = dnnl_convolution_desc_t()
-        var src = MemoryDesc.any(self.src, dnnl_bf16).raw, wei = MemoryDesc.any(weights, dnnl_bf16).raw
+        var src = MemoryDesc.any(self.src, dnnl_bf16).raw
+        var wei = MemoryDesc.any(weights, dnnl_bf16).raw
         var dst = MemoryDesc.any(self.dst, dnnl_bf16).raw
         let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([self.dst[1]]).raw : nil
         try withOptionalPointer(to: biasMD) { b in
-            try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, b,
-                                                                 &dst, strides, dilates, padL, padR),
-                      "bf16 convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+            try check(
+                dnnl_dilated_convolution_forward_desc_init(
+                    &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, b,
+                    &dst, strides, dilates, padL, padR),
+                "bf16 convolution forward", "dnnl_dilated_convolution_forward_desc_init")
         }
         return try Primitive("bf16 convolution forward", desc: &desc)
     }
@@ -76,10 +80,16 @@ extension DNNLBackend {
     func bfloat16Conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Conv2dParameters) -> Tensor? {
         guard DNNLCapabilities.hasBFloat16, weight.dtype == .bfloat16, x.layout == nil else { return nil }
         let g = ConvGeometryDNNL(input: x.shape, weight: weight.shape, p)
-        guard let f = cachedIfImplemented("conv.fwd.bf16\(bias != nil ? "+bias" : "")", g.key, { () throws -> Primitive in
-            try g.bfloat16ForwardPrimitive(bias: bias != nil)
-        }) else { return nil }
-        let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
+        guard
+            let f = cachedIfImplemented(
+                "conv.fwd.bf16\(bias != nil ? "+bias" : "")", g.key,
+                { () throws -> Primitive in
+                    try g.bfloat16ForwardPrimitive(bias: bias != nil)
+                })
+        else { return nil }
+        let srcMD = f.md(dnnl_query_src_md)
+        let weiMD = f.md(dnnl_query_weights_md)
+        let dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         var args: [Primitive.Arg] = [
             .init(DNNL_ARG_SRC, srcMD, reorder(x.storage, from: .plain(g.src, dnnl_bf16), to: srcMD)),
@@ -106,7 +116,9 @@ extension DNNLBackend {
     }
 
     /// Creates a primitive with the first algorithm of ``convAlgorithms(_:training:)`` that oneDNN implements.
-    func withConvAlgorithm(_ g: ConvGeometryDNNL, training: Bool, _ make: (dnnl_alg_kind_t) throws -> Primitive) throws -> Primitive {
+    func withConvAlgorithm(_ g: ConvGeometryDNNL, training: Bool, _ make: (dnnl_alg_kind_t) throws -> Primitive) throws
+        -> Primitive
+    {
         let algorithms = convAlgorithms(g, training: training)
         for a in algorithms.dropLast() {
             if let p = try? make(a) { return p }
@@ -119,16 +131,22 @@ extension DNNLBackend {
 
     /// The forward primitive (forward_training, so that it also serves as the backward
     /// primitives' hint), with or without bias, and optional post-ops for fused inference.
-    func convForwardPrimitive(_ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp] = [], training: Bool = false) -> Primitive {
+    func convForwardPrimitive(
+        _ g: ConvGeometryDNNL, bias: Bool, postOps: [DNNLAttributes.PostOp] = [], training: Bool = false
+    ) -> Primitive {
         cached("conv.fwd\(bias ? "+bias" : "")\(postOps)", g.key + [convAlgorithmKey, training ? 1 : 0]) {
             try withConvAlgorithm(g, training: training) { algorithm in
                 var desc = dnnl_convolution_desc_t()
-                var src = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, dst = MemoryDesc.any(g.dst).raw
+                var src = MemoryDesc.any(g.src).raw
+                var wei = MemoryDesc.any(g.weights).raw
+                var dst = MemoryDesc.any(g.dst).raw
                 let biasMD: dnnl_memory_desc_t? = bias ? MemoryDesc.plain([g.dst[1]]).raw : nil
                 try withOptionalPointer(to: biasMD) { b in
-                    try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, b, &dst,
-                                                                         g.strides, g.dilates, g.padL, g.padR),
-                              "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
+                    try check(
+                        dnnl_dilated_convolution_forward_desc_init(
+                            &desc, dnnl_forward_training, algorithm, &src, &wei, b, &dst,
+                            g.strides, g.dilates, g.padL, g.padR),
+                        "convolution forward", "dnnl_dilated_convolution_forward_desc_init")
                 }
                 let attr = postOps.isEmpty ? nil : try DNNLAttributes(postOps: postOps)
                 return try Primitive("convolution forward", desc: &desc, attr: attr)
@@ -146,7 +164,9 @@ extension DNNLBackend {
         if usesOwnWinograd(g) { return winogradConv2d(x, weight: weight, bias: bias, g) }
         let training = GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)
         let f = convForwardPrimitive(g, bias: bias != nil, training: training)
-        let srcMD = f.md(dnnl_query_src_md), weiMD = f.md(dnnl_query_weights_md), dstMD = f.md(dnnl_query_dst_md)
+        let srcMD = f.md(dnnl_query_src_md)
+        let weiMD = f.md(dnnl_query_weights_md)
+        let dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         var args: [Primitive.Arg] = [
             .init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)),
@@ -159,21 +179,31 @@ extension DNNLBackend {
     }
 
     // ∂L/∂x: a "transposed" convolution of ∂L/∂y with the same weights.
-    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor {
-        guard gradOutput.dtype == .float32 else { return reference.conv2dBackwardData(gradOutput, weight: weight, inputShape: inputShape, p) }
+    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters)
+        -> Tensor
+    {
+        guard gradOutput.dtype == .float32 else {
+            return reference.conv2dBackwardData(gradOutput, weight: weight, inputShape: inputShape, p)
+        }
         let g = ConvGeometryDNNL(input: inputShape, weight: weight.shape, p)
         if let dx = winogradBackwardData(gradOutput, weight: weight, g) { return dx }
         let b = cached("conv.bwd_data", g.key + [convAlgorithmKey]) {
             try withConvAlgorithm(g, training: true) { algorithm in
                 var desc = dnnl_convolution_desc_t()
-                var diffSrc = MemoryDesc.any(g.src).raw, wei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
-                try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, algorithm, &diffSrc, &wei, &diffDst,
-                                                                           g.strides, g.dilates, g.padL, g.padR),
-                          "convolution backward data", "dnnl_dilated_convolution_backward_data_desc_init")
+                var diffSrc = MemoryDesc.any(g.src).raw
+                var wei = MemoryDesc.any(g.weights).raw
+                var diffDst = MemoryDesc.any(g.dst).raw
+                try check(
+                    dnnl_dilated_convolution_backward_data_desc_init(
+                        &desc, algorithm, &diffSrc, &wei, &diffDst,
+                        g.strides, g.dilates, g.padL, g.padR),
+                    "convolution backward data", "dnnl_dilated_convolution_backward_data_desc_init")
                 return try Primitive("convolution backward data", desc: &desc, hint: convForwardHint(g, algorithm))
             }
         }
-        let diffDstMD = b.md(dnnl_query_diff_dst_md), weiMD = b.md(dnnl_query_weights_md), diffSrcMD = b.md(dnnl_query_diff_src_md)
+        let diffDstMD = b.md(dnnl_query_diff_dst_md)
+        let weiMD = b.md(dnnl_query_weights_md)
+        let diffSrcMD = b.md(dnnl_query_diff_src_md)
         let diffSrc = resultBuffer(diffSrcMD)
         orTrap {
             try b.execute([
@@ -186,20 +216,30 @@ extension DNNLBackend {
     }
 
     // ∂L/∂W: the correlation of the forward's input with ∂L/∂y (the op sums the bias gradient itself).
-    public func conv2dBackwardWeight(_ gradOutput: Tensor, input x: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
-        guard x.dtype == .float32 else { return reference.conv2dBackwardWeight(gradOutput, input: x, weightShape: weightShape, p) }
+    public func conv2dBackwardWeight(_ gradOutput: Tensor, input x: Tensor, weightShape: [Int], _ p: Conv2dParameters)
+        -> Tensor
+    {
+        guard x.dtype == .float32 else {
+            return reference.conv2dBackwardWeight(gradOutput, input: x, weightShape: weightShape, p)
+        }
         let g = ConvGeometryDNNL(input: x.shape, weight: weightShape, p)
         let b = cached("conv.bwd_weights", g.key + [convAlgorithmKey]) {
             try withConvAlgorithm(g, training: true) { algorithm in
                 var desc = dnnl_convolution_desc_t()
-                var src = MemoryDesc.any(g.src).raw, diffWei = MemoryDesc.any(g.weights).raw, diffDst = MemoryDesc.any(g.dst).raw
-                try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, algorithm, &src, &diffWei, nil, &diffDst,
-                                                                              g.strides, g.dilates, g.padL, g.padR),
-                          "convolution backward weights", "dnnl_dilated_convolution_backward_weights_desc_init")
+                var src = MemoryDesc.any(g.src).raw
+                var diffWei = MemoryDesc.any(g.weights).raw
+                var diffDst = MemoryDesc.any(g.dst).raw
+                try check(
+                    dnnl_dilated_convolution_backward_weights_desc_init(
+                        &desc, algorithm, &src, &diffWei, nil, &diffDst,
+                        g.strides, g.dilates, g.padL, g.padR),
+                    "convolution backward weights", "dnnl_dilated_convolution_backward_weights_desc_init")
                 return try Primitive("convolution backward weights", desc: &desc, hint: convForwardHint(g, algorithm))
             }
         }
-        let srcMD = b.md(dnnl_query_src_md), diffDstMD = b.md(dnnl_query_diff_dst_md), diffWeiMD = b.md(dnnl_query_diff_weights_md)
+        let srcMD = b.md(dnnl_query_src_md)
+        let diffDstMD = b.md(dnnl_query_diff_dst_md)
+        let diffWeiMD = b.md(dnnl_query_diff_weights_md)
         let diffWei = resultBuffer(diffWeiMD)
         orTrap {
             try b.execute([
@@ -224,10 +264,14 @@ extension ConvGeometryDNNL {
     /// primitive's hint, or a probe of what oneDNN does on this CPU (``DNNLCapabilities``).
     func uncachedForwardPrimitive(_ algorithm: dnnl_alg_kind_t, name: String) throws -> Primitive {
         var desc = dnnl_convolution_desc_t()
-        var src = MemoryDesc.any(self.src).raw, wei = MemoryDesc.any(weights).raw, dst = MemoryDesc.any(self.dst).raw
-        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &wei, nil, &dst,
-                                                             strides, dilates, padL, padR),
-                  name, "dnnl_dilated_convolution_forward_desc_init")
+        var src = MemoryDesc.any(self.src).raw
+        var wei = MemoryDesc.any(weights).raw
+        var dst = MemoryDesc.any(self.dst).raw
+        try check(
+            dnnl_dilated_convolution_forward_desc_init(
+                &desc, dnnl_forward_training, algorithm, &src, &wei, nil, &dst,
+                strides, dilates, padL, padR),
+            name, "dnnl_dilated_convolution_forward_desc_init")
         return try Primitive(name, desc: &desc)
     }
 }

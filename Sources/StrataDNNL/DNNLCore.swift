@@ -3,9 +3,9 @@
 // types, so a move to oneDNN 3.x (which changed the descriptor API) touches this file
 // and the op files' descriptor calls only.
 
-import _CDNNL
 import Foundation
 import StrataTensor
+import _CDNNL
 
 // MARK: Errors
 
@@ -27,8 +27,9 @@ public struct DNNLError: Error, CustomStringConvertible {
 @inline(__always)
 func check(_ status: dnnl_status_t, _ primitive: @autoclosure () -> String, _ call: StaticString) throws {
     if status != dnnl_success {
-        throw DNNLError(primitive: primitive(), call: "\(call)", status: String(cString: dnnl_status2str(status)),
-                        isUnimplemented: status == dnnl_unimplemented)
+        throw DNNLError(
+            primitive: primitive(), call: "\(call)", status: String(cString: dnnl_status2str(status)),
+            isUnimplemented: status == dnnl_unimplemented)
     }
 }
 
@@ -57,8 +58,9 @@ final class DNNLEngine: @unchecked Sendable {
         handle = engine!
         var attr: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&attr), "primitive attributes", "dnnl_primitive_attr_create")
-        try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "primitive attributes",
-                  "dnnl_primitive_attr_set_scratchpad_mode")
+        try check(
+            dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "primitive attributes",
+            "dnnl_primitive_attr_set_scratchpad_mode")
         defaultAttr = attr!
     }
 
@@ -76,8 +78,9 @@ final class DNNLAttributes {
         var attr: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&attr), "primitive attributes", "dnnl_primitive_attr_create")
         handle = attr!
-        try check(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "primitive attributes",
-                  "dnnl_primitive_attr_set_scratchpad_mode")
+        try check(
+            dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "primitive attributes",
+            "dnnl_primitive_attr_set_scratchpad_mode")
     }
 
     /// Post-ops applied to the primitive's result in order: `sum` adds the destination's
@@ -93,8 +96,10 @@ final class DNNLAttributes {
         for op in postOps {
             switch op {
             case .sum: try check(dnnl_post_ops_append_sum(ops, 1), "post-ops", "dnnl_post_ops_append_sum")
-            case .relu: try check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, Self.nanPreservingReLUSlope, 0), "post-ops",
-                                  "dnnl_post_ops_append_eltwise")
+            case .relu:
+                try check(
+                    dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, Self.nanPreservingReLUSlope, 0), "post-ops",
+                    "dnnl_post_ops_append_eltwise")
             }
         }
         try check(dnnl_primitive_attr_set_post_ops(handle, ops), "post-ops", "dnnl_primitive_attr_set_post_ops")
@@ -121,8 +126,11 @@ struct MemoryDesc {
     init(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) {
         var md = dnnl_memory_desc_t()
         let d = dims.map { Int64($0) }
-        orTrap { try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory descriptor \(dims)",
-                           "dnnl_memory_desc_init_by_tag") }
+        orTrap {
+            try check(
+                dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory descriptor \(dims)",
+                "dnnl_memory_desc_init_by_tag")
+        }
         raw = md
     }
 
@@ -132,7 +140,9 @@ struct MemoryDesc {
     }
 
     /// "Let the primitive choose" (`format_tag_any`): it picks a blocked layout such as `nChw16c`.
-    static func any(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc { MemoryDesc(dims, dnnl_format_tag_any, type) }
+    static func any(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc {
+        MemoryDesc(dims, dnnl_format_tag_any, type)
+    }
 
     /// The Strata dtype of this descriptor's elements, or nil for a type Strata does not store (u8, s8).
     var dtype: DType? { DType(dnnl: raw.data_type) }
@@ -151,13 +161,16 @@ struct MemoryDesc {
     /// Bytes a buffer in this layout needs (blocked layouts pad channels to the block size).
     var byteCount: Int { Int(withUnsafePointer(to: raw) { dnnl_memory_desc_get_size($0) }) }
 
-    var dims: [Int] { withUnsafeBytes(of: raw.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(raw.ndims))).map(Int.init) } }
+    var dims: [Int] {
+        withUnsafeBytes(of: raw.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(raw.ndims))).map(Int.init) }
+    }
 
     /// Whether the descriptor is empty (a primitive without, say, a workspace returns a zero one).
     var isZero: Bool { raw.ndims == 0 }
 
     static func == (a: MemoryDesc, b: MemoryDesc) -> Bool {
-        withUnsafePointer(to: a.raw) { pa in withUnsafePointer(to: b.raw) { pb in dnnl_memory_desc_equal(pa, pb) != 0 } }
+        withUnsafePointer(to: a.raw) { pa in withUnsafePointer(to: b.raw) { pb in dnnl_memory_desc_equal(pa, pb) != 0 }
+        }
     }
 
     /// A hashable identity of the layout (the descriptor's bytes), for caches.
@@ -194,7 +207,9 @@ struct MemoryDesc {
     /// last channel block); nil for any other layout.
     var channelBlock: Int? {
         let d = dims
-        guard d.count == 4, isBlocked, raw.format_desc.blocking.inner_nblks == 1, raw.format_desc.blocking.inner_idxs.0 == 1 else {
+        guard d.count == 4, isBlocked, raw.format_desc.blocking.inner_nblks == 1,
+            raw.format_desc.blocking.inner_idxs.0 == 1
+        else {
             return nil
         }
         let block = Int(raw.format_desc.blocking.inner_blks.0)
@@ -219,7 +234,8 @@ struct MemoryDesc {
         guard isPadded else { return }
         if let block = channelBlock {
             let d = dims
-            let blocks = (d[1] + block - 1) / block, plane = d[2] * d[3] * block
+            let blocks = (d[1] + block - 1) / block
+            let plane = d[2] * d[3] * block
             let p = buffer.typed(Float.self)
             for image in 0..<d[0] { (p + (image * blocks + blocks - 1) * plane).update(repeating: 0, count: plane) }
             return
@@ -232,7 +248,9 @@ struct MemoryDesc {
         withUnsafeBytes(of: raw.dims) { d in
             withUnsafeBytes(of: raw.padded_dims) { p in
                 let n = Int(raw.ndims)
-                return !zip(d.bindMemory(to: Int64.self).prefix(n), p.bindMemory(to: Int64.self).prefix(n)).allSatisfy { $0 == $1 }
+                return !zip(d.bindMemory(to: Int64.self).prefix(n), p.bindMemory(to: Int64.self).prefix(n)).allSatisfy {
+                    $0 == $1
+                }
             }
         }
     }
@@ -292,7 +310,9 @@ public enum DNNLCapabilities {
     /// batch-1 concatenation writing) uses this block and no other.
     public static let channelBlock: Int = {
         let g = ConvGeometryDNNL(input: [2, 64, 8, 8], weight: [64, 64, 3, 3], Conv2dParameters(padding: 1))
-        guard let p = try? convolutionProbe(g, dnnl_convolution_direct), let block = p.md(dnnl_query_src_md).channelBlock else {
+        guard let p = try? convolutionProbe(g, dnnl_convolution_direct),
+            let block = p.md(dnnl_query_src_md).channelBlock
+        else {
             return 8
         }
         return block
@@ -358,7 +378,9 @@ typealias Buffer = TensorStorage
 extension TensorStorage {
     /// A 64-byte aligned buffer of at least `bytes` bytes (counted in elements of `dtype`); large
     /// ones come from the ``BufferPool``.
-    static func bytes(_ bytes: Int, dtype: DType = .float32) -> TensorStorage { BufferPool.storage(bytes: bytes, dtype: dtype) }
+    static func bytes(_ bytes: Int, dtype: DType = .float32) -> TensorStorage {
+        BufferPool.storage(bytes: bytes, dtype: dtype)
+    }
 }
 
 // MARK: Primitives
@@ -375,11 +397,13 @@ final class Primitive: @unchecked Sendable {
 
     /// Creates a primitive from an operation descriptor (`dnnl_convolution_desc_t`, ...).
     /// `hint` is the forward primitive a backward one is created for.
-    convenience init(_ name: String, desc: UnsafeRawPointer, attr: DNNLAttributes? = nil, hint: Primitive? = nil) throws {
+    convenience init(_ name: String, desc: UnsafeRawPointer, attr: DNNLAttributes? = nil, hint: Primitive? = nil) throws
+    {
         let engine = DNNLEngine.shared
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pd, desc, attr?.handle ?? engine.defaultAttr, engine.handle, hint?.pd),
-                  name, "dnnl_primitive_desc_create")
+        try check(
+            dnnl_primitive_desc_create(&pd, desc, attr?.handle ?? engine.defaultAttr, engine.handle, hint?.pd),
+            name, "dnnl_primitive_desc_create")
         try self.init(name, pd: pd!, hint: hint)
     }
 
@@ -389,8 +413,9 @@ final class Primitive: @unchecked Sendable {
         var pd: dnnl_primitive_desc_t?
         var (s, d) = (source.raw, destination.raw)
         let name = "reorder \(source.formatDescription) → \(destination.formatDescription)"
-        try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &d, engine.handle, engine.defaultAttr),
-                  name, "dnnl_reorder_primitive_desc_create")
+        try check(
+            dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &d, engine.handle, engine.defaultAttr),
+            name, "dnnl_reorder_primitive_desc_create")
         try self.init(name, pd: pd!, hint: nil)
     }
 
@@ -424,7 +449,9 @@ final class Primitive: @unchecked Sendable {
     /// oneDNN's name of the chosen implementation ("jit:avx512_core", "gemm:jit", ...).
     var implementation: String {
         var info: UnsafePointer<CChar>?
-        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else { return "?" }
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else {
+            return "?"
+        }
         return String(cString: info)
     }
 
@@ -433,7 +460,9 @@ final class Primitive: @unchecked Sendable {
         let kind: Int32
         let md: MemoryDesc
         let buffer: Buffer
-        init(_ kind: Int32, _ md: MemoryDesc, _ buffer: Buffer) { (self.kind, self.md, self.buffer) = (kind, md, buffer) }
+        init(_ kind: Int32, _ md: MemoryDesc, _ buffer: Buffer) {
+            (self.kind, self.md, self.buffer) = (kind, md, buffer)
+        }
     }
 
     /// Runs the primitive to completion on the calling thread (and oneDNN's OpenMP threads).
@@ -454,15 +483,18 @@ final class Primitive: @unchecked Sendable {
             execArgs.append(dnnl_exec_arg_t(arg: kind, memory: m))
         }
         for a in args {
-            precondition(a.buffer.count * a.buffer.dtype.byteCount >= a.md.byteCount,
-                         "StrataDNNL: \(name): buffer for argument \(a.kind) is smaller than its layout")
+            precondition(
+                a.buffer.count * a.buffer.dtype.byteCount >= a.md.byteCount,
+                "StrataDNNL: \(name): buffer for argument \(a.kind) is smaller than its layout")
             try add(a.kind, a.md, a.buffer.pointer)
         }
         if !scratchpad.isZero {
             try add(DNNL_ARG_SCRATCHPAD, scratchpad, context.scratch(scratchpad.byteCount))
         }
         try withExtendedLifetime(args) {
-            try check(dnnl_primitive_execute(handle, context.stream, Int32(execArgs.count), execArgs), name, "dnnl_primitive_execute")
+            try check(
+                dnnl_primitive_execute(handle, context.stream, Int32(execArgs.count), execArgs), name,
+                "dnnl_primitive_execute")
             try check(dnnl_stream_wait(context.stream), name, "dnnl_stream_wait")
         }
     }
@@ -477,8 +509,11 @@ final class ExecutionContext: @unchecked Sendable {
 
     private init() {
         var s: dnnl_stream_t?
-        orTrap { try check(dnnl_stream_create(&s, DNNLEngine.shared.handle, dnnl_stream_default_flags.rawValue), "stream",
-                           "dnnl_stream_create") }
+        orTrap {
+            try check(
+                dnnl_stream_create(&s, DNNLEngine.shared.handle, dnnl_stream_default_flags.rawValue), "stream",
+                "dnnl_stream_create")
+        }
         stream = s!
     }
 
@@ -501,12 +536,14 @@ final class ExecutionContext: @unchecked Sendable {
     nonisolated(unsafe) private static var free: [ExecutionContext] = []
 
     static func acquire() -> ExecutionContext {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return free.popLast() ?? ExecutionContext()
     }
 
     static func release(_ c: ExecutionContext) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         free.append(c)
     }
 }

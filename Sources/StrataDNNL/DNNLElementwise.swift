@@ -1,9 +1,9 @@
 // The memory-bound ops between the fat kernels, on oneDNN so that they run in the tensors'
 // own layouts, on all threads (OpenMP, like the rest), and without a Swift loop per element.
 
-import _CDNNL
 import Dispatch
 import StrataTensor
+import _CDNNL
 
 extension DNNLBackend {
     // MARK: ReLU
@@ -16,14 +16,18 @@ extension DNNLBackend {
         var desc = dnnl_eltwise_desc_t()
         var d = data.raw
         if forward {
-            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &d,
-                                                     DNNLAttributes.nanPreservingReLUSlope, 0),
-                      "ReLU forward", "dnnl_eltwise_forward_desc_init")
+            try check(
+                dnnl_eltwise_forward_desc_init(
+                    &desc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &d,
+                    DNNLAttributes.nanPreservingReLUSlope, 0),
+                "ReLU forward", "dnnl_eltwise_forward_desc_init")
         } else {
             var dd = (diff ?? data).raw
-            try check(dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &dd, &d,
-                                                      DNNLAttributes.nanPreservingReLUSlope, 0),
-                      "ReLU backward", "dnnl_eltwise_backward_desc_init")
+            try check(
+                dnnl_eltwise_backward_desc_init(
+                    &desc, dnnl_eltwise_relu_use_dst_for_bwd, &dd, &d,
+                    DNNLAttributes.nanPreservingReLUSlope, 0),
+                "ReLU backward", "dnnl_eltwise_backward_desc_init")
         }
         return desc
     }
@@ -43,8 +47,12 @@ extension DNNLBackend {
     }
 
     public func reluBackward(_ gradOutput: Tensor, output y: Tensor) -> Tensor {
-        guard y.dtype == .float32, y.count > 0, (1...5).contains(y.rank) else { return reference.reluBackward(gradOutput, output: y) }
-        if y.count < 1 << 15 && y.layout == nil && gradOutput.layout == nil { return reference.reluBackward(gradOutput, output: y) }
+        guard y.dtype == .float32, y.count > 0, (1...5).contains(y.rank) else {
+            return reference.reluBackward(gradOutput, output: y)
+        }
+        if y.count < 1 << 15 && y.layout == nil && gradOutput.layout == nil {
+            return reference.reluBackward(gradOutput, output: y)
+        }
         let (dst, md) = currentLayout(y)
         let b = cached("relu.bwd", [], layouts: [md]) {
             var hintDesc = try reluDesc(md, forward: true)
@@ -54,8 +62,10 @@ extension DNNLBackend {
         }
         let diffSrc = resultBuffer(md)
         orTrap {
-            try b.execute([.init(DNNL_ARG_DST, md, dst), .init(DNNL_ARG_DIFF_DST, md, input(gradOutput, as: md)),
-                           .init(DNNL_ARG_DIFF_SRC, md, diffSrc)])
+            try b.execute([
+                .init(DNNL_ARG_DST, md, dst), .init(DNNL_ARG_DIFF_DST, md, input(gradOutput, as: md)),
+                .init(DNNL_ARG_DIFF_SRC, md, diffSrc),
+            ])
         }
         return output(diffSrc, md, shape: y.shape)
     }
@@ -73,14 +83,18 @@ extension DNNLBackend {
         let (src0, md) = currentLayout(first)
         let p = cached("add", [], layouts: [md]) {
             var desc = dnnl_binary_desc_t()
-            var m0 = md.raw, m1 = md.raw, d = md.raw
+            var m0 = md.raw
+            var m1 = md.raw
+            var d = md.raw
             try check(dnnl_binary_desc_init(&desc, dnnl_binary_add, &m0, &m1, &d), "add", "dnnl_binary_desc_init")
             return try Primitive("add", desc: &desc)
         }
         let dst = resultBuffer(md)
         orTrap {
-            try p.execute([.init(DNNL_ARG_SRC_0, md, src0), .init(DNNL_ARG_SRC_1, md, input(second, as: md)),
-                           .init(DNNL_ARG_DST, md, dst)])
+            try p.execute([
+                .init(DNNL_ARG_SRC_0, md, src0), .init(DNNL_ARG_SRC_1, md, input(second, as: md)),
+                .init(DNNL_ARG_DST, md, dst),
+            ])
         }
         return output(dst, md, shape: a.shape)
     }
@@ -107,13 +121,16 @@ extension DNNLBackend {
             var pd: dnnl_primitive_desc_t?
             var dst = MemoryDesc.any(outShape).raw
             let srcs = mds.map(\.raw)
-            try check(dnnl_concat_primitive_desc_create(&pd, &dst, Int32(srcs.count), 1, srcs, engine.defaultAttr, engine.handle),
-                      "concat", "dnnl_concat_primitive_desc_create")
+            try check(
+                dnnl_concat_primitive_desc_create(
+                    &pd, &dst, Int32(srcs.count), 1, srcs, engine.defaultAttr, engine.handle),
+                "concat", "dnnl_concat_primitive_desc_create")
             return try Primitive("concat", pd: pd!)
         }
         let dstMD = p.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
-        var args: [Primitive.Arg] = inputs.enumerated().map { i, t in .init(DNNL_ARG_MULTIPLE_SRC + Int32(i), t.1, t.0) }
+        var args: [Primitive.Arg] = inputs.enumerated().map { i, t in .init(DNNL_ARG_MULTIPLE_SRC + Int32(i), t.1, t.0)
+        }
         args.append(.init(DNNL_ARG_DST, dstMD, dst))
         orTrap { try p.execute(args) }
         return output(dst, dstMD, shape: outShape)
@@ -124,10 +141,15 @@ extension DNNLBackend {
     /// oneDNN 2.6 then picks a row-major result, which the next kernel converted back; here each
     /// output block gathers its lanes from the parts in one pass. Nil (concatenate with oneDNN)
     /// when every part starts on a block.
-    func concatenateBlocked(_ tensors: [Tensor], outShape: [Int], block: Int = DNNLCapabilities.channelBlock) -> Tensor? {
+    func concatenateBlocked(_ tensors: [Tensor], outShape: [Int], block: Int = DNNLCapabilities.channelBlock) -> Tensor?
+    {
         let sizes = tensors.map { $0.shape[1] }
-        var offsets: [Int] = [], total = 0
-        for size in sizes { offsets.append(total); total += size }
+        var offsets: [Int] = []
+        var total = 0
+        for size in sizes {
+            offsets.append(total)
+            total += size
+        }
         guard offsets.contains(where: { $0 % block != 0 }) else { return nil }
         // A part in another layout (a dense block's input: the stem's or a transition's output) is converted first.
         let parts = tensors.map { input($0, as: .channelBlocked($0.shape, block: block)) }
@@ -153,7 +175,8 @@ extension DNNLBackend {
         let sources = parts.map { $0.typed(Float.self) }
         let partBlocks = sizes.map { ($0 + block - 1) / block }
         let (n, hw) = (outShape[0], outShape[2] * outShape[3])
-        let work = n * outBlocks, threads = max(1, min(DNNLThreads.count, work))
+        let work = n * outBlocks
+        let threads = max(1, min(DNNLThreads.count, work))
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             for item in stride(from: t, to: work, by: threads) {
                 let (image, b) = (item / outBlocks, item % outBlocks)
@@ -163,7 +186,9 @@ extension DNNLBackend {
                     let s = sources[r.part] + ((image * partBlocks[r.part] + r.block) * hw) * block + r.sourceLane
                     for p in 0..<hw { (d + p * block + r.lane).update(from: s + p * block, count: r.count) }
                 }
-                if filled < block { for p in 0..<hw { (d + p * block + filled).update(repeating: 0, count: block - filled) } }
+                if filled < block {
+                    for p in 0..<hw { (d + p * block + filled).update(repeating: 0, count: block - filled) }
+                }
             }
         }
         withExtendedLifetime(parts) {}
@@ -176,7 +201,9 @@ extension DNNLBackend {
     // (Reordering each part from a strided view into a padded blocked layout measured 3× slower:
     // oneDNN's generic reorder handles padded layouts at ~1.6 GB/s.)
     public func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor] {
-        guard x.dtype == .float32, x.rank == 4, axis == 1, sizes.count > 1 else { return reference.split(x, axis: axis, sizes: sizes) }
+        guard x.dtype == .float32, x.rank == 4, axis == 1, sizes.count > 1 else {
+            return reference.split(x, axis: axis, sizes: sizes)
+        }
         let (data, md) = currentLayout(x)
         if let block = md.channelBlock { return splitBlocked(data, shape: x.shape, sizes: sizes, block: block) }
         let whole = reorder(data, from: md, to: .plain(x.shape))
@@ -184,7 +211,8 @@ extension DNNLBackend {
         var offset = 0
         let parts = sizes.map { size -> Tensor in
             let out = Buffer.bytes(n * size * hw * x.dtype.byteCount, dtype: x.dtype)
-            let src = whole.typed(Float.self), dst = out.typed(Float.self)
+            let src = whole.typed(Float.self)
+            let dst = out.typed(Float.self)
             for image in 0..<n {
                 (dst + image * size * hw).update(from: src + (image * c + offset) * hw, count: size * hw)
             }
@@ -209,22 +237,26 @@ extension DNNLBackend {
             let md = MemoryDesc.channelBlocked(partShape, block: block)
             let out = Buffer.bytes(md.byteCount)
             let dst = out.typed(Float.self)
-            let blocks = (size + block - 1) / block, first = offset
-            let work = n * blocks, threads = max(1, min(DNNLThreads.count, work))
+            let blocks = (size + block - 1) / block
+            let first = offset
+            let work = n * blocks
+            let threads = max(1, min(DNNLThreads.count, work))
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 for item in stride(from: t, to: work, by: threads) {
                     let (image, partBlock) = (item / blocks, item % blocks)
-                    let channel = first + partBlock * block               // source channel of lane 0
-                    let lanes = min(block, size - partBlock * block)      // real channels in this block
+                    let channel = first + partBlock * block // source channel of lane 0
+                    let lanes = min(block, size - partBlock * block) // real channels in this block
                     let shift = channel % block
-                    let fromFirst = min(lanes, block - shift)             // lanes from source block channel / block
+                    let fromFirst = min(lanes, block - shift) // lanes from source block channel / block
                     let s0 = src + (image * sourceBlocks + channel / block) * hw * block + shift
                     let s1 = src + (image * sourceBlocks + channel / block + 1) * hw * block
                     let d = dst + item * hw * block
                     for p in 0..<hw {
                         let cell = d + p * block
                         cell.update(from: s0 + p * block, count: fromFirst)
-                        if lanes > fromFirst { (cell + fromFirst).update(from: s1 + p * block, count: lanes - fromFirst) }
+                        if lanes > fromFirst {
+                            (cell + fromFirst).update(from: s1 + p * block, count: lanes - fromFirst)
+                        }
                         if lanes < block { (cell + lanes).update(repeating: 0, count: block - lanes) }
                     }
                 }

@@ -1,8 +1,8 @@
 // Tensors kept in oneDNN's layouts between primitives, and the reorders that convert them.
 
-import _CDNNL
 import Foundation
 import StrataTensor
+import _CDNNL
 
 /// A tensor layout chosen by a oneDNN primitive (usually `nChw16c` on AVX-512 or `nChw8c` on
 /// AVX2: channels in blocks of 16 or 8, padded with zeros). Tensors in it convert to row-major when Swift code reads them.
@@ -35,7 +35,8 @@ enum Reorders {
 
     static func primitive(from: MemoryDesc, to: MemoryDesc) -> Primitive {
         let key = Key(from: from.key, to: to.key)
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let hit = cache[key] { return hit }
         let p = orTrap { try Primitive(reorderFrom: from, to: to) }
         cache[key] = p
@@ -47,7 +48,7 @@ enum Reorders {
         if from == to { return buffer }
         let out = Buffer.bytes(to.byteCount)
         // Not every reorder writes the padding of a padded layout; it must read as zeros.
-        if PaddedChannelBlocks.convert(buffer, from: from, into: out, to: to) { return out }   // writes the padding too
+        if PaddedChannelBlocks.convert(buffer, from: from, into: out, to: to) { return out } // writes the padding too
         to.zeroPadding(out)
         convert(buffer, from: from, into: out, to: to)
         return out
@@ -68,16 +69,24 @@ enum Reorders {
 enum PaddedChannelBlocks {
     static func convert(_ buffer: Buffer, from: MemoryDesc, into destination: Buffer, to: MemoryDesc) -> Bool {
         let dims = from.dims
-        guard dims.count == 4, to.dims == dims, from.raw.data_type == dnnl_f32, to.raw.data_type == dnnl_f32 else { return false }
+        guard dims.count == 4, to.dims == dims, from.raw.data_type == dnnl_f32, to.raw.data_type == dnnl_f32 else {
+            return false
+        }
         let plain = MemoryDesc.plain(dims)
-        let toPlain: Bool, block: Int
-        if let b = from.channelBlock, to == plain { (toPlain, block) = (true, b) }
-        else if let b = to.channelBlock, from == plain { (toPlain, block) = (false, b) }
-        else { return false }
+        let toPlain: Bool
+        let block: Int
+        if let b = from.channelBlock, to == plain {
+            (toPlain, block) = (true, b)
+        } else if let b = to.channelBlock, from == plain {
+            (toPlain, block) = (false, b)
+        } else {
+            return false
+        }
         guard dims[1] % block != 0 else { return false }
         let (n, c, hw) = (dims[0], dims[1], dims[2] * dims[3])
         let blocks = (c + block - 1) / block
-        let b = (toPlain ? buffer : destination).typed(Float.self), p = (toPlain ? destination : buffer).typed(Float.self)
+        let b = (toPlain ? buffer : destination).typed(Float.self)
+        let p = (toPlain ? destination : buffer).typed(Float.self)
         let work = n * blocks
         let threads = max(1, min(DNNLThreads.count, work))
         DispatchQueue.concurrentPerform(iterations: threads) { t in

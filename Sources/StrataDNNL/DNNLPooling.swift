@@ -1,8 +1,8 @@
 // Max, average and adaptive-average pooling: forward and backward side by side.
 
-import _CDNNL
 import Dispatch
 import StrataTensor
+import _CDNNL
 
 /// The oneDNN view of one pooling: PyTorch's ceil mode becomes extra right/bottom padding
 /// (oneDNN derives the output size from the padding, not from a rounding mode).
@@ -23,7 +23,8 @@ struct PoolGeometryDNNL {
         func right(_ size: Int, _ k: Int, _ s: Int, _ pad: Int, _ out: Int) -> Int {
             (size + 2 * pad - k) / s + 1 >= out ? pad : (out - 1) * s + k - size - pad
         }
-        let rh = right(input[2], p.kernelH, p.strideH, p.padH, oh), rw = right(input[3], p.kernelW, p.strideW, p.padW, ow)
+        let rh = right(input[2], p.kernelH, p.strideH, p.padH, oh)
+        let rw = right(input[3], p.kernelW, p.strideW, p.padW, ow)
         padR = [Int64(rh), Int64(rw)]
         ceilOverhang = rh > p.padH || rw > p.padW
     }
@@ -34,26 +35,35 @@ struct PoolGeometryDNNL {
 extension DNNLBackend {
     /// `src` is the input's layout (forward) or the one ∂x is wanted in (backward); `dst` the
     /// output's (`any` in the forward: pooling keeps its input's layout).
-    private func poolDesc(_ g: PoolGeometryDNNL, src: MemoryDesc, dst: MemoryDesc, forward: Bool, prop: dnnl_prop_kind_t,
-                          alg: dnnl_alg_kind_t) throws -> dnnl_pooling_v2_desc_t {
+    private func poolDesc(
+        _ g: PoolGeometryDNNL, src: MemoryDesc, dst: MemoryDesc, forward: Bool, prop: dnnl_prop_kind_t,
+        alg: dnnl_alg_kind_t
+    ) throws -> dnnl_pooling_v2_desc_t {
         var desc = dnnl_pooling_v2_desc_t()
-        var src = src.raw, dst = dst.raw
+        var src = src.raw
+        var dst = dst.raw
         let dilation: [Int64] = [0, 0]
         if forward {
-            try check(dnnl_pooling_v2_forward_desc_init(&desc, prop, alg, &src, &dst, g.strides, g.kernel, dilation, g.padL, g.padR),
-                      "pooling forward", "dnnl_pooling_v2_forward_desc_init")
+            try check(
+                dnnl_pooling_v2_forward_desc_init(
+                    &desc, prop, alg, &src, &dst, g.strides, g.kernel, dilation, g.padL, g.padR),
+                "pooling forward", "dnnl_pooling_v2_forward_desc_init")
         } else {
-            try check(dnnl_pooling_v2_backward_desc_init(&desc, alg, &src, &dst, g.strides, g.kernel, dilation, g.padL, g.padR),
-                      "pooling backward", "dnnl_pooling_v2_backward_desc_init")
+            try check(
+                dnnl_pooling_v2_backward_desc_init(
+                    &desc, alg, &src, &dst, g.strides, g.kernel, dilation, g.padL, g.padR),
+                "pooling backward", "dnnl_pooling_v2_backward_desc_init")
         }
         return desc
     }
 
     /// Forward pooling primitive for input layout `src`; nil when oneDNN has no kernel for this case.
-    private func poolForward(_ g: PoolGeometryDNNL, src: MemoryDesc, alg: dnnl_alg_kind_t, training: Bool) -> Primitive? {
+    private func poolForward(_ g: PoolGeometryDNNL, src: MemoryDesc, alg: dnnl_alg_kind_t, training: Bool) -> Primitive?
+    {
         cachedIfImplemented("pool.fwd\(alg.rawValue)\(training ? ".train" : "")", g.key, layouts: [src]) {
-            var desc = try poolDesc(g, src: src, dst: .any(g.dst), forward: true,
-                                    prop: training ? dnnl_forward_training : dnnl_forward_inference, alg: alg)
+            var desc = try poolDesc(
+                g, src: src, dst: .any(g.dst), forward: true,
+                prop: training ? dnnl_forward_training : dnnl_forward_inference, alg: alg)
             return try Primitive("pooling forward", desc: &desc)
         }
     }
@@ -62,7 +72,8 @@ extension DNNLBackend {
     private func poolBackward(_ g: PoolGeometryDNNL, diffDst: MemoryDesc, alg: dnnl_alg_kind_t) -> Primitive? {
         cachedIfImplemented("pool.bwd\(alg.rawValue)", g.key, layouts: [diffDst]) {
             let diffSrc = diffDst.sameKind(dims: g.src)
-            var hintDesc = try poolDesc(g, src: diffSrc, dst: diffDst, forward: true, prop: dnnl_forward_training, alg: alg)
+            var hintDesc = try poolDesc(
+                g, src: diffSrc, dst: diffDst, forward: true, prop: dnnl_forward_training, alg: alg)
             let hint = try Primitive("pooling forward (hint)", desc: &hintDesc)
             var desc = try poolDesc(g, src: diffSrc, dst: diffDst, forward: false, prop: dnnl_backward_data, alg: alg)
             return try Primitive("pooling backward", desc: &desc, hint: hint)
@@ -82,7 +93,8 @@ extension DNNLBackend {
         guard let f = poolForward(g, src: currentLayout(x).1, alg: dnnl_pooling_max, training: training) else {
             return reference.maxPool2d(x, p)
         }
-        let srcMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md)
+        let srcMD = f.md(dnnl_query_src_md)
+        let dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         let source = input(x, as: srcMD)
         var args: [Primitive.Arg] = [.init(DNNL_ARG_SRC, srcMD, source), .init(DNNL_ARG_DST, dstMD, dst)]
@@ -90,7 +102,9 @@ extension DNNLBackend {
         let workspace = training ? Buffer.bytes(wsMD.byteCount) : nil
         if let workspace { args.append(.init(DNNL_ARG_WORKSPACE, wsMD, workspace)) }
         orTrap { try f.execute(args) }
-        if !training && Self.containsNaN(source, count: srcMD.byteCount / 4) { propagateNaN(into: dst, dstMD, src: source, srcMD, g) }
+        if !training && Self.containsNaN(source, count: srcMD.byteCount / 4) {
+            propagateNaN(into: dst, dstMD, src: source, srcMD, g)
+        }
         let y = output(dst, dstMD, shape: g.dst)
         guard let workspace else { return (y, .zeros([0], dtype: .int32)) }
         return (y, flatIndices(workspace: workspace, wsMD, g, p))
@@ -99,12 +113,14 @@ extension DNNLBackend {
     /// Whether any of the first `count` floats is NaN: one vectorized read pass, split over threads
     /// (≈ 1% of GoogLeNet's inference step, the model with the most max pooling).
     static func containsNaN(_ buffer: Buffer, count: Int) -> Bool {
-        let p = buffer.typed(Float.self), chunk = 1 << 16
+        let p = buffer.typed(Float.self)
+        let chunk = 1 << 16
         let chunks = (count + chunk - 1) / chunk
         let found = UnsafeMutablePointer<Bool>.allocate(capacity: max(chunks, 1))
         defer { found.deallocate() }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let start = c * chunk, end = min(count, start + chunk)
+            let start = c * chunk
+            let end = min(count, start + chunk)
             var mask = SIMD8<Int32>(repeating: 0)
             var i = start
             while i + 8 <= end {
@@ -113,7 +129,10 @@ extension DNNLBackend {
                 i += 8
             }
             var nan = mask != SIMD8<Int32>(repeating: 0)
-            while i < end { nan = nan || p[i].isNaN; i += 1 }
+            while i < end {
+                nan = nan || p[i].isNaN
+                i += 1
+            }
             found[c] = nan
         }
         return (0..<chunks).contains { found[$0] }
@@ -124,12 +143,16 @@ extension DNNLBackend {
     /// input has a NaN (checked first, one read pass), an average pooling of the same windows is NaN
     /// exactly where PyTorch's max is (a sum with a NaN is NaN), and its NaNs are copied into the result.
     /// Left out in training, where a NaN input makes the loss non-finite and training stops anyway.
-    private func propagateNaN(into dst: Buffer, _ dstMD: MemoryDesc, src: Buffer, _ srcMD: MemoryDesc, _ g: PoolGeometryDNNL) {
+    private func propagateNaN(
+        into dst: Buffer, _ dstMD: MemoryDesc, src: Buffer, _ srcMD: MemoryDesc, _ g: PoolGeometryDNNL
+    ) {
         guard let a = poolForward(g, src: srcMD, alg: dnnl_pooling_avg_exclude_padding, training: false),
-              a.md(dnnl_query_dst_md) == dstMD else { return }
+            a.md(dnnl_query_dst_md) == dstMD
+        else { return }
         let avg = resultBuffer(dstMD)
         orTrap { try a.execute([.init(DNNL_ARG_SRC, srcMD, src), .init(DNNL_ARG_DST, dstMD, avg)]) }
-        let count = dstMD.byteCount / 4, chunk = 1 << 16
+        let count = dstMD.byteCount / 4
+        let chunk = 1 << 16
         let (y, m) = (dst.typed(Float.self), avg.typed(Float.self))
         DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
             for i in c * chunk..<min(count, (c + 1) * chunk) where m[i].isNaN { y[i] = .nan }
@@ -139,7 +162,9 @@ extension DNNLBackend {
 
     /// Converts oneDNN's workspace (kernel offsets, u8 or s32, in the output's layout) into flat
     /// input-plane offsets.
-    private func flatIndices(workspace: Buffer, _ wsMD: MemoryDesc, _ g: PoolGeometryDNNL, _ p: Pool2dParameters) -> Tensor {
+    private func flatIndices(workspace: Buffer, _ wsMD: MemoryDesc, _ g: PoolGeometryDNNL, _ p: Pool2dParameters)
+        -> Tensor
+    {
         let type = wsMD.raw.data_type
         let plain = MemoryDesc.plain(g.dst, type)
         let ws = reorder(workspace, from: wsMD, to: plain)
@@ -190,26 +215,34 @@ extension DNNLBackend {
     public func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor {
         guard x.dtype == .float32 else { return reference.avgPool2d(x, p) }
         let g = PoolGeometryDNNL(input: x.shape, p)
-        guard let alg = avgAlgorithm(g, p), let f = poolForward(g, src: currentLayout(x).1, alg: alg, training: false) else {
+        guard let alg = avgAlgorithm(g, p), let f = poolForward(g, src: currentLayout(x).1, alg: alg, training: false)
+        else {
             return reference.avgPool2d(x, p)
         }
-        let srcMD = f.md(dnnl_query_src_md), dstMD = f.md(dnnl_query_dst_md)
+        let srcMD = f.md(dnnl_query_src_md)
+        let dstMD = f.md(dnnl_query_dst_md)
         let dst = resultBuffer(dstMD)
         orTrap { try f.execute([.init(DNNL_ARG_SRC, srcMD, input(x, as: srcMD)), .init(DNNL_ARG_DST, dstMD, dst)]) }
         return output(dst, dstMD, shape: g.dst)
     }
 
     public func avgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int], _ p: Pool2dParameters) -> Tensor {
-        guard gradOutput.dtype == .float32 else { return reference.avgPool2dBackward(gradOutput, inputShape: inputShape, p) }
-        let g = PoolGeometryDNNL(input: inputShape, p)
-        guard let alg = avgAlgorithm(g, p), let b = poolBackward(g, diffDst: currentLayout(gradOutput).1, alg: alg) else {
+        guard gradOutput.dtype == .float32 else {
             return reference.avgPool2dBackward(gradOutput, inputShape: inputShape, p)
         }
-        let diffDstMD = b.md(dnnl_query_diff_dst_md), diffSrcMD = b.md(dnnl_query_diff_src_md)
+        let g = PoolGeometryDNNL(input: inputShape, p)
+        guard let alg = avgAlgorithm(g, p), let b = poolBackward(g, diffDst: currentLayout(gradOutput).1, alg: alg)
+        else {
+            return reference.avgPool2dBackward(gradOutput, inputShape: inputShape, p)
+        }
+        let diffDstMD = b.md(dnnl_query_diff_dst_md)
+        let diffSrcMD = b.md(dnnl_query_diff_src_md)
         let diffSrc = resultBuffer(diffSrcMD)
         orTrap {
-            try b.execute([.init(DNNL_ARG_DIFF_DST, diffDstMD, input(gradOutput, as: diffDstMD)),
-                           .init(DNNL_ARG_DIFF_SRC, diffSrcMD, diffSrc)])
+            try b.execute([
+                .init(DNNL_ARG_DIFF_DST, diffDstMD, input(gradOutput, as: diffDstMD)),
+                .init(DNNL_ARG_DIFF_SRC, diffSrcMD, diffSrc),
+            ])
         }
         return output(diffSrc, diffSrcMD, shape: g.src)
     }
@@ -233,7 +266,9 @@ extension DNNLBackend {
     }
 
     public func adaptiveAvgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int]) -> Tensor {
-        guard gradOutput.dtype == .float32, let p = adaptiveAsPlain(inputShape, (gradOutput.shape[2], gradOutput.shape[3])) else {
+        guard gradOutput.dtype == .float32,
+            let p = adaptiveAsPlain(inputShape, (gradOutput.shape[2], gradOutput.shape[3]))
+        else {
             return reference.adaptiveAvgPool2dBackward(gradOutput, inputShape: inputShape)
         }
         return avgPool2dBackward(gradOutput, inputShape: inputShape, p)

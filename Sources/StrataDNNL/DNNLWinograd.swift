@@ -14,24 +14,31 @@
 //          M = V·U [36][T][Kp]       →  y [N, K, OH, OW] in nChw8c, + bias, + residual, ReLU
 // Tiles are processed in chunks whose V and M fit in the last-level cache.
 
-import _CDNNL
 import Dispatch
 import Foundation
 import StrataTensor
+import _CDNNL
 
 /// Transformed weights U for one weight buffer (the folded or reordered buffer a pending convolution holds).
 final class WinogradWeightCache: @unchecked Sendable {
-    private struct Entry { weak var source: TensorStorage?; let u: Buffer }
+    private struct Entry {
+        weak var source: TensorStorage?
+        let u: Buffer
+    }
     private let lock = NSLock()
     private var entries: [ObjectIdentifier: Entry] = [:]
 
     func get(_ source: TensorStorage, make: () -> Buffer) -> Buffer {
         let key = ObjectIdentifier(source)
         lock.lock()
-        if let e = entries[key], e.source === source { lock.unlock(); return e.u }
+        if let e = entries[key], e.source === source {
+            lock.unlock()
+            return e.u
+        }
         lock.unlock()
         let u = make()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if entries.count > 1024 { entries = entries.filter { $0.value.source != nil } }
         entries[key] = Entry(source: source, u: u)
         return u
@@ -49,7 +56,8 @@ extension DNNLBackend {
     /// weights (4× the weights) costs more than it saves: 512→512 1.8 → 3.6 ms.
     func usesOwnWinograd(_ g: ConvGeometryDNNL) -> Bool {
         guard convolutionAlgorithm != .direct, !DNNLCapabilities.hasWinograd, DNNLCapabilities.channelBlock == 8,
-              g.isWinogradCandidate, g.src[1] >= 32, g.dst[1] >= 64 else { return false }
+            g.isWinogradCandidate, g.src[1] >= 32, g.dst[1] >= 64
+        else { return false }
         let tiles = g.dst[0] * ((g.dst[2] + 3) / 4) * ((g.dst[3] + 3) / 4)
         return tiles >= 16
     }
@@ -73,8 +81,9 @@ extension DNNLBackend {
         let x = input(pc.input, as: .channelBlocked(g.src, block: 8))
         // The bias padded to whole blocks (zeros), so the last block loads as one SIMD8 value.
         let bias = pc.bias.map { Self.paddedBias($0, count: g.dst[1]) }
-        Self.winogradConvolution(x, u: u, bias: bias, dst: dst, geometry: g, accumulate: pc.residual != nil,
-                                 relu: pc.postOps.contains(.relu))
+        Self.winogradConvolution(
+            x, u: u, bias: bias, dst: dst, geometry: g, accumulate: pc.residual != nil,
+            relu: pc.postOps.contains(.relu))
         withExtendedLifetime((x, u, bias)) {}
         return (dst, dstMD)
     }
@@ -100,15 +109,21 @@ extension DNNLBackend {
     func winogradBackwardData(_ gradOutput: Tensor, weight: Tensor, _ g: ConvGeometryDNNL) -> Tensor? {
         guard g.isWinogradCandidate, (g.padL + g.padR).allSatisfy({ $0 <= 2 }) else { return nil }
         let (k, c) = (g.dst[1], g.src[1])
-        let p = Conv2dParameters(stride: (1, 1), padding: (top: 2 - Int(g.padL[0]), bottom: 2 - Int(g.padR[0]),
-                                                          left: 2 - Int(g.padL[1]), right: 2 - Int(g.padR[1])))
+        let p = Conv2dParameters(
+            stride: (1, 1),
+            padding: (
+                top: 2 - Int(g.padL[0]), bottom: 2 - Int(g.padR[0]),
+                left: 2 - Int(g.padL[1]), right: 2 - Int(g.padR[1])
+            ))
         let back = ConvGeometryDNNL(input: g.dst, weight: [c, k, 3, 3], p)
         guard back.dst == g.src, usesOwnWinograd(back) else { return nil }
         let flipped = Buffer.bytes(c * k * 9 * 4)
-        let w = weight.storage.typed(Float.self), f = flipped.typed(Float.self)
+        let w = weight.storage.typed(Float.self)
+        let f = flipped.typed(Float.self)
         for ko in 0..<k {
             for ci in 0..<c {
-                let src = w + (ko * c + ci) * 9, dst = f + (ci * k + ko) * 9
+                let src = w + (ko * c + ci) * 9
+                let dst = f + (ci * k + ko) * 9
                 for i in 0..<9 { dst[i] = src[8 - i] }
             }
         }
@@ -136,11 +151,17 @@ extension DNNLBackend {
     static func transformWeights(_ w: Buffer, k: Int, c: Int) -> Buffer {
         let (kp, cp) = ((k + 7) / 8 * 8, (c + 7) / 8 * 8)
         let u = Buffer.bytes(36 * cp * kp * 4)
-        let up = u.typed(Float.self), wp = w.typed(Float.self)
+        let up = u.typed(Float.self)
+        let wp = w.typed(Float.self)
         up.initialize(repeating: 0, count: 36 * cp * kp)
         /// G·(g0, g1, g2)ᵀ, G = [[1/4, 0, 0], [-1/6, -1/6, -1/6], [-1/6, 1/6, -1/6], [1/24, 1/12, 1/6], [1/24, -1/12, 1/6], [0, 0, 1]].
-        @inline(__always) func gTimes(_ g0: Double, _ g1: Double, _ g2: Double) -> (Double, Double, Double, Double, Double, Double) {
-            (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
+        @inline(__always) func gTimes(_ g0: Double, _ g1: Double, _ g2: Double) -> (
+            Double, Double, Double, Double, Double, Double
+        ) {
+            (
+                g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6,
+                g0 / 24 - g1 / 12 + g2 / 6, g2
+            )
         }
         // Input channels split over threads, output channels innermost: each of the 36 rows U[ξ][ci] is
         // written front to back (column order scattered every store across 36 × C rows).
@@ -154,7 +175,7 @@ extension DNNLBackend {
                     let c1 = gTimes(Double(f[1]), Double(f[4]), Double(f[7]))
                     let c2 = gTimes(Double(f[2]), Double(f[5]), Double(f[8]))
                     @inline(__always) func row(_ i: Int, _ r0: Double, _ r1: Double, _ r2: Double) {
-                        let v = gTimes(r0, r1, r2)   // (G g Gᵀ)[i][0..<6]
+                        let v = gTimes(r0, r1, r2) // (G g Gᵀ)[i][0..<6]
                         let base = up + ((i * 6) * cp + ci) * kp + ko
                         base[0] = Float(v.0)
                         base[cp * kp] = Float(v.1)
@@ -177,9 +198,13 @@ extension DNNLBackend {
 
     /// Bᵀ·d for one column of six SIMD8 values.
     @inline(__always)
-    static func inputColumn(_ d: inout (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+    static func inputColumn(
+        _ d: inout (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+    ) {
         let (d0, d1, d2, d3, d4, d5) = d
-        let four: Float = 4, five: Float = 5, two: Float = 2
+        let four: Float = 4
+        let five: Float = 5
+        let two: Float = 2
         d.0 = four * d0 - five * d2 + d4
         d.1 = -four * (d1 + d2) + d3 + d4
         d.2 = four * (d1 - d2) - d3 + d4
@@ -190,18 +215,27 @@ extension DNNLBackend {
 
     /// Aᵀ·m for one column of six SIMD8 values: four outputs.
     @inline(__always)
-    static func outputColumn(_ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>, _ m4: SIMD8<Float>,
-                             _ m5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
-        let two: Float = 2, four: Float = 4, eight: Float = 8
+    static func outputColumn(
+        _ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>, _ m4: SIMD8<Float>,
+        _ m5: SIMD8<Float>
+    ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let s12 = m1 + m2
+        let d12 = m1 - m2
+        let s34 = m3 + m4
+        let d34 = m3 - m4
+        let two: Float = 2
+        let four: Float = 4
+        let eight: Float = 8
         return (m0 + s12 + s34, d12 + two * d34, s12 + four * s34, d12 + eight * d34 + m5)
     }
 
     /// Runs `body(item, scratch)` for items 0..<count, strided over `threads` threads, each with
     /// `scratch` SIMD8 values of its own (a transform's 6×6 or 4×6 tile).
     @inline(__always)
-    private static func forEachItem(_ count: Int, threads: Int, scratch: Int,
-                                    _ body: (Int, UnsafeMutableBufferPointer<SIMD8<Float>>) -> Void) {
+    private static func forEachItem(
+        _ count: Int, threads: Int, scratch: Int,
+        _ body: (Int, UnsafeMutableBufferPointer<SIMD8<Float>>) -> Void
+    ) {
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
             withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: scratch) { buffer in
                 for item in stride(from: thread, to: count, by: threads) { body(item, buffer) }
@@ -211,24 +245,34 @@ extension DNNLBackend {
 
     /// The whole convolution: chunks of tiles, each input-transformed, multiplied and output-transformed.
     /// `chunkTiles`: tiles per chunk (default: what fits about 4 MB of V and M; tests set it small).
-    static func winogradConvolution(_ x: Buffer, u: Buffer, bias: Buffer?, dst: Buffer, geometry g: ConvGeometryDNNL,
-                                    accumulate: Bool, relu: Bool, chunkTiles: Int? = nil) {
+    static func winogradConvolution(
+        _ x: Buffer, u: Buffer, bias: Buffer?, dst: Buffer, geometry g: ConvGeometryDNNL,
+        accumulate: Bool, relu: Bool, chunkTiles: Int? = nil
+    ) {
         let (n, c, h, w) = (g.src[0], g.src[1], g.src[2], g.src[3])
         let (k, oh, ow) = (g.dst[1], g.dst[2], g.dst[3])
         let (cp, kp) = ((c + 7) / 8 * 8, (k + 7) / 8 * 8)
         let (cb, kb) = (cp / 8, kp / 8)
         let (padTop, padLeft) = (Int(g.padL[0]), Int(g.padL[1]))
         let (th, tw) = ((oh + 3) / 4, (ow + 3) / 4)
-        let tilesPerImage = th * tw, tiles = n * tilesPerImage
+        let tilesPerImage = th * tw
+        let tiles = n * tilesPerImage
         // A chunk's V and M (36 × tiles × (Cp + Kp) floats) in about 4 MB.
         let chunk = max(1, min(tiles, chunkTiles ?? max(16, (4 << 20) / (36 * (cp + kp) * 4))))
-        let v = Buffer.bytes(36 * chunk * cp * 4), m = Buffer.bytes(36 * chunk * kp * 4)
-        let vp = v.typed(Float.self), mp = m.typed(Float.self), up = u.typed(Float.self)
-        let xp = x.typed(Float.self), yp = dst.typed(Float.self), bp = bias?.typed(Float.self)
+        let v = Buffer.bytes(36 * chunk * cp * 4)
+        let m = Buffer.bytes(36 * chunk * kp * 4)
+        let vp = v.typed(Float.self)
+        let mp = m.typed(Float.self)
+        let up = u.typed(Float.self)
+        let xp = x.typed(Float.self)
+        let yp = dst.typed(Float.self)
+        let bp = bias?.typed(Float.self)
         let threads = max(1, DNNLThreads.count)
         let zero = SIMD8<Float>(repeating: 0)
 
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+        }
         @inline(__always) func store(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
             UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD8<Float>.self)
         }
@@ -278,9 +322,11 @@ extension DNNLBackend {
             let nn = CChar(UInt8(ascii: "N"))
             for xi in 0..<36 {
                 orTrap {
-                    try check(dnnl_sgemm(nn, nn, Int64(count), Int64(kp), Int64(cp), 1, vp + xi * chunk * cp, Int64(cp),
-                                         up + xi * cp * kp, Int64(kp), 0, mp + xi * chunk * kp, Int64(kp)),
-                              "Winograd product \(count)×\(cp)·\(cp)×\(kp)", "dnnl_sgemm")
+                    try check(
+                        dnnl_sgemm(
+                            nn, nn, Int64(count), Int64(kp), Int64(cp), 1, vp + xi * chunk * cp, Int64(cp),
+                            up + xi * cp * kp, Int64(kp), 0, mp + xi * chunk * kp, Int64(kp)),
+                        "Winograd product \(count)×\(cp)·\(cp)×\(kp)", "dnnl_sgemm")
                 }
             }
             // Output transform: Aᵀ M A per (tile, output channel block), + bias, + residual, ReLU.
@@ -293,8 +339,9 @@ extension DNNLBackend {
                 // t = Aᵀ M: 4×6
                 for s in 0..<6 {
                     let p = src + s * chunk * kp
-                    let col = outputColumn(load(p), load(p + 6 * chunk * kp), load(p + 12 * chunk * kp),
-                                           load(p + 18 * chunk * kp), load(p + 24 * chunk * kp), load(p + 30 * chunk * kp))
+                    let col = outputColumn(
+                        load(p), load(p + 6 * chunk * kp), load(p + 12 * chunk * kp),
+                        load(p + 18 * chunk * kp), load(p + 24 * chunk * kp), load(p + 30 * chunk * kp))
                     (t[s], t[6 + s], t[12 + s], t[18 + s]) = col
                 }
                 let b = bp.map { load($0 + block * 8) } ?? zero

@@ -54,11 +54,15 @@ public struct BatchLoader: Sequence, Sendable {
     ///   - augmentationSeed: seeds the per-example generators; by default derived from `shuffleSeed`.
     ///   - augment: per-example augmentation after the transform, seeded per example.
     ///   - shard: this process's part of every batch in data-parallel training (see ``shard``).
-    public init(_ dataset: any Dataset, batchSize: Int, shuffleSeed: UInt64? = nil, dropLast: Bool = false,
-                transform: ImageTransform? = nil, augmentationSeed: UInt64? = nil, augment: Augmentation? = nil,
-                shard: (rank: Int, count: Int) = (0, 1)) {
+    public init(
+        _ dataset: any Dataset, batchSize: Int, shuffleSeed: UInt64? = nil, dropLast: Bool = false,
+        transform: ImageTransform? = nil, augmentationSeed: UInt64? = nil, augment: Augmentation? = nil,
+        shard: (rank: Int, count: Int) = (0, 1)
+    ) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")
-        precondition(shard.count > 0 && (0..<shard.count).contains(shard.rank), "BatchLoader: shard \(shard.rank) of \(shard.count)")
+        precondition(
+            shard.count > 0 && (0..<shard.count).contains(shard.rank),
+            "BatchLoader: shard \(shard.rank) of \(shard.count)")
         self.shard = shard
         precondition(transform?.layout ?? .chw == .chw, "BatchLoader: the transform must work on CHW buffers")
         self.dataset = dataset
@@ -94,7 +98,8 @@ public struct BatchLoader: Sequence, Sendable {
     /// prefetching workers do). The result is the same either way.
     public func assemble(_ b: Int, parallel: Bool) -> Batch {
         precondition(b >= 0 && b < batchCount, "BatchLoader: batch \(b) of \(batchCount)")
-        var start = b * batchSize, end = Swift.min(order.count, start + batchSize)
+        var start = b * batchSize
+        var end = Swift.min(order.count, start + batchSize)
         if shard.count > 1 {
             let global = end - start
             (start, end) = (start + global * shard.rank / shard.count, start + global * (shard.rank + 1) / shard.count)
@@ -108,8 +113,9 @@ public struct BatchLoader: Sequence, Sendable {
             let labBase = lab.baseAddress!
             let body = { (i: Int) in
                 var scratch: [Float] = []
-                labBase[i] = fill(position: start + i, into: UnsafeMutableBufferPointer(start: base + i * per, count: per),
-                                  scratch: &scratch)
+                labBase[i] = fill(
+                    position: start + i, into: UnsafeMutableBufferPointer(start: base + i * per, count: per),
+                    scratch: &scratch)
             }
             if parallel {
                 concurrentLoop(n, body)
@@ -117,8 +123,9 @@ public struct BatchLoader: Sequence, Sendable {
                 for i in 0..<n { body(i) }
             }
         }
-        return Batch(images: Tensor(shape: [n] + imageShape, storage: storage), labels: labels,
-                     indices: Array(order[start..<end]))
+        return Batch(
+            images: Tensor(shape: [n] + imageShape, storage: storage), labels: labels,
+            indices: Array(order[start..<end]))
     }
 
     /// Loads, transforms and augments the example at `position` of the order into `slot`; returns its label.
@@ -132,13 +139,15 @@ public struct BatchLoader: Sequence, Sendable {
             if scratch.count != n { scratch = [Float](repeating: 0, count: n) }
             label = scratch.withUnsafeMutableBufferPointer { dataset.load(index, into: $0) }
             let outShape = transform.outputShape(for: inShape)
-            precondition(outShape == imageShape,
-                         "BatchLoader: example \(index) of shape \(inShape) transforms to \(outShape), not \(imageShape)")
+            precondition(
+                outShape == imageShape,
+                "BatchLoader: example \(index) of shape \(inShape) transforms to \(outShape), not \(imageShape)")
             scratch.withUnsafeBufferPointer { transform.apply($0, shape: inShape, generator: &g, into: slot) }
         } else {
             let inShape = dataset.shape(of: index)
-            precondition(inShape == imageShape,
-                         "BatchLoader: example \(index) has shape \(inShape), not \(imageShape); use a transform that resizes")
+            precondition(
+                inShape == imageShape,
+                "BatchLoader: example \(index) has shape \(inShape), not \(imageShape); use a transform that resizes")
             label = dataset.load(index, into: slot)
         }
         augment?(slot, &g)
@@ -164,6 +173,9 @@ public struct BatchLoader: Sequence, Sendable {
 }
 
 func concurrentLoop(_ n: Int, _ body: (Int) -> Void) {
-    if n < 16 { for i in 0..<n { body(i) }; return }
+    if n < 16 {
+        for i in 0..<n { body(i) }
+        return
+    }
     withoutActuallyEscaping(body) { body in DispatchQueue.concurrentPerform(iterations: n, execute: body) }
 }

@@ -15,9 +15,12 @@ public struct CIFAR10: Dataset {
     public static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     public static let testFiles = ["test_batch.bin"]
     public static let classNamesFile = "batches.meta.txt"
-    public static let defaultClassNames = ["airplane", "automobile", "bird", "cat", "deer",
-                                           "dog", "frog", "horse", "ship", "truck"]
-    public static let source = "the \"CIFAR-10 binary version\", cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html"
+    public static let defaultClassNames = [
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ]
+    public static let source =
+        "the \"CIFAR-10 binary version\", cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html"
     /// The folder the tarball unpacks to; looked for inside the given folder too.
     public static let archiveFolder = "cifar-10-batches-bin"
 
@@ -32,11 +35,14 @@ public struct CIFAR10: Dataset {
     ///   byte offset) when one is truncated or holds a label above 9, `FileSystemError` on I/O errors.
     public init(directory: String, split: DatasetSplit) throws {
         let files = split == .train ? Self.trainFiles : Self.testFiles
-        let folder = try CIFARReader.locate(dataset: "CIFAR-10", directory: directory, subfolder: Self.archiveFolder,
-                                            needed: files, all: Self.trainFiles + Self.testFiles, source: Self.source)
-        let names = try CIFARReader.classNames(DataFiles.join(folder, Self.classNamesFile), count: 10) ?? Self.defaultClassNames
-        let (pixels, labels) = try CIFARReader.read(files.map { DataFiles.join(folder, $0) }, labelBytes: 1,
-                                                    labelLimits: [10], labelNames: ["label"])
+        let folder = try CIFARReader.locate(
+            dataset: "CIFAR-10", directory: directory, subfolder: Self.archiveFolder,
+            needed: files, all: Self.trainFiles + Self.testFiles, source: Self.source)
+        let names =
+            try CIFARReader.classNames(DataFiles.join(folder, Self.classNamesFile), count: 10) ?? Self.defaultClassNames
+        let (pixels, labels) = try CIFARReader.read(
+            files.map { DataFiles.join(folder, $0) }, labelBytes: 1,
+            labelLimits: [10], labelNames: ["label"])
         self.directory = folder
         self.split = split
         data = InMemoryDataset(pixels: pixels, labels: labels[0], imageShape: [3, 32, 32], classNames: names)
@@ -46,7 +52,9 @@ public struct CIFAR10: Dataset {
     public var imageShape: [Int] { data.imageShape }
     public var classNames: [String] { data.classNames }
     public var labels: [Int] { data.labels }
-    public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int { data.load(index, into: pixels) }
+    public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int {
+        data.load(index, into: pixels)
+    }
     public func label(_ index: Int) -> Int { data.labels[index] }
 }
 
@@ -68,7 +76,8 @@ public struct CIFAR100: Dataset {
     public static let testFiles = ["test.bin"]
     public static let fineNamesFile = "fine_label_names.txt"
     public static let coarseNamesFile = "coarse_label_names.txt"
-    public static let source = "the \"CIFAR-100 binary version\", cifar-100-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html"
+    public static let source =
+        "the \"CIFAR-100 binary version\", cifar-100-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html"
     public static let archiveFolder = "cifar-100-binary"
 
     public let directory: String
@@ -88,29 +97,36 @@ public struct CIFAR100: Dataset {
     /// Reads `train.bin` or `test.bin` from `directory` (or its `cifar-100-binary` subfolder).
     public init(directory: String, split: DatasetSplit, labels labelKind: LabelKind = .fine) throws {
         let files = split == .train ? Self.trainFiles : Self.testFiles
-        let folder = try CIFARReader.locate(dataset: "CIFAR-100", directory: directory, subfolder: Self.archiveFolder,
-                                            needed: files, all: Self.trainFiles + Self.testFiles, source: Self.source)
-        fineClassNames = try CIFARReader.classNames(DataFiles.join(folder, Self.fineNamesFile), count: 100)
+        let folder = try CIFARReader.locate(
+            dataset: "CIFAR-100", directory: directory, subfolder: Self.archiveFolder,
+            needed: files, all: Self.trainFiles + Self.testFiles, source: Self.source)
+        fineClassNames =
+            try CIFARReader.classNames(DataFiles.join(folder, Self.fineNamesFile), count: 100)
             ?? Self.defaultFineClassNames
-        coarseClassNames = try CIFARReader.classNames(DataFiles.join(folder, Self.coarseNamesFile), count: 20)
+        coarseClassNames =
+            try CIFARReader.classNames(DataFiles.join(folder, Self.coarseNamesFile), count: 20)
             ?? Self.defaultCoarseClassNames
-        let (pixels, labels) = try CIFARReader.read(files.map { DataFiles.join(folder, $0) }, labelBytes: 2,
-                                                    labelLimits: [20, 100], labelNames: ["coarse label", "fine label"])
+        let (pixels, labels) = try CIFARReader.read(
+            files.map { DataFiles.join(folder, $0) }, labelBytes: 2,
+            labelLimits: [20, 100], labelNames: ["coarse label", "fine label"])
         coarseLabels = labels[0]
         fineLabels = labels[1]
         self.directory = folder
         self.split = split
         self.labelKind = labelKind
-        data = InMemoryDataset(pixels: pixels, labels: labelKind == .fine ? fineLabels : coarseLabels,
-                               imageShape: [3, 32, 32],
-                               classNames: labelKind == .fine ? fineClassNames : coarseClassNames)
+        data = InMemoryDataset(
+            pixels: pixels, labels: labelKind == .fine ? fineLabels : coarseLabels,
+            imageShape: [3, 32, 32],
+            classNames: labelKind == .fine ? fineClassNames : coarseClassNames)
     }
 
     public var count: Int { data.count }
     public var imageShape: [Int] { data.imageShape }
     public var classNames: [String] { data.classNames }
     public var labels: [Int] { data.labels }
-    public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int { data.load(index, into: pixels) }
+    public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int {
+        data.load(index, into: pixels)
+    }
     public func label(_ index: Int) -> Int { data.labels[index] }
 
     public static let defaultCoarseClassNames = [
@@ -130,7 +146,8 @@ public struct CIFAR100: Dataset {
         "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
         "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
         "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
-        "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+        "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger",
+        "tractor",
         "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
     ]
 }
@@ -140,16 +157,19 @@ enum CIFARReader {
     static let pixelBytes = 3072
 
     /// The folder holding the files: `directory/subfolder` when that holds them, else `directory`.
-    static func locate(dataset: String, directory: String, subfolder: String, needed: [String], all: [String],
-                       source: String) throws -> String {
+    static func locate(
+        dataset: String, directory: String, subfolder: String, needed: [String], all: [String],
+        source: String
+    ) throws -> String {
         let inner = DataFiles.join(directory, subfolder)
         for folder in [directory, inner] where needed.allSatisfy({ DataFiles.isFile(DataFiles.join(folder, $0)) }) {
             return folder
         }
         let exists = DataFiles.isDirectory(directory)
         let missing = needed.filter { !DataFiles.isFile(DataFiles.join(directory, $0)) }
-        throw DatasetNotFoundError(dataset: dataset, directory: directory, expectedFiles: all, missingFiles: missing,
-                                   source: source, directoryExists: exists)
+        throw DatasetNotFoundError(
+            dataset: dataset, directory: directory, expectedFiles: all, missingFiles: missing,
+            source: source, directoryExists: exists)
     }
 
     /// Class names, one per line, empty lines skipped; `nil` when the file does not exist.
@@ -161,29 +181,40 @@ enum CIFARReader {
             .map { $0.trimmingWhitespace() }
             .filter { !$0.isEmpty }
         guard names.count == count else {
-            throw FileFormatError(path: path, found: "\(names.count) class names",
-                                  expected: "\(count), one per line")
+            throw FileFormatError(
+                path: path, found: "\(names.count) class names",
+                expected: "\(count), one per line")
         }
         return names
     }
 
     /// Reads every file's records: the label bytes (checked against `labelLimits`) and the pixels.
-    static func read(_ paths: [String], labelBytes: Int, labelLimits: [Int],
-                     labelNames: [String]) throws -> (pixels: [UInt8], labels: [[Int]]) {
+    static func read(
+        _ paths: [String], labelBytes: Int, labelLimits: [Int],
+        labelNames: [String]
+    ) throws -> (pixels: [UInt8], labels: [[Int]]) {
         let record = labelBytes + pixelBytes
         var pixels: [UInt8] = []
         var labels = [[Int]](repeating: [], count: labelBytes)
         for path in paths {
             let bytes = try DataFiles.read(path)
             if bytes.isEmpty {
-                throw FileFormatError(path: path, offset: 0, found: "an empty file",
-                                      expected: "records of \(record) bytes (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + \(pixelBytes) pixel bytes)")
+                throw FileFormatError(
+                    path: path, offset: 0, found: "an empty file",
+                    expected:
+                        "records of \(record) bytes (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + \(pixelBytes) pixel bytes)"
+                )
             }
-            let whole = bytes.count / record, rest = bytes.count % record
+            let whole = bytes.count / record
+            let rest = bytes.count % record
             if rest != 0 {
-                throw FileFormatError(path: path, offset: whole * record,
-                                      found: "the file ends \(rest) bytes into record \(whole) (size \(bytes.count) is not a multiple of \(record))",
-                                      expected: "records of \(record) bytes (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + \(pixelBytes) pixel bytes)")
+                throw FileFormatError(
+                    path: path, offset: whole * record,
+                    found:
+                        "the file ends \(rest) bytes into record \(whole) (size \(bytes.count) is not a multiple of \(record))",
+                    expected:
+                        "records of \(record) bytes (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + \(pixelBytes) pixel bytes)"
+                )
             }
             pixels.reserveCapacity(pixels.count + whole * pixelBytes)
             for k in 0..<labelBytes { labels[k].reserveCapacity(labels[k].count + whole) }
@@ -193,9 +224,10 @@ enum CIFARReader {
                     for k in 0..<labelBytes {
                         let value = Int(buf[start + k])
                         guard value < labelLimits[k] else {
-                            throw FileFormatError(path: path, offset: start + k,
-                                                  found: "\(labelNames[k]) \(value) in record \(r)",
-                                                  expected: "a \(labelNames[k]) in 0…\(labelLimits[k] - 1)")
+                            throw FileFormatError(
+                                path: path, offset: start + k,
+                                found: "\(labelNames[k]) \(value) in record \(r)",
+                                expected: "a \(labelNames[k]) in 0…\(labelLimits[k] - 1)")
                         }
                         labels[k].append(value)
                     }

@@ -50,11 +50,16 @@ extension Dataset {
 public struct Subset: Dataset {
     public let base: any Dataset
     public let indices: [Int]
-    public init(_ base: any Dataset, indices: [Int]) { self.base = base; self.indices = indices }
+    public init(_ base: any Dataset, indices: [Int]) {
+        self.base = base
+        self.indices = indices
+    }
     public var count: Int { indices.count }
     public var imageShape: [Int] { base.imageShape }
     public var classNames: [String] { base.classNames }
-    public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int { base.load(indices[index], into: pixels) }
+    public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int {
+        base.load(indices[index], into: pixels)
+    }
     public func label(_ index: Int) -> Int { base.label(indices[index]) }
     public func shape(of index: Int) -> [Int] { base.shape(of: indices[index]) }
 }
@@ -77,8 +82,9 @@ public struct TrainValidationSplit: Sendable {
     ///     it is the same split every time); a seed holds out a seeded random sample instead.
     ///   Both subsets keep the dataset's order.
     public init(_ dataset: any Dataset, validationCount: Int = heValidationCount, shuffleSeed: UInt64? = nil) {
-        precondition(validationCount >= 0 && validationCount <= dataset.count,
-                     "TrainValidationSplit: cannot hold out \(validationCount) of \(dataset.count) examples")
+        precondition(
+            validationCount >= 0 && validationCount <= dataset.count,
+            "TrainValidationSplit: cannot hold out \(validationCount) of \(dataset.count) examples")
         let n = dataset.count
         var held = [Bool](repeating: false, count: n)
         if let shuffleSeed {
@@ -112,10 +118,12 @@ public struct InMemoryDataset: Dataset {
     public init(pixels: [UInt8], labels: [Int], imageShape: [Int], classNames: [String]) {
         let per = imageShape.reduce(1, *)
         precondition(imageShape.count == 3 && per > 0, "InMemoryDataset: image shape \(imageShape) is not [C, H, W]")
-        precondition(pixels.count == labels.count * per,
-                     "InMemoryDataset: \(pixels.count) pixel bytes for \(labels.count) images of \(imageShape)")
-        precondition(labels.allSatisfy { $0 >= 0 && $0 < classNames.count },
-                     "InMemoryDataset: a label is outside 0..<\(classNames.count)")
+        precondition(
+            pixels.count == labels.count * per,
+            "InMemoryDataset: \(pixels.count) pixel bytes for \(labels.count) images of \(imageShape)")
+        precondition(
+            labels.allSatisfy { $0 >= 0 && $0 < classNames.count },
+            "InMemoryDataset: a label is outside 0..<\(classNames.count)")
         self.pixels = pixels
         self.labels = labels
         self.imageShape = imageShape
@@ -126,7 +134,8 @@ public struct InMemoryDataset: Dataset {
 
     public func load(_ index: Int, into out: UnsafeMutableBufferPointer<Float>) -> Int {
         let per = out.count
-        precondition(per == imageShape[0] * imageShape[1] * imageShape[2], "InMemoryDataset.load: buffer of \(per) floats")
+        precondition(
+            per == imageShape[0] * imageShape[1] * imageShape[2], "InMemoryDataset.load: buffer of \(per) floats")
         pixels.withUnsafeBufferPointer { src in
             let s = src.baseAddress! + index * per
             let d = out.baseAddress!

@@ -49,7 +49,9 @@ public enum DatasetCatalog {
     ///   datasets' own errors (files missing or malformed).
     public static func load(_ name: String, data: String?, inputSize: Int = 32) throws -> Loaded {
         func folder() throws -> String {
-            guard let data, !data.isEmpty else { throw DatasetCatalogError(description: "--dataset \(name) needs --data PATH (the dataset folder)") }
+            guard let data, !data.isEmpty else {
+                throw DatasetCatalogError(description: "--dataset \(name) needs --data PATH (the dataset folder)")
+            }
             return data
         }
         func describe(_ train: any Dataset, _ validation: any Dataset, _ what: String) -> String {
@@ -57,9 +59,11 @@ public enum DatasetCatalog {
         }
         switch name {
         case "synthetic":
-            let train = SyntheticShapes(count: 12_000, seed: 1), validation = SyntheticShapes(count: 2_000, seed: 2)
-            return Loaded(train: train, validation: validation, trainTransform: nil, evaluationTransform: nil, augment: nil,
-                          description: describe(train, validation, "synthetic shapes (built in)"))
+            let train = SyntheticShapes(count: 12_000, seed: 1)
+            let validation = SyntheticShapes(count: 2_000, seed: 2)
+            return Loaded(
+                train: train, validation: validation, trainTransform: nil, evaluationTransform: nil, augment: nil,
+                description: describe(train, validation, "synthetic shapes (built in)"))
         case "cifar10", "cifar10-split":
             let path = try folder()
             var train: any Dataset = try CIFAR10(directory: path, split: .train)
@@ -70,34 +74,43 @@ public enum DatasetCatalog {
             } else {
                 validation = try CIFAR10(directory: path, split: .test)
             }
-            return Loaded(train: train, validation: validation, trainTransform: .cifarTraining(.cifar10),
-                          evaluationTransform: .normalization(.cifar10), augment: nil,
-                          description: describe(train, validation, "CIFAR-10 (\(path))"))
+            return Loaded(
+                train: train, validation: validation, trainTransform: .cifarTraining(.cifar10),
+                evaluationTransform: .normalization(.cifar10), augment: nil,
+                description: describe(train, validation, "CIFAR-10 (\(path))"))
         case "cifar100":
             let path = try folder()
-            let train = try CIFAR100(directory: path, split: .train), validation = try CIFAR100(directory: path, split: .test)
-            return Loaded(train: train, validation: validation, trainTransform: .cifarTraining(.cifar100),
-                          evaluationTransform: .normalization(.cifar100), augment: nil,
-                          description: describe(train, validation, "CIFAR-100 (\(path))"))
+            let train = try CIFAR100(directory: path, split: .train)
+            let validation = try CIFAR100(directory: path, split: .test)
+            return Loaded(
+                train: train, validation: validation, trainTransform: .cifarTraining(.cifar100),
+                evaluationTransform: .normalization(.cifar100), augment: nil,
+                description: describe(train, validation, "CIFAR-100 (\(path))"))
         case "mnist":
             let path = try folder()
-            let train = try MNIST(directory: path, split: .train), validation = try MNIST(directory: path, split: .test)
+            let train = try MNIST(directory: path, split: .train)
+            let validation = try MNIST(directory: path, split: .test)
             // LeNet-5 reads 32×32: MNIST's 28×28 digits are zero-padded by 2, as in LeCun et al. 1998.
             let pad = ImageTransform([.centerCrop(size: 32), .normalize(.mnist)])
-            return Loaded(train: train, validation: validation, trainTransform: pad, evaluationTransform: pad, augment: nil,
-                          description: describe(train, validation, "MNIST (\(path))"))
+            return Loaded(
+                train: train, validation: validation, trainTransform: pad, evaluationTransform: pad, augment: nil,
+                description: describe(train, validation, "MNIST (\(path))"))
         case "imagefolder":
             let path = try folder()
-            let train = try ImageFolder(root: path + "/train"), validation = try ImageFolder(root: path + "/val")
+            let train = try ImageFolder(root: path + "/train")
+            let validation = try ImageFolder(root: path + "/val")
             guard train.classNames == validation.classNames else {
                 throw DatasetCatalogError(description: "\(path)/train and \(path)/val have different class folders")
             }
             let resize = Int((Double(inputSize) / 0.875).rounded())
-            return Loaded(train: train, validation: validation, trainTransform: .imageNetTraining(size: inputSize),
-                          evaluationTransform: .imageNetEvaluation(resize: resize, size: inputSize), augment: nil,
-                          description: describe(train, validation, "ImageFolder (\(path))"))
+            return Loaded(
+                train: train, validation: validation, trainTransform: .imageNetTraining(size: inputSize),
+                evaluationTransform: .imageNetEvaluation(resize: resize, size: inputSize), augment: nil,
+                description: describe(train, validation, "ImageFolder (\(path))"))
         default:
-            throw DatasetCatalogError(description: "unknown --dataset '\(name)'; available: " + all.map { "\($0.name) (\($0.about))" }.joined(separator: "; "))
+            throw DatasetCatalogError(
+                description: "unknown --dataset '\(name)'; available: "
+                    + all.map { "\($0.name) (\($0.about))" }.joined(separator: "; "))
         }
     }
 }

@@ -26,8 +26,10 @@ public struct DatasetNotFoundError: Error, CustomStringConvertible, Equatable, S
     /// False when `directory` itself does not exist.
     public var directoryExists: Bool
 
-    public init(dataset: String, directory: String, expectedFiles: [String], missingFiles: [String], source: String,
-                directoryExists: Bool) {
+    public init(
+        dataset: String, directory: String, expectedFiles: [String], missingFiles: [String], source: String,
+        directoryExists: Bool
+    ) {
         self.dataset = dataset
         self.directory = directory
         self.expectedFiles = expectedFiles
@@ -38,6 +40,7 @@ public struct DatasetNotFoundError: Error, CustomStringConvertible, Equatable, S
 
     public var description: String {
         let problem = directoryExists ? "missing \(missingFiles.joined(separator: ", "))" : "the folder does not exist"
-        return "\(dataset) not found in \(directory): \(problem). Expected \(expectedFiles.joined(separator: ", ")) (\(source))"
+        return
+            "\(dataset) not found in \(directory): \(problem). Expected \(expectedFiles.joined(separator: ", ")) (\(source))"
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import StrataNN
 import StrataTensor
 import _CZlib
-import StrataNN
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Small file helpers for the dataset readers. Every size used to allocate comes from the
 /// file system (`fstat`) or from bytes actually produced by the decompressor, never from a
@@ -51,8 +52,9 @@ enum DataFiles {
                     break
                 }
                 if n == 0 {
-                    failure = FileFormatError(path: path, offset: done, found: "end of file (the file shrank while being read)",
-                                              expected: "\(size) bytes")
+                    failure = FileFormatError(
+                        path: path, offset: done, found: "end of file (the file shrank while being read)",
+                        expected: "\(size) bytes")
                     break
                 }
                 done += n
@@ -68,12 +70,16 @@ enum DataFiles {
     /// `expectedSize`, given the decompressed bytes so far, says how many the whole file may have
     /// (nil: not known yet); decompression stops with an error as soon as the output passes it, so
     /// a small gzip "bomb" never costs more memory than the header it claims.
-    static func readMaybeGzipped(_ path: String, expectedSize: (([UInt8]) -> Int?)? = nil) throws -> (bytes: [UInt8], wasCompressed: Bool) {
+    static func readMaybeGzipped(_ path: String, expectedSize: (([UInt8]) -> Int?)? = nil) throws -> (
+        bytes: [UInt8], wasCompressed: Bool
+    ) {
         let raw = try read(path)
         let isGzip = raw.count >= 2 && raw[0] == 0x1F && raw[1] == 0x8B
         if isGzip { return (try gunzip(raw, path: path, expectedSize: expectedSize), true) }
         if path.hasSuffix(".gz") {
-            let found = raw.count < 2 ? "a file of \(raw.count) byte\(raw.count == 1 ? "" : "s")"
+            let found =
+                raw.count < 2
+                ? "a file of \(raw.count) byte\(raw.count == 1 ? "" : "s")"
                 : "first bytes \(hex(raw[0])) \(hex(raw[1]))"
             throw FileFormatError(path: path, offset: 0, found: found, expected: "the gzip magic bytes 1f 8b")
         }
@@ -98,9 +104,11 @@ enum DataFiles {
                 while memberStart < input.count {
                     var stream = z_stream()
                     // 15 + 16: a gzip wrapper (header and CRC-32/size trailer checked).
-                    guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-                        throw FileFormatError(path: path, offset: memberStart, found: "zlib failed to initialise",
-                                              expected: "a gzip stream")
+                    guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+                    else {
+                        throw FileFormatError(
+                            path: path, offset: memberStart, found: "zlib failed to initialise",
+                            expected: "a gzip stream")
                     }
                     defer { inflateEnd(&stream) }
                     stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress! + memberStart)
@@ -119,29 +127,41 @@ enum DataFiles {
                         let produced = chunk - Int(stream.avail_out)
                         if produced > 0 { output.append(contentsOf: outBuf[0..<produced]) }
                         if produced > 0, let expectedSize, let allowed = expectedSize(output), output.count > allowed {
-                            throw FileFormatError(path: path, offset: memberStart + Int(stream.total_in),
-                                                  found: "more than \(allowed) decompressed bytes (stopped at \(output.count))",
-                                                  expected: "the \(allowed) bytes its header describes")
+                            throw FileFormatError(
+                                path: path, offset: memberStart + Int(stream.total_in),
+                                found: "more than \(allowed) decompressed bytes (stopped at \(output.count))",
+                                expected: "the \(allowed) bytes its header describes")
                         }
                         let consumed = memberStart + Int(stream.total_in)
-                        if rc == Z_STREAM_END { memberStart = consumed; break }
+                        if rc == Z_STREAM_END {
+                            memberStart = consumed
+                            break
+                        }
                         if rc == Z_OK { continue }
                         if rc == Z_BUF_ERROR && stream.avail_in == 0 && consumed >= input.count {
-                            throw FileFormatError(path: path, offset: input.count,
-                                                  found: "the gzip stream ends early (truncated file, \(output.count) bytes decompressed so far)",
-                                                  expected: "the rest of the compressed data and the 8-byte gzip trailer")
+                            throw FileFormatError(
+                                path: path, offset: input.count,
+                                found:
+                                    "the gzip stream ends early (truncated file, \(output.count) bytes decompressed so far)",
+                                expected: "the rest of the compressed data and the 8-byte gzip trailer")
                         }
                         let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
-                        throw FileFormatError(path: path, offset: consumed, found: "corrupt gzip data (\(message))",
-                                              expected: "a valid gzip stream")
+                        throw FileFormatError(
+                            path: path, offset: consumed, found: "corrupt gzip data (\(message))",
+                            expected: "a valid gzip stream")
                     }
                     // Another member may follow; anything else must be zero padding.
                     if memberStart < input.count {
-                        if input.count - memberStart >= 2 && input[memberStart] == 0x1F && input[memberStart + 1] == 0x8B { continue }
+                        if input.count - memberStart >= 2 && input[memberStart] == 0x1F
+                            && input[memberStart + 1] == 0x8B
+                        {
+                            continue
+                        }
                         if input[memberStart...].allSatisfy({ $0 == 0 }) { break }
-                        throw FileFormatError(path: path, offset: memberStart,
-                                              found: "\(input.count - memberStart) bytes of trailing data after the gzip stream",
-                                              expected: "end of file or another gzip member")
+                        throw FileFormatError(
+                            path: path, offset: memberStart,
+                            found: "\(input.count - memberStart) bytes of trailing data after the gzip stream",
+                            expected: "end of file or another gzip member")
                     }
                 }
             }
@@ -150,4 +170,6 @@ enum DataFiles {
     }
 }
 
-@inline(__always) private func Glibc_read(_ fd: Int32, _ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int { Platform.read(fd, p, n) }
+@inline(__always) private func Glibc_read(_ fd: Int32, _ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int {
+    Platform.read(fd, p, n)
+}

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import StrataImage
+
 @_exported import struct StrataImage.Image
 @_exported import struct StrataImage.ImageError
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A folder of JPEG and PNG images, one subfolder per class: the ImageNet layout that
 /// torchvision's `ImageFolder` reads.
@@ -85,13 +87,16 @@ public struct ImageFolder: Dataset {
     ///   or a class folder holds no image files; ``UnreadableImagesError`` when an image's
     ///   header cannot be read (unless `skipCorrupt`), or when no image at all can be read;
     ///   `FileSystemError` when a folder cannot be listed; `FileFormatError` when `root` is a file.
-    public init(root: String, channels: Int = 3, skipCorrupt: Bool = false,
-                warn: (String) -> Void = ImageFolder.printWarning) throws {
+    public init(
+        root: String, channels: Int = 3, skipCorrupt: Bool = false,
+        warn: (String) -> Void = ImageFolder.printWarning
+    ) throws {
         precondition(channels == 1 || channels == 3, "ImageFolder: channels must be 1 or 3, got \(channels)")
         let listing = try ImageFolderListing(root: root)
         let all = listing.files
         // Headers, on several threads (the work is mostly waiting for the disk).
-        var headers = [HeaderResult](repeating: .failed(ImageError(name: "", kind: .unreadable, detail: "")), count: all.count)
+        var headers = [HeaderResult](
+            repeating: .failed(ImageError(name: "", kind: .unreadable, detail: "")), count: all.count)
         let chunk = 64
         headers.withUnsafeMutableBufferPointer { out in
             DispatchQueue.concurrentPerform(iterations: (all.count + chunk - 1) / chunk) { c in
@@ -108,17 +113,22 @@ public struct ImageFolder: Dataset {
                 }
             }
         }
-        var files = PathTable(), labels: [Int] = [], widths: [Int32] = [], heights: [Int32] = []
+        var files = PathTable()
+        var labels: [Int] = []
+        var widths: [Int32] = []
+        var heights: [Int32] = []
         var bad: [ImageError] = []
-        labels.reserveCapacity(all.count); widths.reserveCapacity(all.count); heights.reserveCapacity(all.count)
+        labels.reserveCapacity(all.count)
+        widths.reserveCapacity(all.count)
+        heights.reserveCapacity(all.count)
         for (file, header) in zip(all, headers) {
             switch header {
-            case let .ok(w, h):
+            case .ok(let w, let h):
                 files.append(file.path)
                 labels.append(file.label)
                 widths.append(w)
                 heights.append(h)
-            case let .failed(e):
+            case .failed(let e):
                 bad.append(e)
             }
         }
@@ -176,14 +186,20 @@ public struct ImageFolder: Dataset {
     /// An image that fails to decode (or no longer has the size its header had in `init`)
     /// gives zeros and is recorded in ``decodeFailures``.
     public func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int {
-        let h = Int(heights[index]), w = Int(widths[index]), c = channels
-        precondition(pixels.count == c * h * w,
-                     "ImageFolder.load: buffer of \(pixels.count) floats for example \(index) of shape \([c, h, w])")
+        let h = Int(heights[index])
+        let w = Int(widths[index])
+        let c = channels
+        precondition(
+            pixels.count == c * h * w,
+            "ImageFolder.load: buffer of \(pixels.count) floats for example \(index) of shape \([c, h, w])")
         do {
             let img = try image(index)
             guard img.width == w && img.height == h else {
-                throw ImageError(name: path(index), kind: .corrupt,
-                                 detail: "decodes to \(img.width)×\(img.height), but its header gave \(w)×\(h) when the folder was read (did the file change?)")
+                throw ImageError(
+                    name: path(index), kind: .corrupt,
+                    detail:
+                        "decodes to \(img.width)×\(img.height), but its header gave \(w)×\(h) when the folder was read (did the file change?)"
+                )
             }
             let plane = h * w
             img.pixels.withUnsafeBufferPointer { src in
@@ -229,10 +245,13 @@ public struct ImageFolder: Dataset {
     static func skipWarning(root: String, skipped: [ImageError], total: Int, emptiedClasses: [String]) -> String {
         let shown = skipped.prefix(namesShown).map { "\(relative($0.name, to: root)) (\($0.detail))" }
         let more = skipped.count > namesShown ? " and \(skipped.count - namesShown) more" : ""
-        var s = "warning: ImageFolder \(root): skipped \(skipped.count) of \(total) image file\(total == 1 ? "" : "s") that cannot be read: "
+        var s =
+            "warning: ImageFolder \(root): skipped \(skipped.count) of \(total) image file\(total == 1 ? "" : "s") that cannot be read: "
             + shown.joined(separator: "; ") + more
         if !emptiedClasses.isEmpty {
-            s += ". No image is left in class\(emptiedClasses.count == 1 ? "" : "es") " + emptiedClasses.joined(separator: ", ")
+            s +=
+                ". No image is left in class\(emptiedClasses.count == 1 ? "" : "es") "
+                + emptiedClasses.joined(separator: ", ")
         }
         return s
     }
@@ -270,10 +289,13 @@ public struct UnreadableImagesError: Error, CustomStringConvertible, Equatable, 
 
     public var description: String {
         let n = failures.count
-        var s = "ImageFolder \(directory): \(n == fileCount && n > 1 ? "none of the \(n)" : "\(n) of \(fileCount)") image file\(fileCount == 1 ? "" : "s") "
+        var s =
+            "ImageFolder \(directory): \(n == fileCount && n > 1 ? "none of the \(n)" : "\(n) of \(fileCount)") image file\(fileCount == 1 ? "" : "s") "
             + "\(n == fileCount && n > 1 ? "can" : "cannot") be read. The first: \(failures.first.map { "\($0)" } ?? "?")"
         if n > 1 {
-            let others = failures.dropFirst().prefix(ImageFolder.namesShown).map { ImageFolder.relative($0.name, to: directory) }
+            let others = failures.dropFirst().prefix(ImageFolder.namesShown).map {
+                ImageFolder.relative($0.name, to: directory)
+            }
             s += ". Also: " + others.joined(separator: ", ")
             if n - 1 > ImageFolder.namesShown { s += " and \(n - 1 - ImageFolder.namesShown) more" }
         }
@@ -333,18 +355,23 @@ final class DecodeFailureLog: @unchecked Sendable {
 
 /// The classes and image files of an ImageFolder, in torchvision's order.
 struct ImageFolderListing {
-    struct File { var path: String; var label: Int }
+    struct File {
+        var path: String
+        var label: Int
+    }
 
     let classNames: [String]
     /// Every image file (path relative to the root) with its label.
     let files: [File]
 
-    static let layout = "one folder per class holding .jpg, .jpeg or .png files, e.g. <root>/n01440764/n01440764_10026.JPEG"
+    static let layout =
+        "one folder per class holding .jpg, .jpeg or .png files, e.g. <root>/n01440764/n01440764_10026.JPEG"
     static let source = "the ImageNet layout; class names are the sorted folder names, as in torchvision's ImageFolder"
 
     static func notFound(_ root: String, missing: [String], exists: Bool) -> DatasetNotFoundError {
-        DatasetNotFoundError(dataset: "ImageFolder", directory: root, expectedFiles: [layout], missingFiles: missing,
-                             source: source, directoryExists: exists)
+        DatasetNotFoundError(
+            dataset: "ImageFolder", directory: root, expectedFiles: [layout], missingFiles: missing,
+            source: source, directoryExists: exists)
     }
 
     init(root: String) throws {
@@ -361,7 +388,9 @@ struct ImageFolderListing {
         let classes = top.filter { $0.isDirectory }.map(\.name).sorted(by: utf8Less)
         guard !classes.isEmpty else {
             let loose = top.filter { !$0.isDirectory && Self.isImage($0.name) }.count
-            let hint = loose > 0 ? "it has no subfolders; its \(loose) image file\(loose == 1 ? "" : "s") must be in class folders"
+            let hint =
+                loose > 0
+                ? "it has no subfolders; its \(loose) image file\(loose == 1 ? "" : "s") must be in class folders"
                 : "it has no subfolders"
             throw Self.notFound(root, missing: ["class folders (\(hint))"], exists: true)
         }
@@ -373,10 +402,16 @@ struct ImageFolderListing {
             files += found.map { File(path: $0, label: label) }
         }
         guard empty.isEmpty else {
-            let list = empty.count > 10 ? empty.prefix(10).joined(separator: ", ") + " and \(empty.count - 10) more"
+            let list =
+                empty.count > 10
+                ? empty.prefix(10).joined(separator: ", ") + " and \(empty.count - 10) more"
                 : empty.joined(separator: ", ")
-            throw Self.notFound(root, missing: ["images in the class folder\(empty.count == 1 ? "" : "s") \(list) (no .jpg, .jpeg or .png files)"],
-                                exists: true)
+            throw Self.notFound(
+                root,
+                missing: [
+                    "images in the class folder\(empty.count == 1 ? "" : "s") \(list) (no .jpg, .jpeg or .png files)"
+                ],
+                exists: true)
         }
         classNames = classes
         self.files = files
@@ -409,7 +444,10 @@ struct ImageFolderListing {
         return folders.flatMap { f in f.files.sorted(by: utf8Less).map { f.path + "/" + $0 } }
     }
 
-    struct Entry { var name: String; var isDirectory: Bool }
+    struct Entry {
+        var name: String
+        var isDirectory: Bool
+    }
 
     /// The entries of a folder (without `.` and `..`); links are followed to tell folders from files.
     static func list(_ path: String) throws -> [Entry] {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A single pass over a ``BatchLoader``'s batches, assembled ahead of time on background
@@ -46,7 +46,8 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
     ///   - start: the first batch to deliver (resuming within an epoch).
     public init(_ loader: BatchLoader, workers: Int = 2, depth: Int = 3, startingAt start: Int = 0) {
         precondition(workers >= 0, "PrefetchingLoader: negative worker count \(workers)")
-        precondition(start >= 0 && start <= loader.batchCount, "PrefetchingLoader: start batch \(start) of \(loader.batchCount)")
+        precondition(
+            start >= 0 && start <= loader.batchCount, "PrefetchingLoader: start batch \(start) of \(loader.batchCount)")
         self.loader = loader
         self.workers = workers
         self.depth = Swift.max(depth, workers, 1)
@@ -103,7 +104,10 @@ public final class PrefetchingLoader: Sequence, IteratorProtocol {
         for t in threads { t.join() }
         threads.removeAll()
         if endTime == nil, startTime != nil { endTime = MonotonicClock.now() }
-        if startTime == nil { startTime = MonotonicClock.now(); endTime = startTime }
+        if startTime == nil {
+            startTime = MonotonicClock.now()
+            endTime = startTime
+        }
     }
 }
 
@@ -187,24 +191,28 @@ final class PThread {
     }
 
     #if canImport(Glibc)
-    private var thread = pthread_t()
+        private var thread = pthread_t()
     #else
-    private var thread: pthread_t?
+        private var thread: pthread_t?
     #endif
     private var joined = false
 
     init(_ run: @escaping () -> Void) {
         let context = Unmanaged.passRetained(Body(run)).toOpaque()
         #if canImport(Glibc)
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, context)
+            let rc = pthread_create(
+                &thread, nil,
+                { raw in
+                    Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
+                    return nil
+                }, context)
         #else
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<Body>.fromOpaque(raw).takeRetainedValue().run()
-            return nil
-        }, context)
+            let rc = pthread_create(
+                &thread, nil,
+                { raw in
+                    Unmanaged<Body>.fromOpaque(raw).takeRetainedValue().run()
+                    return nil
+                }, context)
         #endif
         precondition(rc == 0, "PrefetchingLoader: pthread_create failed (error \(rc))")
     }
@@ -213,9 +221,9 @@ final class PThread {
         guard !joined else { return }
         joined = true
         #if canImport(Glibc)
-        pthread_join(thread, nil)
+            pthread_join(thread, nil)
         #else
-        if let thread { pthread_join(thread, nil) }
+            if let thread { pthread_join(thread, nil) }
         #endif
     }
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// How an image's values are laid out in a flat Float buffer.
 public enum PixelLayout: String, Sendable {
@@ -28,7 +29,9 @@ public struct Normalization: Equatable, Sendable {
     public var std: [Float]
 
     public init(mean: [Float], std: [Float]) {
-        precondition(mean.count == std.count && !mean.isEmpty, "Normalization: \(mean.count) means, \(std.count) standard deviations")
+        precondition(
+            mean.count == std.count && !mean.isEmpty,
+            "Normalization: \(mean.count) means, \(std.count) standard deviations")
         precondition(std.allSatisfy { $0 > 0 }, "Normalization: standard deviations must be positive, got \(std)")
         self.mean = mean
         self.std = std
@@ -47,7 +50,8 @@ public struct Normalization: Equatable, Sendable {
     /// pixels, over its first `limit` examples (all by default).
     public static func measure(_ dataset: any Dataset, limit: Int? = nil) -> Normalization {
         let c = dataset.imageShape[0]
-        var sum = [Double](repeating: 0, count: c), sq = [Double](repeating: 0, count: c)
+        var sum = [Double](repeating: 0, count: c)
+        var sq = [Double](repeating: 0, count: c)
         var n = [Double](repeating: 0, count: c)
         let count = Swift.min(dataset.count, limit ?? dataset.count)
         for i in 0..<count {
@@ -56,9 +60,15 @@ public struct Normalization: Equatable, Sendable {
             var pixels = [Float](repeating: 0, count: shape.reduce(1, *))
             _ = pixels.withUnsafeMutableBufferPointer { dataset.load(i, into: $0) }
             for ch in 0..<c {
-                var s = 0.0, q = 0.0
-                for v in pixels[(ch * plane)..<((ch + 1) * plane)] { s += Double(v); q += Double(v) * Double(v) }
-                sum[ch] += s; sq[ch] += q; n[ch] += Double(plane)
+                var s = 0.0
+                var q = 0.0
+                for v in pixels[(ch * plane)..<((ch + 1) * plane)] {
+                    s += Double(v)
+                    q += Double(v) * Double(v)
+                }
+                sum[ch] += s
+                sq[ch] += q
+                n[ch] += Double(plane)
             }
         }
         let mean = (0..<c).map { n[$0] > 0 ? sum[$0] / n[$0] : 0 }
@@ -79,16 +89,22 @@ public enum ImageOps {
 
     /// Copies `box` of the image into `output` (C × box.height × box.width, same layout),
     /// with zeros where the box lies outside the image, mirrored left-right when `flip`.
-    public static func crop(_ input: UnsafeBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
-                            layout: PixelLayout = .chw, box: CropBox, flip: Bool = false,
-                            into output: UnsafeMutableBufferPointer<Float>) {
+    public static func crop(
+        _ input: UnsafeBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
+        layout: PixelLayout = .chw, box: CropBox, flip: Bool = false,
+        into output: UnsafeMutableBufferPointer<Float>
+    ) {
         precondition(input.count == c * h * w, "ImageOps.crop: input of \(input.count) floats for \(c)×\(h)×\(w)")
-        precondition(output.count == c * box.height * box.width, "ImageOps.crop: output of \(output.count) floats for a \(box) crop")
+        precondition(
+            output.count == c * box.height * box.width,
+            "ImageOps.crop: output of \(output.count) floats for a \(box) crop")
         let (ics, iys, ixs) = strides(c, h, w, layout)
         let (ocs, oys, oxs) = strides(c, box.height, box.width, layout)
-        let src = input.baseAddress!, dst = output.baseAddress!
+        let src = input.baseAddress!
+        let dst = output.baseAddress!
         // Columns of the box that fall inside the image.
-        let x0 = Swift.max(0, -box.left), x1 = Swift.min(box.width, w - box.left)
+        let x0 = Swift.max(0, -box.left)
+        let x1 = Swift.min(box.width, w - box.left)
         for ch in 0..<c {
             for y in 0..<box.height {
                 let sy = box.top + y
@@ -110,34 +126,51 @@ public enum ImageOps {
     }
 
     /// Mirrors the image left-right, in place.
-    public static func flipHorizontal(_ pixels: UnsafeMutableBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
-                                      layout: PixelLayout = .chw) {
+    public static func flipHorizontal(
+        _ pixels: UnsafeMutableBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
+        layout: PixelLayout = .chw
+    ) {
         precondition(pixels.count == c * h * w, "ImageOps.flipHorizontal: \(pixels.count) floats for \(c)×\(h)×\(w)")
         let (cs, ys, xs) = strides(c, h, w, layout)
         let p = pixels.baseAddress!
         for ch in 0..<c {
             for y in 0..<h {
                 let row = p + ch * cs + y * ys
-                var a = 0, b = w - 1
-                while a < b { swap(&row[a * xs], &row[b * xs]); a += 1; b -= 1 }
+                var a = 0
+                var b = w - 1
+                while a < b {
+                    swap(&row[a * xs], &row[b * xs])
+                    a += 1
+                    b -= 1
+                }
             }
         }
     }
 
     /// `(x - mean[c]) / std[c]`, in place.
-    public static func normalize(_ pixels: UnsafeMutableBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
-                                 layout: PixelLayout = .chw, _ normalization: Normalization) {
-        precondition(normalization.mean.count == c, "ImageOps.normalize: \(normalization.mean.count) channel statistics for \(c) channels")
+    public static func normalize(
+        _ pixels: UnsafeMutableBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
+        layout: PixelLayout = .chw, _ normalization: Normalization
+    ) {
+        precondition(
+            normalization.mean.count == c,
+            "ImageOps.normalize: \(normalization.mean.count) channel statistics for \(c) channels")
         precondition(pixels.count == c * h * w, "ImageOps.normalize: \(pixels.count) floats for \(c)×\(h)×\(w)")
         let (cs, ys, xs) = strides(c, h, w, layout)
         let p = pixels.baseAddress!
         for ch in 0..<c {
-            let m = normalization.mean[ch], s = 1 / normalization.std[ch]
+            let m = normalization.mean[ch]
+            let s = 1 / normalization.std[ch]
             if layout == .chw {
                 let plane = p + ch * cs
                 for i in 0..<(h * w) { plane[i] = (plane[i] - m) * s }
             } else {
-                for y in 0..<h { for x in 0..<w { let q = p + ch * cs + y * ys + x * xs; q.pointee = (q.pointee - m) * s } }
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let q = p + ch * cs + y * ys + x * xs
+                        q.pointee = (q.pointee - m) * s
+                    }
+                }
             }
         }
     }
@@ -146,13 +179,16 @@ public enum ImageOps {
     /// `outHeight × outWidth` with the bilinear (triangle) filter, widened when shrinking so
     /// that every input pixel contributes (antialiasing): Pillow's `BILINEAR` resize, which is
     /// what torchvision applies to PIL images (and to tensors with `antialias=True`).
-    public static func resize(_ input: UnsafeBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
-                              layout: PixelLayout = .chw, box: CropBox? = nil, outHeight: Int, outWidth: Int,
-                              into output: UnsafeMutableBufferPointer<Float>) {
+    public static func resize(
+        _ input: UnsafeBufferPointer<Float>, channels c: Int, height h: Int, width w: Int,
+        layout: PixelLayout = .chw, box: CropBox? = nil, outHeight: Int, outWidth: Int,
+        into output: UnsafeMutableBufferPointer<Float>
+    ) {
         let box = box ?? CropBox(top: 0, left: 0, height: h, width: w)
-        precondition(box.top >= 0 && box.left >= 0 && box.height > 0 && box.width > 0 &&
-                     box.top + box.height <= h && box.left + box.width <= w,
-                     "ImageOps.resize: box \(box) is not inside the \(h)×\(w) image")
+        precondition(
+            box.top >= 0 && box.left >= 0 && box.height > 0 && box.width > 0 && box.top + box.height <= h
+                && box.left + box.width <= w,
+            "ImageOps.resize: box \(box) is not inside the \(h)×\(w) image")
         precondition(outHeight > 0 && outWidth > 0, "ImageOps.resize: output size \(outHeight)×\(outWidth)")
         precondition(input.count == c * h * w, "ImageOps.resize: input of \(input.count) floats for \(c)×\(h)×\(w)")
         precondition(output.count == c * outHeight * outWidth, "ImageOps.resize: output of \(output.count) floats")
@@ -162,7 +198,8 @@ public enum ImageOps {
         let vc = filterCoefficients(inSize: box.height, outSize: outHeight)
         // Horizontal pass over the box's rows into a CHW temporary [c, box.height, outWidth].
         var tmp = [Float](repeating: 0, count: c * box.height * outWidth)
-        let src = input.baseAddress!, dst = output.baseAddress!
+        let src = input.baseAddress!
+        let dst = output.baseAddress!
         tmp.withUnsafeMutableBufferPointer { t in
             let tp = t.baseAddress!
             for ch in 0..<c {
@@ -170,7 +207,9 @@ public enum ImageOps {
                     let srow = src + ch * ics + (box.top + y) * iys + box.left * ixs
                     let trow = tp + (ch * box.height + y) * outWidth
                     for xo in 0..<outWidth {
-                        let start = hc.starts[xo], n = hc.counts[xo], k = xo * hc.kernelSize
+                        let start = hc.starts[xo]
+                        let n = hc.counts[xo]
+                        let k = xo * hc.kernelSize
                         var acc: Float = 0
                         for j in 0..<n { acc += hc.weights[k + j] * srow[(start + j) * ixs] }
                         trow[xo] = acc
@@ -179,7 +218,9 @@ public enum ImageOps {
             }
             for ch in 0..<c {
                 for yo in 0..<outHeight {
-                    let start = vc.starts[yo], n = vc.counts[yo], k = yo * vc.kernelSize
+                    let start = vc.starts[yo]
+                    let n = vc.counts[yo]
+                    let k = yo * vc.kernelSize
                     let drow = dst + ch * ocs + yo * oys
                     for xo in 0..<outWidth {
                         var acc: Float = 0
@@ -192,16 +233,19 @@ public enum ImageOps {
     }
 
     /// Pillow's `precompute_coeffs` for the bilinear filter (support 1), in double precision.
-    static func filterCoefficients(inSize: Int, outSize: Int) -> (starts: [Int], counts: [Int], weights: [Float], kernelSize: Int) {
+    static func filterCoefficients(inSize: Int, outSize: Int) -> (
+        starts: [Int], counts: [Int], weights: [Float], kernelSize: Int
+    ) {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = Swift.max(scale, 1)
         let support = filterScale
         let kernelSize = Int(support.rounded(.up)) * 2 + 1
-        var starts = [Int](repeating: 0, count: outSize), counts = [Int](repeating: 0, count: outSize)
+        var starts = [Int](repeating: 0, count: outSize)
+        var counts = [Int](repeating: 0, count: outSize)
         var weights = [Float](repeating: 0, count: outSize * kernelSize)
         for xx in 0..<outSize {
             let center = (Double(xx) + 0.5) * scale
-            let xmin = Swift.max(Int(center - support + 0.5), 0)           // Int() truncates toward zero, like C
+            let xmin = Swift.max(Int(center - support + 0.5), 0) // Int() truncates toward zero, like C
             let xmax = Swift.min(Int(center + support + 0.5), inSize) - xmin
             var k = [Double](repeating: 0, count: Swift.max(xmax, 0))
             var total = 0.0
@@ -222,11 +266,14 @@ public enum ImageOps {
     /// pixels (half to even, like Python's `round`) and accepted when the crop fits; then a
     /// random position. After 10 failures: the largest centred crop whose aspect ratio is
     /// clamped to `ratio`. Draws, in order per try: area fraction, log-ratio; then top, left.
-    public static func randomResizedCropBox(height: Int, width: Int, scale: ClosedRange<Double> = 0.08...1,
-                                            ratio: ClosedRange<Double> = (3.0 / 4)...(4.0 / 3),
-                                            generator g: inout RandomGenerator) -> CropBox {
+    public static func randomResizedCropBox(
+        height: Int, width: Int, scale: ClosedRange<Double> = 0.08...1,
+        ratio: ClosedRange<Double> = (3.0 / 4)...(4.0 / 3),
+        generator g: inout RandomGenerator
+    ) -> CropBox {
         let area = Double(height * width)
-        let logLow = log(ratio.lowerBound), logHigh = log(ratio.upperBound)
+        let logLow = log(ratio.lowerBound)
+        let logHigh = log(ratio.upperBound)
         for _ in 0..<10 {
             let target = area * (scale.lowerBound + (scale.upperBound - scale.lowerBound) * g.nextDouble())
             let aspect = exp(logLow + (logHigh - logLow) * g.nextDouble())
@@ -239,7 +286,8 @@ public enum ImageOps {
             }
         }
         let inRatio = Double(width) / Double(height)
-        var w = width, h = height
+        var w = width
+        var h = height
         if inRatio < ratio.lowerBound {
             h = Int((Double(w) / ratio.lowerBound).rounded(.toNearestOrEven))
         } else if inRatio > ratio.upperBound {
@@ -254,13 +302,14 @@ public enum ImageOps {
         func offset(_ size: Int, _ crop: Int) -> Int {
             crop > size ? -((crop - size) / 2) : Int((Double(size - crop) / 2).rounded(.toNearestOrEven))
         }
-        return CropBox(top: offset(height, cropHeight), left: offset(width, cropWidth), height: cropHeight, width: cropWidth)
+        return CropBox(
+            top: offset(height, cropHeight), left: offset(width, cropWidth), height: cropHeight, width: cropWidth)
     }
 
     /// torchvision's `Resize(int)` size: the shorter side becomes `shorterSide`, the longer
     /// one keeps the aspect ratio (truncated).
     public static func resizedSize(height: Int, width: Int, shorterSide s: Int) -> (height: Int, width: Int) {
-        guard height > 0 && width > 0 else { return (height: s, width: s) }   // a nominal, unknown size
+        guard height > 0 && width > 0 else { return (height: s, width: s) } // a nominal, unknown size
         if width <= height { return (height: s * height / width, width: s) }
         return (height: s, width: s * width / height)
     }
@@ -310,8 +359,12 @@ public struct ImageTransform: Equatable, Sendable {
 
     /// The CIFAR training recipe (He et al. 2015): 4-pixel zero pad + random 32×32 crop,
     /// horizontal flip with probability 0.5, then normalization.
-    public static func cifarTraining(_ normalization: Normalization = .cifar10, size: Int = 32, padding: Int = 4) -> ImageTransform {
-        ImageTransform([.randomCrop(size: size, padding: padding), .horizontalFlip(probability: 0.5), .normalize(normalization)])
+    public static func cifarTraining(_ normalization: Normalization = .cifar10, size: Int = 32, padding: Int = 4)
+        -> ImageTransform
+    {
+        ImageTransform([
+            .randomCrop(size: size, padding: padding), .horizontalFlip(probability: 0.5), .normalize(normalization),
+        ])
     }
 
     /// Normalization only (evaluation for CIFAR and MNIST).
@@ -325,7 +378,9 @@ public struct ImageTransform: Equatable, Sendable {
     }
 
     /// ImageNet-style evaluation: resize the shorter side to `resize`, center crop `size`, normalize.
-    public static func imageNetEvaluation(resize: Int = 256, size: Int = 224, _ normalization: Normalization = .imageNet) -> ImageTransform {
+    public static func imageNetEvaluation(
+        resize: Int = 256, size: Int = 224, _ normalization: Normalization = .imageNet
+    ) -> ImageTransform {
         ImageTransform([.resize(shorterSide: resize), .centerCrop(size: size), .normalize(normalization)])
     }
 
@@ -342,7 +397,7 @@ public struct ImageTransform: Equatable, Sendable {
     /// The normalization the transform ends with (its last `normalize` step), if any: what a
     /// checkpoint records so that `strata classify` prepares images as training did.
     public var normalization: Normalization? {
-        for step in steps.reversed() { if case let .normalize(n) = step { return n } }
+        for step in steps.reversed() { if case .normalize(let n) = step { return n } }
         return nil
     }
 
@@ -359,26 +414,30 @@ public struct ImageTransform: Equatable, Sendable {
         var (c, h, w) = dims(shape)
         for step in steps {
             switch step {
-            case let .randomCrop(size, padding):
-                precondition(size > 0 && padding >= 0 && size <= h + 2 * padding && size <= w + 2 * padding,
-                             "ImageTransform: a \(size)×\(size) crop does not fit a \(h)×\(w) image padded by \(padding)")
+            case .randomCrop(let size, let padding):
+                precondition(
+                    size > 0 && padding >= 0 && size <= h + 2 * padding && size <= w + 2 * padding,
+                    "ImageTransform: a \(size)×\(size) crop does not fit a \(h)×\(w) image padded by \(padding)")
                 (h, w) = (size, size)
             case .horizontalFlip: break
-            case let .randomResizedCrop(size, scale, ratio):
-                precondition(size > 0 && scale.lowerBound > 0 && ratio.lowerBound > 0,
-                             "ImageTransform: randomResizedCrop(size: \(size), scale: \(scale), ratio: \(ratio))")
+            case .randomResizedCrop(let size, let scale, let ratio):
+                precondition(
+                    size > 0 && scale.lowerBound > 0 && ratio.lowerBound > 0,
+                    "ImageTransform: randomResizedCrop(size: \(size), scale: \(scale), ratio: \(ratio))")
                 (h, w) = (size, size)
-            case let .resize(s):
+            case .resize(let s):
                 precondition(s > 0, "ImageTransform: resize to \(s)")
                 (h, w) = ImageOps.resizedSize(height: h, width: w, shorterSide: s)
-            case let .resizeTo(rh, rw):
+            case .resizeTo(let rh, let rw):
                 precondition(rh > 0 && rw > 0, "ImageTransform: resize to \(rh)×\(rw)")
                 (h, w) = (rh, rw)
-            case let .centerCrop(size):
+            case .centerCrop(let size):
                 precondition(size > 0, "ImageTransform: center crop \(size)")
                 (h, w) = (size, size)
-            case let .normalize(n):
-                precondition(n.mean.count == c, "ImageTransform: normalization for \(n.mean.count) channels on \(c)-channel images")
+            case .normalize(let n):
+                precondition(
+                    n.mean.count == c,
+                    "ImageTransform: normalization for \(n.mean.count) channels on \(c)-channel images")
             }
         }
         return layoutShape(c, h, w)
@@ -386,11 +445,16 @@ public struct ImageTransform: Equatable, Sendable {
 
     /// Applies the steps to `input` (of `shape`, in ``layout`` order), drawing from
     /// `generator`, and writes the result into `output` (``outputShape(for:)`` elements).
-    public func apply(_ input: UnsafeBufferPointer<Float>, shape inShape: [Int], generator g: inout RandomGenerator,
-                      into output: UnsafeMutableBufferPointer<Float>) {
+    public func apply(
+        _ input: UnsafeBufferPointer<Float>, shape inShape: [Int], generator g: inout RandomGenerator,
+        into output: UnsafeMutableBufferPointer<Float>
+    ) {
         let outShape = outputShape(for: inShape)
-        precondition(output.count == outShape.reduce(1, *), "ImageTransform.apply: output of \(output.count) floats for \(outShape)")
-        precondition(input.count == inShape.reduce(1, *), "ImageTransform.apply: input of \(input.count) floats for \(inShape)")
+        precondition(
+            output.count == outShape.reduce(1, *),
+            "ImageTransform.apply: output of \(output.count) floats for \(outShape)")
+        precondition(
+            input.count == inShape.reduce(1, *), "ImageTransform.apply: input of \(input.count) floats for \(inShape)")
         let (c, h0, w0) = dims(inShape)
         var (h, w) = (h0, w0)
         // Ping-pong between two scratch arrays; `current == nil` means "still the input".
@@ -411,7 +475,7 @@ public struct ImageTransform: Equatable, Sendable {
         let layout = self.layout
         for step in steps {
             switch step {
-            case let .randomCrop(size, padding):
+            case .randomCrop(let size, let padding):
                 let top = g.nextInt(below: h + 2 * padding - size + 1) - padding
                 let left = g.nextInt(below: w + 2 * padding - size + 1) - padding
                 let box = CropBox(top: top, left: left, height: size, width: size)
@@ -420,31 +484,39 @@ public struct ImageTransform: Equatable, Sendable {
                     ImageOps.crop(src, channels: ch, height: hh, width: ww, layout: layout, box: box, into: dst)
                 }
                 (h, w) = (size, size)
-            case let .horizontalFlip(p):
+            case .horizontalFlip(let p):
                 if g.nextDouble() < p {
                     let (ch, hh, ww) = (c, h, w)
                     mutate { ImageOps.flipHorizontal($0, channels: ch, height: hh, width: ww, layout: layout) }
                 }
-            case let .randomResizedCrop(size, scale, ratio):
+            case .randomResizedCrop(let size, let scale, let ratio):
                 let box = ImageOps.randomResizedCropBox(height: h, width: w, scale: scale, ratio: ratio, generator: &g)
                 let (ch, hh, ww) = (c, h, w)
                 replace(c * size * size) { src, dst in
-                    ImageOps.resize(src, channels: ch, height: hh, width: ww, layout: layout, box: box,
-                                    outHeight: size, outWidth: size, into: dst)
+                    ImageOps.resize(
+                        src, channels: ch, height: hh, width: ww, layout: layout, box: box,
+                        outHeight: size, outWidth: size, into: dst)
                 }
                 (h, w) = (size, size)
             case .resize, .resizeTo:
                 let (nh, nw): (Int, Int)
-                if case let .resize(s) = step { (nh, nw) = ImageOps.resizedSize(height: h, width: w, shorterSide: s) }
-                else if case let .resizeTo(rh, rw) = step { (nh, nw) = (rh, rw) } else { (nh, nw) = (h, w) }
+                if case .resize(let s) = step {
+                    (nh, nw) = ImageOps.resizedSize(height: h, width: w, shorterSide: s)
+                } else if case .resizeTo(let rh, let rw) = step {
+                    (nh, nw) = (rh, rw)
+                } else {
+                    (nh, nw) = (h, w)
+                }
                 if nh != h || nw != w {
                     let (ch, hh, ww) = (c, h, w)
                     replace(c * nh * nw) { src, dst in
-                        ImageOps.resize(src, channels: ch, height: hh, width: ww, layout: layout, outHeight: nh, outWidth: nw, into: dst)
+                        ImageOps.resize(
+                            src, channels: ch, height: hh, width: ww, layout: layout, outHeight: nh, outWidth: nw,
+                            into: dst)
                     }
                     (h, w) = (nh, nw)
                 }
-            case let .centerCrop(size):
+            case .centerCrop(let size):
                 if size != h || size != w {
                     let box = ImageOps.centerCropBox(height: h, width: w, cropHeight: size, cropWidth: size)
                     let (ch, hh, ww) = (c, h, w)
@@ -453,7 +525,7 @@ public struct ImageTransform: Equatable, Sendable {
                     }
                     (h, w) = (size, size)
                 }
-            case let .normalize(n):
+            case .normalize(let n):
                 let (ch, hh, ww) = (c, h, w)
                 mutate { ImageOps.normalize($0, channels: ch, height: hh, width: ww, layout: layout, n) }
             }
@@ -462,7 +534,9 @@ public struct ImageTransform: Equatable, Sendable {
     }
 
     /// Applies the steps to an array; returns the result and its shape.
-    public func apply(_ input: [Float], shape: [Int], generator: inout RandomGenerator) -> (pixels: [Float], shape: [Int]) {
+    public func apply(_ input: [Float], shape: [Int], generator: inout RandomGenerator) -> (
+        pixels: [Float], shape: [Int]
+    ) {
         let outShape = outputShape(for: shape)
         var out = [Float](repeating: 0, count: outShape.reduce(1, *))
         input.withUnsafeBufferPointer { src in

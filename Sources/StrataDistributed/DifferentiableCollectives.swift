@@ -39,16 +39,21 @@ extension ProcessGroup {
     /// - Throws: ``DistributedError`` when the transport fails or `sizes` does not fit. A failure
     ///   in the *backward* cannot be thrown: it is printed and the job aborted
     ///   (``ProcessGroup/abort(exitCode:)``), since the other ranks would wait for this one forever.
-    public func differentiableAllGather(_ tensor: Tensor, axis: Int, sizes: [Int]? = nil,
-                                        gradient: GatheredGradient = .sum) throws -> Tensor {
+    public func differentiableAllGather(
+        _ tensor: Tensor, axis: Int, sizes: [Int]? = nil,
+        gradient: GatheredGradient = .sum
+    ) throws -> Tensor {
         guard axis >= 0 && axis < tensor.rank else {
-            throw DistributedError(operation: "differentiableAllGather", rank: rank, size: size,
-                                   message: "axis \(axis) is outside a tensor of shape \(tensor.shape)")
+            throw DistributedError(
+                operation: "differentiableAllGather", rank: rank, size: size,
+                message: "axis \(axis) is outside a tensor of shape \(tensor.shape)")
         }
         let sizes = sizes ?? [Int](repeating: tensor.shape[axis], count: size)
         guard sizes.count == size, sizes[rank] == tensor.shape[axis], sizes.allSatisfy({ $0 >= 0 }) else {
-            throw DistributedError(operation: "differentiableAllGather", rank: rank, size: size,
-                                   message: "sizes \(sizes) along axis \(axis) do not fit \(size) ranks with this rank's part \(tensor.shape)")
+            throw DistributedError(
+                operation: "differentiableAllGather", rank: rank, size: size,
+                message:
+                    "sizes \(sizes) along axis \(axis) do not fit \(size) ranks with this rank's part \(tensor.shape)")
         }
         let largest = sizes.max() ?? 0
         let offsets = sizes.indices.map { sizes[..<$0].reduce(0, +) }
@@ -61,9 +66,10 @@ extension ProcessGroup {
             }
             let parts = try allGather(part)
             if size == 1 { return parts[0].slice(axis: axis, start: 0, end: sizes[0]) }
-            return Tensor.concatenate(parts.enumerated().map { r, t in
-                sizes[r] == largest ? t : t.slice(axis: axis, start: 0, end: sizes[r])
-            }, axis: axis)
+            return Tensor.concatenate(
+                parts.enumerated().map { r, t in
+                    sizes[r] == largest ? t : t.slice(axis: axis, start: 0, end: sizes[r])
+                }, axis: axis)
         }
         let (start, end, me) = (offsets[rank], offsets[rank] + sizes[rank], rank)
         return Tensor.recordCustom("allGather", output: output, inputs: [tensor]) { [self] g in
@@ -73,7 +79,8 @@ extension ProcessGroup {
             do {
                 try allReduce(total, op: .sum)
             } catch {
-                FileHandle.standardError.write(Data("error (rank \(me) of \(size), backward of allGather along axis \(axis)): \(error)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("error (rank \(me) of \(size), backward of allGather along axis \(axis)): \(error)\n".utf8))
                 abort(exitCode: 1)
             }
             return [total.slice(axis: axis, start: start, end: end)]

@@ -4,9 +4,9 @@
 // those of other MPI code in the process) with MPI_ERRORS_RETURN set, so that a failure comes
 // back as an error code, which becomes a DistributedError, instead of aborting the job.
 
-import _CMPI
 import Foundation
 import StrataTensor
+import _CMPI
 
 /// The ranks started by `mpirun` (Open MPI), as one ``ProcessGroup``.
 ///
@@ -53,11 +53,13 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     /// call returns the same group. Throws after ``finalize()`` (MPI cannot start twice in one
     /// process). Without `mpirun`, Open MPI starts this process as a group of one ("singleton").
     public static func world() throws -> MPIProcessGroup {
-        stateLock.lock(); defer { stateLock.unlock() }
+        stateLock.lock()
+        defer { stateLock.unlock() }
         if let shared { return shared }
         if finalizedInProcess {
-            throw DistributedError(operation: "MPIProcessGroup.world", rank: -1, size: -1,
-                                   message: "MPI was finalized in this process and cannot be initialized again")
+            throw DistributedError(
+                operation: "MPIProcessGroup.world", rank: -1, size: -1,
+                message: "MPI was finalized in this process and cannot be initialized again")
         }
         let group = try MPIProcessGroup()
         shared = group
@@ -82,8 +84,11 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         ownsMPI = initialized == 0
         threadSupport = provided
         guard provided >= Int32(MPI_THREAD_FUNNELED) else {
-            throw DistributedError(operation: "MPI_Init_thread", rank: -1, size: -1,
-                                   message: "MPI grants thread level \(provided) (MPI_THREAD_SINGLE); Strata needs MPI_THREAD_FUNNELED or better")
+            throw DistributedError(
+                operation: "MPI_Init_thread", rank: -1, size: -1,
+                message:
+                    "MPI grants thread level \(provided) (MPI_THREAD_SINGLE); Strata needs MPI_THREAD_FUNNELED or better"
+            )
         }
         if ownsMPI { MPI_Comm_set_errhandler(strata_mpi_comm_world(), strata_mpi_errors_return()) }
         var comm: MPI_Comm?
@@ -91,7 +96,8 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         guard code == MPI_SUCCESS, let comm else { throw Self.error("MPI_Comm_dup", rank: -1, size: -1, code: code) }
         code = MPI_Comm_set_errhandler(comm, strata_mpi_errors_return())
         guard code == MPI_SUCCESS else { throw Self.error("MPI_Comm_set_errhandler", rank: -1, size: -1, code: code) }
-        var r: Int32 = 0, s: Int32 = 0
+        var r: Int32 = 0
+        var s: Int32 = 0
         MPI_Comm_rank(comm, &r)
         MPI_Comm_size(comm, &s)
         (rank, size, communicator) = (Int(r), Int(s), comm)
@@ -101,8 +107,10 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     /// collective: every rank must call it). Calling it again does nothing; afterwards every
     /// operation throws. Asynchronous collectives must have been waited on.
     public func finalize() throws {
-        Self.stateLock.lock(); defer { Self.stateLock.unlock() }
-        lock.lock(); defer { lock.unlock() }
+        Self.stateLock.lock()
+        defer { Self.stateLock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard communicator != nil else { return }
         var comm = communicator
         communicator = nil
@@ -134,10 +142,12 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     public func allReduceAsync(_ tensor: Tensor, op: ReduceOperation) throws -> any CollectiveHandle {
         var request: MPI_Request?
         let storage = try withElements(of: tensor, "allReduceAsync", writes: false) { pointer, count, type, comm in
-            MPI_Iallreduce(UnsafeRawPointer(strata_mpi_in_place()), pointer, count, type, Self.mpiOp(op), comm, &request)
+            MPI_Iallreduce(
+                UnsafeRawPointer(strata_mpi_in_place()), pointer, count, type, Self.mpiOp(op), comm, &request)
         }
-        return MPIRequestHandle(group: self, request: request, storage: storage, tensor: tensor,
-                                 divisor: op == .average ? size : nil)
+        return MPIRequestHandle(
+            group: self, request: request, storage: storage, tensor: tensor,
+            divisor: op == .average ? size : nil)
     }
 
     public func broadcast(_ tensor: Tensor, root: Int) throws {
@@ -157,8 +167,9 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         }
         if let other = (0..<size).first(where: { all[2 * $0] != all[0] || all[2 * $0 + 1] != all[1] }) {
             func describe(_ r: Int) -> String { "rank \(r) passed \(all[2 * r]) float\(all[2 * r + 1]) elements" }
-            throw DistributedError(operation: "allGather", rank: rank, size: size,
-                                   message: "\(describe(other)), \(describe(0)) (every rank must pass the same element count and dtype)")
+            throw DistributedError(
+                operation: "allGather", rank: rank, size: size,
+                message: "\(describe(other)), \(describe(0)) (every rank must pass the same element count and dtype)")
         }
         let gathered = TensorStorage(dtype: tensor.dtype, count: tensor.count * size)
         try withElements(of: tensor, "allGather", writes: false) { pointer, count, type, comm in
@@ -191,8 +202,9 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         var received: Int32 = 0
         MPI_Get_count(&status, Self.mpiType(tensor.dtype), &received)
         guard Int(received) == tensor.count else {
-            throw DistributedError(operation: "receive", rank: rank, size: size,
-                                   message: "rank \(source) sent \(received) \(tensor.dtype) elements, the tensor holds \(tensor.count)")
+            throw DistributedError(
+                operation: "receive", rank: rank, size: size,
+                message: "rank \(source) sent \(received) \(tensor.dtype) elements, the tensor holds \(tensor.count)")
         }
     }
 
@@ -204,9 +216,11 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
 
     /// Runs one MPI call under the lock on the live communicator; a non-success code is thrown.
     fileprivate func locked(_ operation: String, _ call: (MPI_Comm) -> Int32) throws {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard let comm = communicator else {
-            throw DistributedError(operation: operation, rank: rank, size: size, message: "the MPI process group was finalized")
+            throw DistributedError(
+                operation: operation, rank: rank, size: size, message: "the MPI process group was finalized")
         }
         let code = call(comm)
         guard code == MPI_SUCCESS else { throw Self.error(operation, rank: rank, size: size, code: code) }
@@ -214,11 +228,14 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
 
     /// Runs `call` on the tensor's row-major elements; returns the storage it used.
     @discardableResult
-    private func withElements(of tensor: Tensor, _ operation: String, writes: Bool,
-                              _ call: (UnsafeMutableRawPointer, Int32, MPI_Datatype, MPI_Comm) -> Int32) throws -> TensorStorage {
+    private func withElements(
+        of tensor: Tensor, _ operation: String, writes: Bool,
+        _ call: (UnsafeMutableRawPointer, Int32, MPI_Datatype, MPI_Comm) -> Int32
+    ) throws -> TensorStorage {
         guard tensor.count <= Int(Int32.max) else {
-            throw DistributedError(operation: operation, rank: rank, size: size,
-                                   message: "\(tensor.count) elements; one MPI call carries at most \(Int32.max)")
+            throw DistributedError(
+                operation: operation, rank: rank, size: size,
+                message: "\(tensor.count) elements; one MPI call carries at most \(Int32.max)")
         }
         let storage = tensor.storage
         defer { if writes { storage.markModified() } }
@@ -229,7 +246,8 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     private func checkTag(_ tag: Int, _ operation: String) throws {
         // MPI guarantees tags up to 32767; Open MPI allows up to Int32.max.
         guard (0...Int(Int32.max)).contains(tag) else {
-            throw DistributedError(operation: operation, rank: rank, size: size, message: "tag \(tag) is outside 0...\(Int32.max)")
+            throw DistributedError(
+                operation: operation, rank: rank, size: size, message: "tag \(tag) is outside 0...\(Int32.max)")
         }
     }
 
@@ -253,7 +271,8 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     fileprivate static func error(_ operation: String, rank: Int, size: Int, code: Int32) -> DistributedError {
         var text = [CChar](repeating: 0, count: Int(strata_mpi_max_error_string()) + 1)
         var length: Int32 = 0
-        let message = MPI_Error_string(code, &text, &length) == MPI_SUCCESS
+        let message =
+            MPI_Error_string(code, &text, &length) == MPI_SUCCESS
             ? String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             : "unknown MPI error"
         return DistributedError(operation: operation, rank: rank, size: size, message: message, mpiErrorCode: code)
@@ -292,21 +311,28 @@ final class MPIRequestHandle: CollectiveHandle, @unchecked Sendable {
     deinit { try? wait() }
 
     func wait() throws {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let outcome { return try outcome.get() }
         var failure: DistributedError?
-        do { try group.locked("allReduceAsync.wait") { _ in MPI_Wait(&request, strata_mpi_status_ignore()) } }
-        catch let e as DistributedError { failure = e }
+        do { try group.locked("allReduceAsync.wait") { _ in MPI_Wait(&request, strata_mpi_status_ignore()) } } catch let
+            e as DistributedError
+        { failure = e }
         try finish(failure)
     }
 
     func isComplete() throws -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        if let outcome { try outcome.get(); return true }
+        lock.lock()
+        defer { lock.unlock() }
+        if let outcome {
+            try outcome.get()
+            return true
+        }
         var flag: Int32 = 0
         var failure: DistributedError?
-        do { try group.locked("allReduceAsync.isComplete") { _ in MPI_Test(&request, &flag, strata_mpi_status_ignore()) } }
-        catch let e as DistributedError { failure = e }
+        do {
+            try group.locked("allReduceAsync.isComplete") { _ in MPI_Test(&request, &flag, strata_mpi_status_ignore()) }
+        } catch let e as DistributedError { failure = e }
         if flag == 0 && failure == nil { return false }
         try finish(failure)
         return true

@@ -178,12 +178,14 @@ public enum ProcessGroups {
     /// and the same object afterwards. Asking again with a different backend than the first
     /// time is an error.
     public static func current(backend: ProcessGroupBackend = .automatic) throws -> any ProcessGroup {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let chosen = backend == .automatic ? (MPIProcessGroup.isLaunchedByMPI ? .mpi : .single) : backend
         if let existing = cached {
             guard existing.backend == chosen else {
-                throw DistributedError(operation: "ProcessGroups.current", rank: existing.group.rank, size: existing.group.size,
-                                       message: "this process already uses the \(existing.backend) process group, \(chosen) was asked for")
+                throw DistributedError(
+                    operation: "ProcessGroups.current", rank: existing.group.rank, size: existing.group.size,
+                    message: "this process already uses the \(existing.backend) process group, \(chosen) was asked for")
             }
             return existing.group
         }
@@ -192,8 +194,9 @@ public enum ProcessGroups {
         case .mpi: group = try MPIProcessGroup.world()
         case .single: group = SingleProcessGroup()
         default:
-            throw DistributedError(operation: "ProcessGroups.current", rank: -1, size: -1,
-                                   message: "unknown process group backend '\(chosen)' (available: single, mpi)")
+            throw DistributedError(
+                operation: "ProcessGroups.current", rank: -1, size: -1,
+                message: "unknown process group backend '\(chosen)' (available: single, mpi)")
         }
         cached = (chosen, group)
         return group
@@ -209,8 +212,9 @@ public enum ProcessGroups {
 enum Validation {
     static func rank(_ r: Int, of group: some ProcessGroup, _ role: String, _ operation: String) throws {
         guard (0..<group.size).contains(r) else {
-            throw DistributedError(operation: operation, rank: group.rank, size: group.size,
-                                   message: "\(role) rank \(r) is outside 0..<\(group.size)")
+            throw DistributedError(
+                operation: operation, rank: group.rank, size: group.size,
+                message: "\(role) rank \(r) is outside 0..<\(group.size)")
         }
     }
 }

@@ -52,12 +52,16 @@ public final class SingleProcessGroup: ProcessGroup, @unchecked Sendable {
             return mailbox.remove(at: i).storage
         }
         guard let message else {
-            throw DistributedError(operation: "receive", rank: 0, size: 1,
-                                   message: "nothing was sent with tag \(tag) (a single process cannot wait for another)")
+            throw DistributedError(
+                operation: "receive", rank: 0, size: 1,
+                message: "nothing was sent with tag \(tag) (a single process cannot wait for another)")
         }
         guard message.dtype == tensor.dtype, message.count == tensor.count else {
-            throw DistributedError(operation: "receive", rank: 0, size: 1,
-                                   message: "\(message.count) \(message.dtype) elements were sent, the tensor holds \(tensor.count) \(tensor.dtype)")
+            throw DistributedError(
+                operation: "receive", rank: 0, size: 1,
+                message:
+                    "\(message.count) \(message.dtype) elements were sent, the tensor holds \(tensor.count) \(tensor.dtype)"
+            )
         }
         let storage = tensor.storage
         storage.pointer.copyMemory(from: message.pointer, byteCount: tensor.count * tensor.dtype.byteCount)
@@ -71,7 +75,7 @@ public final class SingleProcessGroup: ProcessGroup, @unchecked Sendable {
     public func abort(exitCode: Int32) -> Never { exit(exitCode) }
 
     private func check(_ tensor: Tensor, _ operation: String) throws {
-        _ = tensor.storage   // a deferred or backend-layout tensor becomes row-major here, as with MPI
+        _ = tensor.storage // a deferred or backend-layout tensor becomes row-major here, as with MPI
     }
 
     private func copy(_ storage: TensorStorage, count: Int) -> TensorStorage {

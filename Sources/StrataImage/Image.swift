@@ -18,8 +18,9 @@ public struct Image: Equatable, Sendable {
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         precondition(width >= 0 && height >= 0, "image size must not be negative, got \(width)×\(height)")
         precondition(channels == 1 || channels == 3, "an image has 1 or 3 channels, got \(channels)")
-        precondition(pixels.count == width * height * channels,
-                     "\(width)×\(height)×\(channels) image needs \(width * height * channels) samples, got \(pixels.count)")
+        precondition(
+            pixels.count == width * height * channels,
+            "\(width)×\(height)×\(channels) image needs \(width * height * channels) samples, got \(pixels.count)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -28,8 +29,9 @@ public struct Image: Equatable, Sendable {
 
     /// A `width × height` image with every sample `value`.
     public init(width: Int, height: Int, channels: Int, filledWith value: UInt8 = 0) {
-        self.init(width: width, height: height, channels: channels,
-                  pixels: [UInt8](repeating: value, count: width * height * channels))
+        self.init(
+            width: width, height: height, channels: channels,
+            pixels: [UInt8](repeating: value, count: width * height * channels))
     }
 
     /// The sample at row `y`, column `x`, channel `c`.
@@ -48,7 +50,12 @@ public struct Image: Equatable, Sendable {
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 if target == 3 {
-                    for i in 0..<n { let v = src[i]; dst[3 * i] = v; dst[3 * i + 1] = v; dst[3 * i + 2] = v }
+                    for i in 0..<n {
+                        let v = src[i]
+                        dst[3 * i] = v
+                        dst[3 * i + 1] = v
+                        dst[3 * i + 2] = v
+                    }
                 } else {
                     for i in 0..<n { dst[i] = luma(src[3 * i], src[3 * i + 1], src[3 * i + 2]) }
                 }

@@ -1,9 +1,9 @@
 import _CImage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files into ``Image``s.
@@ -53,7 +53,8 @@ public enum ImageDecoder {
 
     /// Decodes a JPEG or PNG held in memory; `name` is used in error messages.
     public static func decode(bytes: [UInt8], name: String, channels: Int? = nil) throws -> Image {
-        precondition(channels == nil || channels == 1 || channels == 3, "channels must be 1, 3 or nil, got \(channels!)")
+        precondition(
+            channels == nil || channels == 1 || channels == 3, "channels must be 1, 3 or nil, got \(channels!)")
         guard !bytes.isEmpty else { throw ImageError(name: name, kind: .empty, detail: "empty file (0 bytes)") }
         let image: Image
         switch format(of: bytes) {
@@ -62,8 +63,9 @@ public enum ImageDecoder {
         case nil:
             let head = bytes.prefix(8).map { String($0, radix: 16).leftPadded(2) }.joined(separator: " ")
             let hint = otherFormat(bytes).map { "it looks like \($0)" } ?? "it starts with \(head)"
-            throw ImageError(name: name, kind: .unsupportedFormat,
-                             detail: "not a JPEG or PNG image (\(hint)); \(bytes.count) bytes")
+            throw ImageError(
+                name: name, kind: .unsupportedFormat,
+                detail: "not a JPEG or PNG image (\(hint)); \(bytes.count) bytes")
         }
         if let c = channels { return image.converted(toChannels: c) }
         return image
@@ -82,7 +84,9 @@ public enum ImageDecoder {
         if starts("GIF87a") || starts("GIF89a") { return "a GIF image" }
         if starts("BM") && b.count >= 14 { return "a BMP image" }
         if starts("RIFF") && b.count >= 12 && Array(b[8..<12]) == Array("WEBP".utf8) { return "a WebP image" }
-        if b.starts(with: [0x49, 0x49, 0x2A, 0x00]) || b.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) { return "a TIFF image" }
+        if b.starts(with: [0x49, 0x49, 0x2A, 0x00]) || b.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) {
+            return "a TIFF image"
+        }
         if b.count >= 12 && Array(b[4..<8]) == Array("ftyp".utf8) { return "an HEIF/AVIF/MP4 file" }
         if b.count >= 2 && b[0] == 0xFF && b[1] == 0xD8 { return "a damaged JPEG (FF D8 not followed by a marker)" }
         if b.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "a damaged PNG signature" }
@@ -94,12 +98,14 @@ public enum ImageDecoder {
 
     static func checkSize(_ width: Int, _ height: Int, _ name: String, _ format: String) throws {
         guard width > 0, height > 0 else {
-            throw ImageError(name: name, kind: .corrupt, detail: "corrupt \(format): header gives size \(width)×\(height)")
+            throw ImageError(
+                name: name, kind: .corrupt, detail: "corrupt \(format): header gives size \(width)×\(height)")
         }
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         guard !overflow, pixels <= maxPixels else {
-            throw ImageError(name: name, kind: .tooLarge,
-                             detail: "\(format) header gives \(width)×\(height) pixels, more than the \(maxPixels) allowed")
+            throw ImageError(
+                name: name, kind: .tooLarge,
+                detail: "\(format) header gives \(width)×\(height) pixels, more than the \(maxPixels) allowed")
         }
     }
 
@@ -115,37 +121,49 @@ public enum ImageDecoder {
 
     static func decodeJPEG(_ bytes: [UInt8], name: String) throws -> Image {
         guard let handle = tjInitDecompress() else {
-            throw ImageError(name: name, kind: .corrupt, detail: "cannot start the JPEG decoder: " + String(cString: tjGetErrorStr2(nil)))
+            throw ImageError(
+                name: name, kind: .corrupt,
+                detail: "cannot start the JPEG decoder: " + String(cString: tjGetErrorStr2(nil)))
         }
         defer { tjDestroy(handle) }
         // TurboJPEG's error code is unreliable once a warning was issued (a later fatal error
         // still reports "warning"), so failures are told apart by message and by the file's structure.
         func failure(_ message: String) -> ImageError {
             if message.contains("Premature end") || jpegEndsEarly(bytes) {
-                return ImageError(name: name, kind: .truncated, detail: "truncated JPEG: the data ends early (\(message)); \(bytes.count) bytes")
+                return ImageError(
+                    name: name, kind: .truncated,
+                    detail: "truncated JPEG: the data ends early (\(message)); \(bytes.count) bytes")
             }
             return ImageError(name: name, kind: .corrupt, detail: "corrupt JPEG: \(message)")
         }
         return try bytes.withUnsafeBufferPointer { buf -> Image in
-            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = -1
-            if tjDecompressHeader3(handle, buf.baseAddress, UInt(buf.count), &width, &height, &subsampling, &colorspace) != 0 {
+            var width: Int32 = 0
+            var height: Int32 = 0
+            var subsampling: Int32 = 0
+            var colorspace: Int32 = -1
+            if tjDecompressHeader3(handle, buf.baseAddress, UInt(buf.count), &width, &height, &subsampling, &colorspace)
+                != 0
+            {
                 throw failure(String(cString: tjGetErrorStr2(handle)))
             }
             // A stream with tables but no frame header "succeeds" and leaves the size untouched.
             if width == 0 || height == 0 { throw failure("no frame header (image size \(width)×\(height))") }
             try checkSize(Int(width), Int(height), name, "JPEG")
-            let w = Int(width), h = Int(height)
+            let w = Int(width)
+            let h = Int(height)
             let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
             let gray = colorspace == Int32(TJCS_GRAY.rawValue)
             let (pixelFormat, samples) = cmyk ? (TJPF_CMYK, 4) : gray ? (TJPF_GRAY, 1) : (TJPF_RGB, 3)
             var out = [UInt8](repeating: 0, count: w * h * samples)
             let rc = out.withUnsafeMutableBufferPointer { dst in
-                tjDecompress2(handle, buf.baseAddress, UInt(buf.count), dst.baseAddress, width, 0, height,
-                              Int32(pixelFormat.rawValue), 0)
+                tjDecompress2(
+                    handle, buf.baseAddress, UInt(buf.count), dst.baseAddress, width, 0, height,
+                    Int32(pixelFormat.rawValue), 0)
             }
             if rc != 0 {
                 let message = String(cString: tjGetErrorStr2(handle))
-                let benign = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+                let benign =
+                    tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
                     && benignJPEGWarnings.contains { message.hasPrefix($0) } && !jpegEndsEarly(bytes)
                 if !benign { throw failure(message) }
             }
@@ -164,18 +182,23 @@ public enum ImageDecoder {
             guard i < n else { return true }
             guard b[i] == 0xFF else { return false }
             var j = i + 1
-            while j < n && b[j] == 0xFF { j += 1 }  // fill bytes
+            while j < n && b[j] == 0xFF { j += 1 } // fill bytes
             guard j < n else { return true }
             let marker = b[j]
-            if marker == 0xD9 { return false }  // EOI: complete
-            if marker == 0x01 || (0xD0...0xD7).contains(marker) { i = j + 1; continue }
+            if marker == 0xD9 { return false } // EOI: complete
+            if marker == 0x01 || (0xD0...0xD7).contains(marker) {
+                i = j + 1
+                continue
+            }
             guard marker >= 0xC0 else { return false }
             guard j + 2 < n else { return true }
             let length = Int(b[j + 1]) << 8 | Int(b[j + 2])
             guard length >= 2 else { return false }
             i = j + 1 + length
-            if marker == 0xDA {  // SOS: entropy-coded data up to the next non-RST marker
-                while i + 1 < n && !(b[i] == 0xFF && b[i + 1] != 0 && b[i + 1] != 0xFF && !(0xD0...0xD7).contains(b[i + 1])) {
+            if marker == 0xDA { // SOS: entropy-coded data up to the next non-RST marker
+                while i + 1 < n
+                    && !(b[i] == 0xFF && b[i + 1] != 0 && b[i + 1] != 0xFF && !(0xD0...0xD7).contains(b[i + 1]))
+                {
                     i += 1
                 }
                 guard i + 1 < n else { return true }
@@ -206,10 +229,13 @@ public enum ImageDecoder {
         var image = strata_png_image_init()
         func failure(_ what: String) -> ImageError {
             let message = String(cString: strata_png_image_message(&image))
-            let truncated = message.contains("Not enough image data") || message.contains("read beyond end")
-                || message.contains("end of data") || message.contains("unexpected end") || message.contains("Read Error")
-            return ImageError(name: name, kind: truncated ? .truncated : .corrupt,
-                              detail: "\(truncated ? "truncated" : "corrupt") PNG (\(what)): \(message)")
+            let truncated =
+                message.contains("Not enough image data") || message.contains("read beyond end")
+                || message.contains("end of data") || message.contains("unexpected end")
+                || message.contains("Read Error")
+            return ImageError(
+                name: name, kind: truncated ? .truncated : .corrupt,
+                detail: "\(truncated ? "truncated" : "corrupt") PNG (\(what)): \(message)")
         }
         return try bytes.withUnsafeBufferPointer { buf -> Image in
             guard png_image_begin_read_from_memory(&image, buf.baseAddress, buf.count) != 0 else {
@@ -217,7 +243,8 @@ public enum ImageDecoder {
             }
             // `image.opaque` now holds libpng's state. finish_read releases it; freeing again is a no-op.
             defer { png_image_free(&image) }
-            let w = Int(image.width), h = Int(image.height)
+            let w = Int(image.width)
+            let h = Int(image.height)
             try checkSize(w, h, name, "PNG")
             let native = image.format
             let color = native & UInt32(PNG_FORMAT_FLAG_COLOR) != 0
@@ -247,7 +274,9 @@ public enum ImageDecoder {
     /// Reads a whole file, turning every failure into an ``ImageError`` (`unreadable`).
     static func readFile(_ path: String) throws -> [UInt8] {
         func fail(_ what: String, _ code: Int32) -> ImageError {
-            ImageError(name: path, kind: .unreadable, detail: "cannot read the file: \(what): \(String(cString: strerror(code)))")
+            ImageError(
+                name: path, kind: .unreadable,
+                detail: "cannot read the file: \(what): \(String(cString: strerror(code)))")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw fail("open", errno) }
@@ -259,7 +288,8 @@ public enum ImageDecoder {
         }
         let size = Int(st.st_size)
         guard size <= maxFileBytes else {
-            throw ImageError(name: path, kind: .tooLarge, detail: "file of \(size) bytes is larger than the \(maxFileBytes) allowed")
+            throw ImageError(
+                name: path, kind: .tooLarge, detail: "file of \(size) bytes is larger than the \(maxFileBytes) allowed")
         }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
@@ -269,7 +299,7 @@ public enum ImageDecoder {
                 if errno == EINTR { continue }
                 throw fail("read", errno)
             }
-            if n == 0 { break }  // the file shrank while being read
+            if n == 0 { break } // the file shrank while being read
             done += n
         }
         if done < size { bytes.removeLast(size - done) }

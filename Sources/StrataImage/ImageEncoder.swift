@@ -1,10 +1,10 @@
-import _CImage
 import StrataTensor
+import _CImage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Encodes ``Image``s as PNG (libpng's simplified API), in memory or to a file.
@@ -36,18 +36,23 @@ public enum ImageEncoder {
 
     static func pngBytes(_ image: Image, name: String) throws -> [UInt8] {
         guard image.width > 0, image.height > 0 else {
-            throw ImageError(name: name, kind: .corrupt,
-                             detail: "cannot encode a \(image.width)×\(image.height) image as PNG (PNG needs at least 1×1 pixels)")
+            throw ImageError(
+                name: name, kind: .corrupt,
+                detail: "cannot encode a \(image.width)×\(image.height) image as PNG (PNG needs at least 1×1 pixels)")
         }
         guard image.width < Int(Int32.max) / image.channels, image.height < Int(Int32.max) else {
-            throw ImageError(name: name, kind: .tooLarge, detail: "cannot encode a \(image.width)×\(image.height) image as PNG (too large)")
+            throw ImageError(
+                name: name, kind: .tooLarge,
+                detail: "cannot encode a \(image.width)×\(image.height) image as PNG (too large)")
         }
         var png = strata_png_image_init()
         png.width = UInt32(image.width)
         png.height = UInt32(image.height)
         png.format = image.channels == 3 ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
         func failure(_ what: String) -> ImageError {
-            ImageError(name: name, kind: .corrupt, detail: "cannot encode PNG (\(what)): " + String(cString: strata_png_image_message(&png)))
+            ImageError(
+                name: name, kind: .corrupt,
+                detail: "cannot encode PNG (\(what)): " + String(cString: strata_png_image_message(&png)))
         }
         let stride = Int32(image.width * image.channels)
         // First call sizes the output, the second fills it (libpng's documented two-pass use).
@@ -71,11 +76,14 @@ public enum ImageEncoder {
     /// (StrataNN's `AtomicFile` does the same with more cases; StrataImage sits below StrataNN.)
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         func fail(_ what: String, _ code: Int32) -> ImageError {
-            ImageError(name: path, kind: .unreadable, detail: "cannot write the PNG file: \(what): \(String(cString: strerror(code)))")
+            ImageError(
+                name: path, kind: .unreadable,
+                detail: "cannot write the PNG file: \(what): \(String(cString: strerror(code)))")
         }
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-            throw ImageError(name: path, kind: .unreadable, detail: "cannot write the PNG file: the path is a directory")
+            throw ImageError(
+                name: path, kind: .unreadable, detail: "cannot write the PNG file: the path is a directory")
         }
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { path[..<$0].isEmpty ? "/" : String(path[..<$0]) } ?? "."

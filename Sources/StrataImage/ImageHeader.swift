@@ -1,11 +1,11 @@
+import StrataTensor
 import _CImage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import StrataTensor
 
 extension ImageDecoder {
     /// What a JPEG or PNG header says about the image, read without decoding any pixels.
@@ -68,8 +68,9 @@ extension ImageDecoder {
             let head = file.bytes.prefix(8).map { String($0, radix: 16).leftPadded(2) }.joined(separator: " ")
             try file.ensure(Swift.min(file.size, 64))
             let hint = otherFormat(file.bytes).map { "it looks like \($0)" } ?? "it starts with \(head)"
-            throw ImageError(name: name, kind: .unsupportedFormat,
-                             detail: "not a JPEG or PNG image (\(hint)); \(file.size) bytes")
+            throw ImageError(
+                name: name, kind: .unsupportedFormat,
+                detail: "not a JPEG or PNG image (\(hint)); \(file.size) bytes")
         }
     }
 
@@ -77,31 +78,43 @@ extension ImageDecoder {
 
     static func pngHeader(_ file: HeaderReader, name: String) throws -> Header {
         let b = file.bytes
-        func corrupt(_ what: String) -> ImageError { ImageError(name: name, kind: .corrupt, detail: "corrupt PNG header: \(what)") }
-        guard b.count >= 33 else {
-            throw ImageError(name: name, kind: .truncated,
-                             detail: "truncated PNG: the file ends at byte \(b.count), inside its header (33 bytes: signature and IHDR chunk)")
+        func corrupt(_ what: String) -> ImageError {
+            ImageError(name: name, kind: .corrupt, detail: "corrupt PNG header: \(what)")
         }
-        func be32(_ i: Int) -> UInt32 { UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3]) }
+        guard b.count >= 33 else {
+            throw ImageError(
+                name: name, kind: .truncated,
+                detail:
+                    "truncated PNG: the file ends at byte \(b.count), inside its header (33 bytes: signature and IHDR chunk)"
+            )
+        }
+        func be32(_ i: Int) -> UInt32 {
+            UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+        }
         guard Array(b[12..<16]) == Array("IHDR".utf8) else {
-            let type = String(decoding: b[12..<16].map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+            let type = String(
+                decoding: b[12..<16].map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
             throw corrupt("the first chunk is '\(type)', not IHDR")
         }
         guard be32(8) == 13 else { throw corrupt("IHDR chunk of \(be32(8)) bytes, not 13") }
-        let stored = be32(29), computed = pngCRC(b[12..<29])
+        let stored = be32(29)
+        let computed = pngCRC(b[12..<29])
         guard stored == computed else {
-            throw corrupt("IHDR CRC mismatch (stored \(String(stored, radix: 16)), computed \(String(computed, radix: 16)))")
+            throw corrupt(
+                "IHDR CRC mismatch (stored \(String(stored, radix: 16)), computed \(String(computed, radix: 16)))")
         }
-        let width = be32(16), height = be32(20)
+        let width = be32(16)
+        let height = be32(20)
         guard width > 0, height > 0, width <= 0x7FFF_FFFF, height <= 0x7FFF_FFFF else {
             throw corrupt("image size \(width)×\(height)")
         }
-        let depth = b[24], colorType = b[25]
+        let depth = b[24]
+        let colorType = b[25]
         let depths: [UInt8]
         switch colorType {
-        case 0: depths = [1, 2, 4, 8, 16]      // gray
-        case 3: depths = [1, 2, 4, 8]          // palette
-        case 2, 4, 6: depths = [8, 16]         // RGB, gray + alpha, RGBA
+        case 0: depths = [1, 2, 4, 8, 16] // gray
+        case 3: depths = [1, 2, 4, 8] // palette
+        case 2, 4, 6: depths = [8, 16] // RGB, gray + alpha, RGBA
         default: throw corrupt("color type \(colorType)")
         }
         guard depths.contains(depth) else { throw corrupt("bit depth \(depth) for color type \(colorType)") }
@@ -109,7 +122,8 @@ extension ImageDecoder {
         guard b[27] == 0 else { throw corrupt("filter method \(b[27])") }
         guard b[28] <= 1 else { throw corrupt("interlace method \(b[28])") }
         try checkSize(Int(width), Int(height), name, "PNG")
-        return Header(format: .png, width: Int(width), height: Int(height), channels: colorType == 0 || colorType == 4 ? 1 : 3)
+        return Header(
+            format: .png, width: Int(width), height: Int(height), channels: colorType == 0 || colorType == 4 ? 1 : 3)
     }
 
     static let crcTable: [UInt32] = (0..<256).map { i -> UInt32 in
@@ -131,7 +145,7 @@ extension ImageDecoder {
         // Follow the marker segments to the end of the first SOS header (what libjpeg's
         // jpeg_read_header consumes), reading more of the file only when a segment needs it.
         var i = 2
-        var complete = false  // reached the end of the first SOS header, or an EOI marker
+        var complete = false // reached the end of the first SOS header, or an EOI marker
         scan: while true {
             // Like libjpeg's next_marker: skip stray bytes, then fill bytes, to a marker.
             while true {
@@ -141,40 +155,60 @@ extension ImageDecoder {
                 i += 1
             }
             let marker = file.bytes[i + 1]
-            if marker == 0xD9 { complete = true; break }  // EOI before any scan: libjpeg says what is wrong
-            if marker == 0x01 || (0xD0...0xD8).contains(marker) { i += 2; continue }
+            if marker == 0xD9 {
+                complete = true
+                break
+            } // EOI before any scan: libjpeg says what is wrong
+            if marker == 0x01 || (0xD0...0xD8).contains(marker) {
+                i += 2
+                continue
+            }
             try file.ensure(i + 4)
             guard i + 3 < file.bytes.count else { break }
             let end = i + 2 + (Int(file.bytes[i + 2]) << 8 | Int(file.bytes[i + 3]))
             try file.ensure(end)
             guard end <= file.bytes.count else { break }
-            if marker == 0xDA { complete = true; break }
+            if marker == 0xDA {
+                complete = true
+                break
+            }
             i = end
         }
         if !complete {
-            throw ImageError(name: name, kind: .truncated,
-                             detail: "truncated JPEG: the file ends at byte \(file.bytes.count), inside its header (before the image data)")
+            throw ImageError(
+                name: name, kind: .truncated,
+                detail:
+                    "truncated JPEG: the file ends at byte \(file.bytes.count), inside its header (before the image data)"
+            )
         }
         guard let handle = tjInitDecompress() else {
-            throw ImageError(name: name, kind: .corrupt, detail: "cannot start the JPEG decoder: " + String(cString: tjGetErrorStr2(nil)))
+            throw ImageError(
+                name: name, kind: .corrupt,
+                detail: "cannot start the JPEG decoder: " + String(cString: tjGetErrorStr2(nil)))
         }
         defer { tjDestroy(handle) }
-        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = -1
+        var width: Int32 = 0
+        var height: Int32 = 0
+        var subsampling: Int32 = 0
+        var colorspace: Int32 = -1
         let rc = file.bytes.withUnsafeBufferPointer { buf in
             tjDecompressHeader3(handle, buf.baseAddress, UInt(buf.count), &width, &height, &subsampling, &colorspace)
         }
         if rc != 0 {
             let message = String(cString: tjGetErrorStr2(handle))
             let truncated = message.contains("Premature end")
-            throw ImageError(name: name, kind: truncated ? .truncated : .corrupt,
-                             detail: "\(truncated ? "truncated" : "corrupt") JPEG: \(message)")
+            throw ImageError(
+                name: name, kind: truncated ? .truncated : .corrupt,
+                detail: "\(truncated ? "truncated" : "corrupt") JPEG: \(message)")
         }
         if width == 0 || height == 0 {
-            throw ImageError(name: name, kind: .corrupt, detail: "corrupt JPEG: no frame header (image size \(width)×\(height))")
+            throw ImageError(
+                name: name, kind: .corrupt, detail: "corrupt JPEG: no frame header (image size \(width)×\(height))")
         }
         try checkSize(Int(width), Int(height), name, "JPEG")
-        return Header(format: .jpeg, width: Int(width), height: Int(height),
-                      channels: colorspace == Int32(TJCS_GRAY.rawValue) ? 1 : 3)
+        return Header(
+            format: .jpeg, width: Int(width), height: Int(height),
+            channels: colorspace == Int32(TJCS_GRAY.rawValue) ? 1 : 3)
     }
 }
 
@@ -199,7 +233,9 @@ final class HeaderReader {
     init(path: String) throws {
         self.path = path
         func fail(_ what: String, _ code: Int32) -> ImageError {
-            ImageError(name: path, kind: .unreadable, detail: "cannot read the file: \(what): \(String(cString: strerror(code)))")
+            ImageError(
+                name: path, kind: .unreadable,
+                detail: "cannot read the file: \(what): \(String(cString: strerror(code)))")
         }
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw fail("open", errno) }
@@ -216,8 +252,9 @@ final class HeaderReader {
         size = Int(st.st_size)
         guard size <= ImageDecoder.maxFileBytes else {
             _ = Glibc_close(fd)
-            throw ImageError(name: path, kind: .tooLarge,
-                             detail: "file of \(size) bytes is larger than the \(ImageDecoder.maxFileBytes) allowed")
+            throw ImageError(
+                name: path, kind: .tooLarge,
+                detail: "file of \(size) bytes is larger than the \(ImageDecoder.maxFileBytes) allowed")
         }
         bytes = []
     }
@@ -229,20 +266,26 @@ final class HeaderReader {
         var buffer = [UInt8](repeating: 0, count: target - bytes.count)
         var done = 0
         while done < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(bytes.count + done)) }
+            let n = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(bytes.count + done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ImageError(name: path, kind: .unreadable,
-                                 detail: "cannot read the file: read: \(String(cString: strerror(errno)))")
+                throw ImageError(
+                    name: path, kind: .unreadable,
+                    detail: "cannot read the file: read: \(String(cString: strerror(errno)))")
             }
-            if n == 0 { break }  // the file shrank
+            if n == 0 { break } // the file shrank
             done += n
         }
         bytes += buffer[0..<done]
     }
 
     func close() {
-        if fd >= 0 { _ = Glibc_close(fd); fd = -1 }
+        if fd >= 0 {
+            _ = Glibc_close(fd)
+            fd = -1
+        }
     }
 
     deinit { close() }

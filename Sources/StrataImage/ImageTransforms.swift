@@ -27,7 +27,8 @@ public enum ImageTransforms {
 
         /// One value per channel, or a single value for all channels.
         public init(mean: [Float], std: [Float]) {
-            precondition(!mean.isEmpty && mean.count == std.count, "mean and std need the same, non-zero, number of values")
+            precondition(
+                !mean.isEmpty && mean.count == std.count, "mean and std need the same, non-zero, number of values")
             precondition(std.allSatisfy { $0 != 0 }, "std must not be 0")
             self.mean = mean
             self.std = std
@@ -45,7 +46,8 @@ public enum ImageTransforms {
     /// becomes `size`, the longer `Int(size · long / short)` (truncated, as torchvision does).
     public static func sizeWithShorterSide(_ size: Int, width: Int, height: Int) -> (width: Int, height: Int) {
         precondition(size > 0 && width > 0 && height > 0, "sizes must be positive")
-        let short = min(width, height), long = max(width, height)
+        let short = min(width, height)
+        let long = max(width, height)
         let newLong = Int(Double(size * long) / Double(short))
         return width <= height ? (size, newLong) : (newLong, size)
     }
@@ -53,7 +55,8 @@ public enum ImageTransforms {
     /// The top-left corner of `T.CenterCrop((height, width))` in an image of `imageWidth × imageHeight`.
     /// Where the crop is larger than the image it is negative: the image is centred in a
     /// zero-padded crop (the extra pixel of an odd difference goes right/bottom).
-    public static func centerCropOrigin(width: Int, height: Int, imageWidth: Int, imageHeight: Int) -> (x: Int, y: Int) {
+    public static func centerCropOrigin(width: Int, height: Int, imageWidth: Int, imageHeight: Int) -> (x: Int, y: Int)
+    {
         func origin(_ crop: Int, _ size: Int) -> Int {
             if crop > size { return -((crop - size) / 2) }
             // Python's round(): halves go to the even neighbour.
@@ -94,10 +97,12 @@ public enum ImageTransforms {
         precondition(width >= 0 && height >= 0, "crop size must not be negative")
         let c = image.channels
         var out = Image(width: width, height: height, channels: c)
-        let x0 = max(x, 0), x1 = min(x + width, image.width)
+        let x0 = max(x, 0)
+        let x1 = min(x + width, image.width)
         guard x0 < x1 else { return out }
         for row in max(y, 0)..<max(max(y, 0), min(y + height, image.height)) {
-            let src = (row * image.width + x0) * c, dst = ((row - y) * width + (x0 - x)) * c
+            let src = (row * image.width + x0) * c
+            let dst = ((row - y) * width + (x0 - x)) * c
             out.pixels.replaceSubrange(dst..<dst + (x1 - x0) * c, with: image.pixels[src..<src + (x1 - x0) * c])
         }
         return out
@@ -121,8 +126,9 @@ public enum ImageTransforms {
     public static func toTensor(_ images: [Image], normalizedWith normalization: Normalization = .imageNet) -> Tensor {
         precondition(!images.isEmpty, "no images to stack")
         let first = images[0]
-        precondition(images.allSatisfy { $0.width == first.width && $0.height == first.height && $0.channels == first.channels },
-                     "images to stack must all have the same size and channels")
+        precondition(
+            images.allSatisfy { $0.width == first.width && $0.height == first.height && $0.channels == first.channels },
+            "images to stack must all have the same size and channels")
         var values = [Float]()
         values.reserveCapacity(images.count * first.pixels.count)
         for image in images { values += chwFloats(image, normalizedWith: normalization) }
@@ -131,14 +137,17 @@ public enum ImageTransforms {
 
     /// The normalized samples in CHW order (one image of a batch).
     public static func chwFloats(_ image: Image, normalizedWith n: Normalization = .imageNet) -> [Float] {
-        let c = image.channels, hw = image.width * image.height
-        precondition(n.mean.count == 1 || n.mean.count == c,
-                     "normalization has \(n.mean.count) values for a \(c)-channel image")
+        let c = image.channels
+        let hw = image.width * image.height
+        precondition(
+            n.mean.count == 1 || n.mean.count == c,
+            "normalization has \(n.mean.count) values for a \(c)-channel image")
         var out = [Float](repeating: 0, count: c * hw)
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for ch in 0..<c {
-                    let mean = n.mean[n.mean.count == 1 ? 0 : ch], std = n.std[n.std.count == 1 ? 0 : ch]
+                    let mean = n.mean[n.mean.count == 1 ? 0 : ch]
+                    let std = n.std[n.std.count == 1 ? 0 : ch]
                     for i in 0..<hw { dst[ch * hw + i] = (Float(src[i * c + ch]) / 255 - mean) / std }
                 }
             }
@@ -148,8 +157,10 @@ public enum ImageTransforms {
 
     /// torchvision's ImageNet evaluation preprocessing: resize the shorter side to `resize`,
     /// center-crop `crop`, scale to [0, 1], normalize: a tensor [1, C, crop, crop].
-    public static func imageNetEval(_ image: Image, resize: Int = 256, crop: Int = 224,
-                                    normalizedWith normalization: Normalization = .imageNet) -> Tensor {
+    public static func imageNetEval(
+        _ image: Image, resize: Int = 256, crop: Int = 224,
+        normalizedWith normalization: Normalization = .imageNet
+    ) -> Tensor {
         toTensor(resizeShorterSideAndCenterCrop(image, resize: resize, crop: crop), normalizedWith: normalization)
     }
 
@@ -160,16 +171,16 @@ public enum ImageTransforms {
     /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` (Resample.c) for the bilinear
     /// filter, for the output indices `outputs` only.
     struct AxisCoefficients {
-        var first: [Int] = []   // first input index of each output
-        var count: [Int] = []   // inputs used by each output
-        var weights: [Int32] = []  // ksize per output, fixed point
+        var first: [Int] = [] // first input index of each output
+        var count: [Int] = [] // inputs used by each output
+        var weights: [Int32] = [] // ksize per output, fixed point
         var ksize = 0
     }
 
     static func coefficients(inSize: Int, outSize: Int, outputs: Range<Int>) -> AxisCoefficients {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
-        let support = 1.0 * filterScale  // the bilinear (triangle) filter's support is 1
+        let support = 1.0 * filterScale // the bilinear (triangle) filter's support is 1
         var c = AxisCoefficients()
         c.ksize = Int(support.rounded(.up)) * 2 + 1
         c.weights = [Int32](repeating: 0, count: outputs.count * c.ksize)
@@ -189,7 +200,8 @@ public enum ImageTransforms {
             for x in 0..<max(xmax, 0) {
                 let v = ww != 0 ? k[x] / ww : k[x]
                 let f = v * Double(1 << precisionBits)
-                c.weights[j * c.ksize + x] = Int32(v < 0 ? (-0.5 + f).rounded(.towardZero) : (0.5 + f).rounded(.towardZero))
+                c.weights[j * c.ksize + x] = Int32(
+                    v < 0 ? (-0.5 + f).rounded(.towardZero) : (0.5 + f).rounded(.towardZero))
             }
             c.first.append(xmin)
             c.count.append(max(xmax, 0))
@@ -207,8 +219,10 @@ public enum ImageTransforms {
     /// The `window` (in the coordinates of a full `outWidth × outHeight` resize) of the
     /// image resized by Pillow's two-pass bilinear resampling; window pixels outside the
     /// resized image are 0. Only the source rows and columns the window needs are read.
-    static func resample(_ image: Image, outWidth: Int, outHeight: Int,
-                         window: (x: Int, y: Int, width: Int, height: Int)) -> Image {
+    static func resample(
+        _ image: Image, outWidth: Int, outHeight: Int,
+        window: (x: Int, y: Int, width: Int, height: Int)
+    ) -> Image {
         let ch = image.channels
         var out = Image(width: window.width, height: window.height, channels: ch)
         let xs = max(window.x, 0)..<max(max(window.x, 0), min(window.x + window.width, outWidth))
@@ -220,28 +234,36 @@ public enum ImageTransforms {
         let vc = coefficients(inSize: image.height, outSize: outHeight, outputs: ys)
         // Pillow ≥ 11 (ImagingResampleInner): the vertical pass goes first when the height
         // shrinks by more than twice what the width does. The order changes rounding.
-        let dh = image.height - outHeight, dw = image.width - outWidth
+        let dh = image.height - outHeight
+        let dw = image.width - outWidth
         let verticalFirst = dh > 0 && dh > dw * 2
-        let tw = xs.count, th = ys.count
+        let tw = xs.count
+        let th = ys.count
         var result = [UInt8]()
         image.pixels.withUnsafeBufferPointer { src in
             if verticalFirst {
-                let colFirst = hc.first[0], colEnd = hc.first[tw - 1] + hc.count[tw - 1]
-                let temp = verticalPass(src, rowLength: image.width * ch, sampleStart: colFirst * ch,
-                                        samples: (colEnd - colFirst) * ch, vc, rowShift: 0)
+                let colFirst = hc.first[0]
+                let colEnd = hc.first[tw - 1] + hc.count[tw - 1]
+                let temp = verticalPass(
+                    src, rowLength: image.width * ch, sampleStart: colFirst * ch,
+                    samples: (colEnd - colFirst) * ch, vc, rowShift: 0)
                 result = temp.withUnsafeBufferPointer {
-                    horizontalPass($0, width: colEnd - colFirst, rowStart: 0, rows: th, channels: ch, hc, columnShift: colFirst)
+                    horizontalPass(
+                        $0, width: colEnd - colFirst, rowStart: 0, rows: th, channels: ch, hc, columnShift: colFirst)
                 }
             } else {
-                let rowFirst = vc.first[0], rowEnd = vc.first[th - 1] + vc.count[th - 1]
-                let temp = horizontalPass(src, width: image.width, rowStart: rowFirst, rows: rowEnd - rowFirst,
-                                          channels: ch, hc, columnShift: 0)
+                let rowFirst = vc.first[0]
+                let rowEnd = vc.first[th - 1] + vc.count[th - 1]
+                let temp = horizontalPass(
+                    src, width: image.width, rowStart: rowFirst, rows: rowEnd - rowFirst,
+                    channels: ch, hc, columnShift: 0)
                 result = temp.withUnsafeBufferPointer {
                     verticalPass($0, rowLength: tw * ch, sampleStart: 0, samples: tw * ch, vc, rowShift: rowFirst)
                 }
             }
         }
-        let ox = xs.lowerBound - window.x, rowLen = tw * ch
+        let ox = xs.lowerBound - window.x
+        let rowLen = tw * ch
         for (j, yy) in ys.enumerated() {
             let d = ((yy - window.y) * window.width + ox) * ch
             out.pixels.replaceSubrange(d..<d + rowLen, with: result[j * rowLen..<(j + 1) * rowLen])
@@ -251,8 +273,10 @@ public enum ImageTransforms {
 
     /// Pillow's `ImagingResampleHorizontal_8bpc` over rows [rowStart, rowStart + rows) of an
     /// image `width` pixels wide; coefficient bounds are shifted left by `columnShift`.
-    static func horizontalPass(_ src: UnsafeBufferPointer<UInt8>, width: Int, rowStart: Int, rows: Int, channels ch: Int,
-                               _ c: AxisCoefficients, columnShift: Int) -> [UInt8] {
+    static func horizontalPass(
+        _ src: UnsafeBufferPointer<UInt8>, width: Int, rowStart: Int, rows: Int, channels ch: Int,
+        _ c: AxisCoefficients, columnShift: Int
+    ) -> [UInt8] {
         let n = c.first.count
         var dst = [UInt8](repeating: 0, count: rows * n * ch)
         dst.withUnsafeMutableBufferPointer { dst in
@@ -260,7 +284,9 @@ public enum ImageTransforms {
                 for r in 0..<rows {
                     let rowBase = (rowStart + r) * width * ch
                     for j in 0..<n {
-                        let xmin = c.first[j] - columnShift, taps = c.count[j], kBase = j * c.ksize
+                        let xmin = c.first[j] - columnShift
+                        let taps = c.count[j]
+                        let kBase = j * c.ksize
                         for ci in 0..<ch {
                             var ss = 1 << (precisionBits - 1)
                             var p = rowBase + xmin * ch + ci
@@ -279,14 +305,18 @@ public enum ImageTransforms {
 
     /// Pillow's `ImagingResampleVertical_8bpc` over the samples [sampleStart, sampleStart + samples)
     /// of each row (`rowLength` samples); coefficient bounds are shifted up by `rowShift`.
-    static func verticalPass(_ src: UnsafeBufferPointer<UInt8>, rowLength: Int, sampleStart: Int, samples: Int,
-                             _ c: AxisCoefficients, rowShift: Int) -> [UInt8] {
+    static func verticalPass(
+        _ src: UnsafeBufferPointer<UInt8>, rowLength: Int, sampleStart: Int, samples: Int,
+        _ c: AxisCoefficients, rowShift: Int
+    ) -> [UInt8] {
         let n = c.first.count
         var dst = [UInt8](repeating: 0, count: n * samples)
         dst.withUnsafeMutableBufferPointer { dst in
             c.weights.withUnsafeBufferPointer { kk in
                 for j in 0..<n {
-                    let ymin = c.first[j] - rowShift, taps = c.count[j], kBase = j * c.ksize
+                    let ymin = c.first[j] - rowShift
+                    let taps = c.count[j]
+                    let kBase = j * c.ksize
                     for i in 0..<samples {
                         var ss = 1 << (precisionBits - 1)
                         var p = ymin * rowLength + sampleStart + i

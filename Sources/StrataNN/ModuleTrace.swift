@@ -30,8 +30,10 @@ public final class ModuleTrace {
 
     func exit(_ module: Module, input: [Int], output: [Int]) {
         depth -= 1
-        records.append(Record(module: module, depth: depth, inputShape: input, outputShape: output,
-                              macs: module.macs(input: input, output: output)))
+        records.append(
+            Record(
+                module: module, depth: depth, inputShape: input, outputShape: output,
+                macs: module.macs(input: input, output: output)))
     }
 
     /// Records the call and returns the module's output, or what the interceptor puts in its place.
@@ -51,8 +53,10 @@ public final class ModuleTrace {
     /// returns: its result is what the caller of the module receives (return the output itself to
     /// leave it unchanged). Calls nest innermost first, so a block's transform sees its last layer's
     /// output already transformed.
-    public static func replacingOutputs<R>(_ transform: @escaping (Module, Tensor) -> Tensor,
-                                           during body: () throws -> R) rethrows -> R {
+    public static func replacingOutputs<R>(
+        _ transform: @escaping (Module, Tensor) -> Tensor,
+        during body: () throws -> R
+    ) rethrows -> R {
         let trace = ModuleTrace()
         trace.intercept = transform
         return try $active.withValue(trace) { try body() }
@@ -63,10 +67,11 @@ public final class ModuleTrace {
     public static func outputs(of modules: [Module], during body: () throws -> Void) rethrows -> [Tensor?] {
         var found = [Tensor?](repeating: nil, count: modules.count)
         let ids = modules.map { ObjectIdentifier($0) }
-        try replacingOutputs({ module, output in
-            for (i, id) in ids.enumerated() where id == ObjectIdentifier(module) { found[i] = output }
-            return output
-        }, during: body)
+        try replacingOutputs(
+            { module, output in
+                for (i, id) in ids.enumerated() where id == ObjectIdentifier(module) { found[i] = output }
+                return output
+            }, during: body)
         return found
     }
 }

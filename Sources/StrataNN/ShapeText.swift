@@ -14,21 +14,28 @@ public enum ShapeText {
     ///   - maxSize: the largest size accepted.
     ///   - maxElements: the largest product of the sizes accepted.
     /// - Throws: ``ParseError`` naming `option`, the text found and the form expected.
-    public static func parse(_ text: String, rank: Int, option: String, layout: String,
-                             maxSize: Int = 100_000, maxElements: Int = 1 << 31) throws -> [Int] {
-        let parts = text.lowercased().split(omittingEmptySubsequences: false, whereSeparator: { $0 == "x" || $0 == "×" })
+    public static func parse(
+        _ text: String, rank: Int, option: String, layout: String,
+        maxSize: Int = 100_000, maxElements: Int = 1 << 31
+    ) throws -> [Int] {
+        let parts = text.lowercased().split(
+            omittingEmptySubsequences: false, whereSeparator: { $0 == "x" || $0 == "×" })
         let sizes = parts.map { Int($0.trimmingSpaces) }
         var elements = 1
-        let valid = sizes.count == rank && sizes.allSatisfy { s in
-            guard let s, s > 0, s <= maxSize else { return false }
-            let (p, overflow) = elements.multipliedReportingOverflow(by: s)
-            elements = overflow ? Int.max : p
-            return true
-        } && elements <= maxElements
+        let valid =
+            sizes.count == rank
+            && sizes.allSatisfy { s in
+                guard let s, s > 0, s <= maxSize else { return false }
+                let (p, overflow) = elements.multipliedReportingOverflow(by: s)
+                elements = overflow ? Int.max : p
+                return true
+            } && elements <= maxElements
         guard valid else {
             let shown = text.count > 80 ? String(text.prefix(80)) + "…" : text
-            throw ParseError(description: "\(option): expected \(layout), \(rank) positive sizes of at most \(maxSize) joined by 'x' "
-                + "(\(groupedThousands(maxElements)) elements at most), got '\(shown)'")
+            throw ParseError(
+                description:
+                    "\(option): expected \(layout), \(rank) positive sizes of at most \(maxSize) joined by 'x' "
+                    + "(\(groupedThousands(maxElements)) elements at most), got '\(shown)'")
         }
         return sizes.map { $0! }
     }

@@ -14,8 +14,12 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         var lines = ["Error(s) in loading state dict:"]
-        if !missingKeys.isEmpty { lines.append("  missing keys (\(missingKeys.count)): " + missingKeys.joined(separator: ", ")) }
-        if !unexpectedKeys.isEmpty { lines.append("  unexpected keys (\(unexpectedKeys.count)): " + unexpectedKeys.joined(separator: ", ")) }
+        if !missingKeys.isEmpty {
+            lines.append("  missing keys (\(missingKeys.count)): " + missingKeys.joined(separator: ", "))
+        }
+        if !unexpectedKeys.isEmpty {
+            lines.append("  unexpected keys (\(unexpectedKeys.count)): " + unexpectedKeys.joined(separator: ", "))
+        }
         for m in shapeMismatches {
             lines.append("  size mismatch for \(m.key): the model has shape \(m.expected), the weights have \(m.found)")
         }
@@ -36,7 +40,8 @@ extension Module {
     @discardableResult
     public func loadStateDict(_ tensors: [String: Tensor], strict: Bool = true) throws -> StateDictError {
         let own = stateDict()
-        var missing: [String] = [], mismatches: [(key: String, expected: [Int], found: [Int])] = []
+        var missing: [String] = []
+        var mismatches: [(key: String, expected: [Int], found: [Int])] = []
         let ownKeys = Set(own.map(\.key))
         for (key, t) in own {
             guard let given = tensors[key] else {
@@ -62,7 +67,9 @@ extension Module {
     }
 
     /// `num_batches_tracked`, batch norm's step counter.
-    static func isBatchCounter(_ key: String) -> Bool { key == "num_batches_tracked" || key.hasSuffix(".num_batches_tracked") }
+    static func isBatchCounter(_ key: String) -> Bool {
+        key == "num_batches_tracked" || key.hasSuffix(".num_batches_tracked")
+    }
 
     /// Converts every parameter and buffer to `dtype` in place (e.g. Float64 for checks).
     @discardableResult

@@ -29,7 +29,8 @@ public struct ModelSummary: Sendable {
     /// any model summarizes in milliseconds. Leaf modules (those without children) get a
     /// row each, in the order they run.
     public init(_ model: Module, input: [Int]) {
-        let paths = Dictionary(model.namedModules().map { (ObjectIdentifier($0.1), $0.0) }, uniquingKeysWith: { a, _ in a })
+        let paths = Dictionary(
+            model.namedModules().map { (ObjectIdentifier($0.1), $0.0) }, uniquingKeysWith: { a, _ in a })
         let wasTraining = model.training
         model.eval()
         var output: [Int] = []
@@ -42,7 +43,9 @@ public struct ModelSummary: Sendable {
         }
         model.train(wasTraining)
         rows = trace.records.filter { $0.module.namedChildren().isEmpty }.map { r in
-            Row(name: paths[ObjectIdentifier(r.module)] ?? "?", layer: r.module.summaryDescription, outputShape: r.outputShape,
+            Row(
+                name: paths[ObjectIdentifier(r.module)] ?? "?", layer: r.module.summaryDescription,
+                outputShape: r.outputShape,
                 parameters: r.module.namedLocalParameters().reduce(0) { $0 + $1.1.count }, macs: r.macs)
         }
         inputShape = input
@@ -55,20 +58,29 @@ public struct ModelSummary: Sendable {
     /// The table as text, with totals.
     public func table() -> String {
         let header = ("Layer", "Type", "Output shape", "Params", "MACs")
-        let body = rows.map { ($0.name, $0.layer, "[" + $0.outputShape.map(String.init).joined(separator: ", ") + "]",
-                               groupedThousands($0.parameters), groupedThousands($0.macs)) }
+        let body = rows.map {
+            (
+                $0.name, $0.layer, "[" + $0.outputShape.map(String.init).joined(separator: ", ") + "]",
+                groupedThousands($0.parameters), groupedThousands($0.macs)
+            )
+        }
         let all = [header] + body
-        let w0 = all.map(\.0.count).max()!, w1 = all.map(\.1.count).max()!, w2 = all.map(\.2.count).max()!
-        let w3 = all.map(\.3.count).max()!, w4 = all.map(\.4.count).max()!
+        let w0 = all.map(\.0.count).max()!
+        let w1 = all.map(\.1.count).max()!
+        let w2 = all.map(\.2.count).max()!
+        let w3 = all.map(\.3.count).max()!
+        let w4 = all.map(\.4.count).max()!
         func line(_ r: (String, String, String, String, String)) -> String {
-            r.0.padded(toWidth: w0) + "  " + r.1.padded(toWidth: w1) + "  " + r.2.padded(toWidth: w2) + "  " + r.3.leftPadded(toWidth: w3) + "  " + r.4.leftPadded(toWidth: w4)
+            r.0.padded(toWidth: w0) + "  " + r.1.padded(toWidth: w1) + "  " + r.2.padded(toWidth: w2) + "  "
+                + r.3.leftPadded(toWidth: w3) + "  " + r.4.leftPadded(toWidth: w4)
         }
         var out = [line(header), String(repeating: "─", count: w0 + w1 + w2 + w3 + w4 + 8)]
         out += body.map(line)
         out.append(String(repeating: "─", count: w0 + w1 + w2 + w3 + w4 + 8))
         out.append("Input: [1, \(inputShape.map(String.init).joined(separator: ", "))]   Output: \(outputShape)")
         out.append("Parameters: \(groupedThousands(parameters)) (\(groupedThousands(trainableParameters)) trainable)")
-        out.append("MACs: \(groupedThousands(macs)) (\(formatGiga(macs)) G multiply-accumulates per image; FLOPs ≈ 2 × MACs)")
+        out.append(
+            "MACs: \(groupedThousands(macs)) (\(formatGiga(macs)) G multiply-accumulates per image; FLOPs ≈ 2 × MACs)")
         return out.joined(separator: "\n")
     }
 }
@@ -108,7 +120,8 @@ extension ModelSummary {
     public func minimumBytes(batch: Int, training: Bool) -> Int {
         let largest = rows.map { $0.outputShape.reduce(1, *) }.max() ?? 0
         let perImage = training ? activationElements : 2 * largest
-        let elements = (training ? 3 : 1).multipliedSaturating(by: parameters).addingSaturating(batch.multipliedSaturating(by: perImage))
+        let elements = (training ? 3 : 1).multipliedSaturating(by: parameters).addingSaturating(
+            batch.multipliedSaturating(by: perImage))
         return elements.multipliedSaturating(by: 4)
     }
 
@@ -121,8 +134,10 @@ extension ModelSummary {
         guard let available = Platform.availableMemoryBytes else { return }
         let needed = minimumBytes(batch: batch, training: training)
         guard needed > available else { return }
-        throw InsufficientMemoryError(description: "\(what) needs at least \(Self.gigabytes(needed)) for \(training ? "training" : "inference") "
-            + "(parameters and activations, float32) but \(Self.gigabytes(available)) of memory is available; use a smaller batch or input")
+        throw InsufficientMemoryError(
+            description: "\(what) needs at least \(Self.gigabytes(needed)) for \(training ? "training" : "inference") "
+                + "(parameters and activations, float32) but \(Self.gigabytes(available)) of memory is available; use a smaller batch or input"
+        )
     }
 
     static func gigabytes(_ bytes: Int) -> String {

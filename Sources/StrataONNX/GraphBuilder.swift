@@ -20,8 +20,12 @@ final class GraphBuilder {
     /// A fresh value name based on `base` ("layer1.0.conv1" → "layer1.0.conv1", then "layer1.0.conv1_1", …).
     func uniqueName(_ base: String) -> String {
         let stem = base.isEmpty ? "value" : base
-        var name = stem, i = 0
-        while usedNames.contains(name) { i += 1; name = "\(stem)_\(i)" }
+        var name = stem
+        var i = 0
+        while usedNames.contains(name) {
+            i += 1
+            name = "\(stem)_\(i)"
+        }
         usedNames.insert(name)
         return name
     }
@@ -31,8 +35,10 @@ final class GraphBuilder {
 
     /// Adds a node with one output and returns the output's name.
     @discardableResult
-    func node(_ opType: String, inputs: [String], name: String, attributes: [Onnx_AttributeProto] = [],
-              output: String? = nil) -> String {
+    func node(
+        _ opType: String, inputs: [String], name: String, attributes: [Onnx_AttributeProto] = [],
+        output: String? = nil
+    ) -> String {
         let out = output ?? uniqueName(name)
         var n = Onnx_NodeProto()
         n.opType = opType
@@ -82,25 +88,41 @@ final class GraphBuilder {
 /// Float32 values as little-endian bytes (ONNX's raw_data layout on every host).
 func littleEndianBytes(_ values: [Float]) -> Data {
     #if _endian(little)
-    return values.withUnsafeBytes { Data($0) }
+        return values.withUnsafeBytes { Data($0) }
     #else
-    var data = Data(capacity: values.count * 4)
-    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-    return data
+        var data = Data(capacity: values.count * 4)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
     #endif
 }
 
 extension Onnx_AttributeProto {
     static func int(_ name: String, _ value: Int) -> Self {
-        var a = Self(); a.name = name; a.type = .int; a.i = Int64(value); return a
+        var a = Self()
+        a.name = name
+        a.type = .int
+        a.i = Int64(value)
+        return a
     }
     static func ints(_ name: String, _ values: [Int]) -> Self {
-        var a = Self(); a.name = name; a.type = .ints; a.ints = values.map(Int64.init); return a
+        var a = Self()
+        a.name = name
+        a.type = .ints
+        a.ints = values.map(Int64.init)
+        return a
     }
     static func float(_ name: String, _ value: Double) -> Self {
-        var a = Self(); a.name = name; a.type = .float; a.f = Float(value); return a
+        var a = Self()
+        a.name = name
+        a.type = .float
+        a.f = Float(value)
+        return a
     }
     static func tensor(_ name: String, _ value: Onnx_TensorProto) -> Self {
-        var a = Self(); a.name = name; a.type = .tensor; a.t = value; return a
+        var a = Self()
+        a.name = name
+        a.type = .tensor
+        a.t = value
+        return a
     }
 }

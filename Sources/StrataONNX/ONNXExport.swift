@@ -42,8 +42,10 @@ public enum ONNXExport {
     ///
     /// - Throws: ``ONNXExportError`` for a module without a lowering, or an input size that the
     ///   model cannot take or ONNX cannot express (uneven adaptive pooling).
-    public static func export(_ model: Module, input: [Int], batch: Batch = .fixed(1), modelName: String = "strata",
-                              producerVersion: String = "") throws -> Result {
+    public static func export(
+        _ model: Module, input: [Int], batch: Batch = .fixed(1), modelName: String = "strata",
+        producerVersion: String = ""
+    ) throws -> Result {
         precondition(input.count == 3, "ONNXExport: input is [C, H, W], got \(input)")
         if case .fixed(let n) = batch { precondition(n >= 1, "ONNXExport: batch must be positive, got \(n)") }
         let wasTraining = model.training
@@ -64,7 +66,10 @@ public enum ONNXExport {
             for j in nodes.indices { nodes[j].input = nodes[j].input.map { $0 == old ? outputName : $0 } }
         } else {
             var n = Onnx_NodeProto()
-            n.opType = "Identity"; n.name = outputName; n.input = [output.name]; n.output = [outputName]
+            n.opType = "Identity"
+            n.name = outputName
+            n.input = [output.name]
+            n.output = [outputName]
             nodes.append(n)
         }
 
@@ -86,9 +91,10 @@ public enum ONNXExport {
         proto.graph = graph
 
         let data = try proto.serializedData()
-        return Result(data: data, nodeCount: nodes.count, initializerCount: builder.initializers.count,
-                      weightCount: builder.initializers.reduce(0) { $0 + $1.dims.reduce(1) { $0 * Int($1) } },
-                      outputShape: output.shape)
+        return Result(
+            data: data, nodeCount: nodes.count, initializerCount: builder.initializers.count,
+            weightCount: builder.initializers.reduce(0) { $0 + $1.dims.reduce(1) { $0 * Int($1) } },
+            outputShape: output.shape)
     }
 
     private static func valueInfo(_ name: String, _ shape: [Int], batch: Batch) -> Onnx_ValueInfoProto {

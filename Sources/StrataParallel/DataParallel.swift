@@ -80,8 +80,11 @@ public final class DataParallel: TrainingSynchronizer {
 
     public func start(model: Module, optimizer: any Optimizer, fingerprint: [(name: String, value: String)]) throws {
         let state = optimizer.stateDict()
-        let all = fingerprint + extraFingerprint + [("ranks", "\(size)"), ("bucket bytes", "\(bucketBytes)"),
-                                                     ("optimizer state", state.keys.sorted().joined(separator: ","))]
+        let all =
+            fingerprint + extraFingerprint + [
+                ("ranks", "\(size)"), ("bucket bytes", "\(bucketBytes)"),
+                ("optimizer state", state.keys.sorted().joined(separator: ",")),
+            ]
         try compare(all)
         for (_, t) in model.stateDict() { try group.broadcast(t, root: 0) }
         for key in state.keys.sorted() { try group.broadcast(state[key]!, root: 0) }
@@ -96,7 +99,9 @@ public final class DataParallel: TrainingSynchronizer {
             hashes += [Double(h >> 32), Double(h & 0xFFFF_FFFF)]
         }
         let gathered = try group.allGather(Tensor(hashes, shape: [hashes.count])).map(\.doubles)
-        let differing = items.indices.filter { i in gathered.contains { $0[2 * i] != gathered[0][2 * i] || $0[2 * i + 1] != gathered[0][2 * i + 1] } }
+        let differing = items.indices.filter { i in
+            gathered.contains { $0[2 * i] != gathered[0][2 * i] || $0[2 * i + 1] != gathered[0][2 * i + 1] }
+        }
         guard !differing.isEmpty else { return }
         // Every rank knows which items differ: exchange their values (as bytes) to name them.
         let text = Array(differing.map { items[$0].value }.joined(separator: "\u{1F}").utf8)
@@ -112,13 +117,20 @@ public final class DataParallel: TrainingSynchronizer {
             var byValue: [(String, [Int])] = []
             for r in 0..<size {
                 let v = k < texts[r].count ? texts[r][k] : "?"
-                if let j = byValue.firstIndex(where: { $0.0 == v }) { byValue[j].1.append(r) } else { byValue.append((v, [r])) }
+                if let j = byValue.firstIndex(where: { $0.0 == v }) {
+                    byValue[j].1.append(r)
+                } else {
+                    byValue.append((v, [r]))
+                }
             }
-            let said = byValue.map { v, ranks in "\(shorten(v)) on rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", "))" }
+            let said = byValue.map { v, ranks in
+                "\(shorten(v)) on rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", "))"
+            }
             parts.append("\(items[i].name): " + said.joined(separator: "; "))
         }
-        throw DataParallelError(message: "the \(size) ranks do not train the same thing: " + parts.joined(separator: " | ")
-                                + " (every rank must run the same command on the same data)", collective: true)
+        throw DataParallelError(
+            message: "the \(size) ranks do not train the same thing: " + parts.joined(separator: " | ")
+                + " (every rank must run the same command on the same data)", collective: true)
     }
 
     // MARK: Steps
@@ -131,8 +143,15 @@ public final class DataParallel: TrainingSynchronizer {
 
     public func beginBackward(parameters: [Tensor]) {
         let key = parameters.map { ObjectIdentifier($0) }
-        if key != layoutKey { makeBuckets(parameters); layoutKey = key }
-        for b in buckets { b.ready = 0; b.filled.removeAll(keepingCapacity: true); b.handle = nil }
+        if key != layoutKey {
+            makeBuckets(parameters)
+            layoutKey = key
+        }
+        for b in buckets {
+            b.ready = 0
+            b.filled.removeAll(keepingCapacity: true)
+            b.handle = nil
+        }
         nextLaunch = 0
         failure = nil
     }
@@ -146,7 +165,7 @@ public final class DataParallel: TrainingSynchronizer {
         for p in parameters.reversed() {
             let bytes = p.count * p.dtype.byteCount
             var index = open[p.dtype]
-            if let i = index, (buckets[i].elements * p.dtype.byteCount + bytes > bucketBytes) { index = nil }
+            if let i = index, buckets[i].elements * p.dtype.byteCount + bytes > bucketBytes { index = nil }
             if index == nil {
                 buckets.append(Bucket(dtype: p.dtype))
                 index = buckets.count - 1
@@ -219,16 +238,21 @@ public final class DataParallel: TrainingSynchronizer {
 
     // MARK: Evaluation
 
-    public func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws -> EvaluationResult {
+    public func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws
+        -> EvaluationResult
+    {
         // Rank 0's buffers (per-rank batch norm leaves each rank its own running statistics).
         for (_, t) in model.namedBuffers() { try group.broadcast(t, root: 0) }
-        let part = Subset(dataset, range: dataset.count * rank / size ..< dataset.count * (rank + 1) / size)
+        let part = Subset(dataset, range: dataset.count * rank / size..<dataset.count * (rank + 1) / size)
         let k = dataset.classNames.count
         var values = [Double](repeating: 0, count: 4 + k * k)
         if part.count > 0 {
             let r = evaluate(part)
             let n = Double(r.count)
-            values[0] = n; values[1] = r.loss * n; values[2] = (r.top1 * n).rounded(); values[3] = (r.top5 * n).rounded()
+            values[0] = n
+            values[1] = r.loss * n
+            values[2] = (r.top1 * n).rounded()
+            values[3] = (r.top5 * n).rounded()
             for i in 0..<k { for j in 0..<k { values[4 + i * k + j] = Double(r.confusion[i][j]) } }
         }
         let t = try sum(values)
@@ -245,7 +269,12 @@ public final class DataParallel: TrainingSynchronizer {
     public static func synchronizeBatchNorm(in model: Module, group: any ProcessGroup) -> Int {
         let sum = ProcessGroupSum(group: group)
         var n = 0
-        for (_, m) in model.namedModules() { if let bn = m as? BatchNorm2d { bn.synchronization = sum; n += 1 } }
+        for (_, m) in model.namedModules() {
+            if let bn = m as? BatchNorm2d {
+                bn.synchronization = sum
+                n += 1
+            }
+        }
         return n
     }
 
@@ -258,7 +287,7 @@ public final class DataParallel: TrainingSynchronizer {
             let place = collective ? "" : " (rank \(group.rank) of \(group.size); ending every rank)"
             FileHandle.standardError.write(Data("error\(place): \(error)\n".utf8))
         } else {
-            usleep(200_000)   // let rank 0 say it before the job ends
+            usleep(200_000) // let rank 0 say it before the job ends
         }
         group.abort(exitCode: exitCode)
     }
@@ -289,7 +318,9 @@ struct Subset: Dataset {
     var count: Int { range.count }
     var imageShape: [Int] { base.imageShape }
     var classNames: [String] { base.classNames }
-    func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int { base.load(range.lowerBound + index, into: pixels) }
+    func load(_ index: Int, into pixels: UnsafeMutableBufferPointer<Float>) -> Int {
+        base.load(range.lowerBound + index, into: pixels)
+    }
     func label(_ index: Int) -> Int { base.label(range.lowerBound + index) }
     func shape(of index: Int) -> [Int] { base.shape(of: range.lowerBound + index) }
 }

@@ -94,17 +94,20 @@ extension TensorPartition {
     /// The full state dict from every part's (in part order): the inverse of ``part(_:of:)``.
     public func assemble(_ parts: [[String: Tensor]]) throws -> [String: Tensor] {
         guard parts.count == partCount, let first = parts.first else {
-            throw DataParallelError(message: "assembling a state dict needs \(partCount) parts, got \(parts.count)", collective: true)
+            throw DataParallelError(
+                message: "assembling a state dict needs \(partCount) parts, got \(parts.count)", collective: true)
         }
         var out: [String: Tensor] = [:]
         for (key, t) in first {
             let pieces = try parts.enumerated().map { i, p -> Tensor in
                 guard let piece = p[key] else {
-                    throw DataParallelError(message: "part \(i) of the state dict has no \(key) (part 0 has)", collective: true)
+                    throw DataParallelError(
+                        message: "part \(i) of the state dict has no \(key) (part 0 has)", collective: true)
                 }
                 return piece
             }
-            if let ranges = partRanges(key), zip(pieces, ranges).allSatisfy({ $0.rank >= 1 && $0.shape[0] == $1.count }) {
+            if let ranges = partRanges(key), zip(pieces, ranges).allSatisfy({ $0.rank >= 1 && $0.shape[0] == $1.count })
+            {
                 out[key] = withNoGrad { Tensor.concatenate(pieces, axis: 0) }
             } else {
                 out[key] = t
@@ -151,8 +154,10 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
         /// Local response normalization after conv1 and conv2 (size, α, β, k).
         public var lrnSize: Int, lrnAlpha: Double, lrnBeta: Double, lrnK: Double
 
-        public init(channels: [Int], hidden: Int, classes: Int, dropout: Double = 0.5,
-                    lrnSize: Int = 5, lrnAlpha: Double = 1e-4, lrnBeta: Double = 0.75, lrnK: Double = 2) {
+        public init(
+            channels: [Int], hidden: Int, classes: Int, dropout: Double = 0.5,
+            lrnSize: Int = 5, lrnAlpha: Double = 1e-4, lrnBeta: Double = 0.75, lrnK: Double = 2
+        ) {
             (self.channels, self.hidden, self.classes, self.dropout) = (channels, hidden, classes, dropout)
             (self.lrnSize, self.lrnAlpha, self.lrnBeta, self.lrnK) = (lrnSize, lrnAlpha, lrnBeta, lrnK)
         }
@@ -164,23 +169,34 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
 
         /// Throws unless the sizes split into two towers.
         public func validate() throws {
-            func fail(_ s: String) -> DataParallelError { DataParallelError(message: "model-parallel AlexNet: \(s)", collective: true) }
-            guard channels.count == 5 else { throw fail("5 convolutions' channel counts are needed, got \(channels.count)") }
-            guard channels.allSatisfy({ $0 > 0 && $0 % 2 == 0 }), hidden > 0, hidden % 2 == 0 else {
-                throw fail("every channel count and the hidden width must be positive and even (one half per tower), got \(channels) and \(hidden)")
+            func fail(_ s: String) -> DataParallelError {
+                DataParallelError(message: "model-parallel AlexNet: \(s)", collective: true)
             }
-            guard classes >= 2 else { throw fail("at least 2 classes are needed (one logit per tower at least), got \(classes)") }
+            guard channels.count == 5 else {
+                throw fail("5 convolutions' channel counts are needed, got \(channels.count)")
+            }
+            guard channels.allSatisfy({ $0 > 0 && $0 % 2 == 0 }), hidden > 0, hidden % 2 == 0 else {
+                throw fail(
+                    "every channel count and the hidden width must be positive and even (one half per tower), got \(channels) and \(hidden)"
+                )
+            }
+            guard classes >= 2 else {
+                throw fail("at least 2 classes are needed (one logit per tower at least), got \(classes)")
+            }
             guard lrnSize >= 1, lrnSize / 2 <= channels[0] / 2, lrnSize / 2 <= channels[1] / 2 else {
-                throw fail("LRN size \(lrnSize) reaches past a tower's \(Swift.min(channels[0], channels[1]) / 2) channels")
+                throw fail(
+                    "LRN size \(lrnSize) reaches past a tower's \(Swift.min(channels[0], channels[1]) / 2) channels")
             }
         }
 
         /// The state-dict prefixes of the weighted layers and their output counts, in order
         /// (alexnet2012's Sequential indices).
         var layers: [(key: String, outputs: Int)] {
-            [("features.0", channels[0]), ("features.4", channels[1]), ("features.8", channels[2]),
-             ("features.10", channels[3]), ("features.12", channels[4]),
-             ("classifier.1", hidden), ("classifier.4", hidden), ("classifier.6", classes)]
+            [
+                ("features.0", channels[0]), ("features.4", channels[1]), ("features.8", channels[2]),
+                ("features.10", channels[3]), ("features.12", channels[4]),
+                ("classifier.1", hidden), ("classifier.4", hidden), ("classifier.6", classes),
+            ]
         }
 
         public var partCount: Int { 2 }
@@ -188,12 +204,13 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
         /// Rows [n·t/2, n·(t+1)/2) of each weight and bias (n the layer's outputs) for tower t.
         public func ranges(ofFullKey key: String) -> [Range<Int>]? {
             guard let dot = key.lastIndex(of: "."), ["weight", "bias"].contains(key[key.index(after: dot)...]),
-                  let layer = layers.first(where: { $0.key == key[..<dot] }) else { return nil }
+                let layer = layers.first(where: { $0.key == key[..<dot] })
+            else { return nil }
             return (0..<2).map { Self.range(layer.outputs, tower: $0) }
         }
 
         /// Tower `tower`'s rows of a layer with `n` outputs.
-        static func range(_ n: Int, tower: Int) -> Range<Int> { n * tower / 2 ..< n * (tower + 1) / 2 }
+        static func range(_ n: Int, tower: Int) -> Range<Int> { n * tower / 2..<n * (tower + 1) / 2 }
 
         /// The whole network in one process, as StrataModels builds `alexnet2012` (the same modules,
         /// keys and initialization order): the reference for a width-scaled configuration.
@@ -208,8 +225,10 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
                 Conv2d(c[2], c[3], kernel: 3, padding: 1, groups: 2), ReLU(),
                 Conv2d(c[3], c[4], kernel: 3, padding: 1, groups: 2), ReLU(), pool(),
             ])
-            let classifier = Sequential([Dropout(dropout), Linear(c[4] * 36, hidden), ReLU(), Dropout(dropout),
-                                         Linear(hidden, hidden), ReLU(), Linear(hidden, classes)])
+            let classifier = Sequential([
+                Dropout(dropout), Linear(c[4] * 36, hidden), ReLU(), Dropout(dropout),
+                Linear(hidden, hidden), ReLU(), Linear(hidden, classes),
+            ])
             return SingleProcessAlexNet(features: features, classifier: classifier)
         }
     }
@@ -230,12 +249,16 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
     /// dict (``loadFullStateDict(_:)``) to start both towers from one model.
     public init(group: any ProcessGroup, configuration: Configuration) throws {
         guard group.size == 2 else {
-            throw DataParallelError(message: "model-parallel AlexNet runs on exactly 2 ranks (one tower each); this group has \(group.size) (start with mpirun -np 2)", collective: true)
+            throw DataParallelError(
+                message:
+                    "model-parallel AlexNet runs on exactly 2 ranks (one tower each); this group has \(group.size) (start with mpirun -np 2)",
+                collective: true)
         }
         try configuration.validate()
         self.group = group
         self.configuration = configuration
-        let c = configuration.channels.map { $0 / 2 }, h = configuration.hidden / 2
+        let c = configuration.channels.map { $0 / 2 }
+        let h = configuration.hidden / 2
         let logits = Configuration.range(configuration.classes, tower: group.rank).count
         // The layers' own initialization is overwritten by a full state dict; it must not draw from
         // GlobalRandom, whose state both ranks (and one process) need to share for dropout.
@@ -243,8 +266,8 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
         defer { GlobalRandom.state = random }
         features = Sequential(named: [
             ("0", Conv2d(3, c[0], kernel: 11, stride: 4, padding: 2)),
-            ("4", Conv2d(c[0], c[1], kernel: 5, padding: 2)),          // its group: its own conv1 maps
-            ("8", Conv2d(2 * c[1], c[2], kernel: 3, padding: 1)),      // both towers' conv2 maps
+            ("4", Conv2d(c[0], c[1], kernel: 5, padding: 2)), // its group: its own conv1 maps
+            ("8", Conv2d(2 * c[1], c[2], kernel: 3, padding: 1)), // both towers' conv2 maps
             ("10", Conv2d(c[2], c[3], kernel: 3, padding: 1)),
             ("12", Conv2d(c[3], c[4], kernel: 3, padding: 1)),
         ])
@@ -258,7 +281,9 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
 
     /// Tower `group.rank`, holding its part of `fullStateDict` (the whole network's: alexnet2012's
     /// keys and shapes, checked).
-    public convenience init(group: any ProcessGroup, configuration: Configuration, fullStateDict: [String: Tensor]) throws {
+    public convenience init(group: any ProcessGroup, configuration: Configuration, fullStateDict: [String: Tensor])
+        throws
+    {
         try self.init(group: group, configuration: configuration)
         try loadFullStateDict(fullStateDict)
     }
@@ -272,12 +297,16 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
             if let r = ranges(ofFullKey: key) { shape[0] = r.last!.upperBound }
             expected[key] = shape
         }
-        let problems = expected.keys.sorted().compactMap { key -> String? in
-            guard let t = full[key] else { return "\(key) is missing" }
-            return t.shape == expected[key]! ? nil : "\(key) has shape \(t.shape), expected \(expected[key]!)"
-        } + full.keys.sorted().filter { expected[$0] == nil }.map { "\($0) is not a key of the network" }
+        let problems =
+            expected.keys.sorted().compactMap { key -> String? in
+                guard let t = full[key] else { return "\(key) is missing" }
+                return t.shape == expected[key]! ? nil : "\(key) has shape \(t.shape), expected \(expected[key]!)"
+            } + full.keys.sorted().filter { expected[$0] == nil }.map { "\($0) is not a key of the network" }
         guard problems.isEmpty else {
-            throw DataParallelError(message: "the state dict does not fit the two-tower AlexNet \(configuration.channels)/\(configuration.hidden)/\(configuration.classes): " + problems.joined(separator: "; "), collective: true)
+            throw DataParallelError(
+                message:
+                    "the state dict does not fit the two-tower AlexNet \(configuration.channels)/\(configuration.hidden)/\(configuration.classes): "
+                    + problems.joined(separator: "; "), collective: true)
         }
         try loadStateDict(part(tower, of: full))
     }
@@ -290,14 +319,14 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
             var h = try responseNorm(conv[0](x).relu())
             h = maxPool2d(h, Self.pool)
             h = maxPool2d(try responseNorm(conv[1](h).relu()), Self.pool)
-            h = try group.differentiableAllGather(h, axis: 1)                         // into conv3
+            h = try group.differentiableAllGather(h, axis: 1) // into conv3
             h = conv[2](h).relu()
             h = conv[3](h).relu()
             h = maxPool2d(conv[4](h).relu(), Self.pool)
             h = adaptiveAvgPool2d(h, outputSize: (6, 6)).flattened()
-            h = try group.differentiableAllGather(h, axis: 1)                         // into fc6
-            h = try group.differentiableAllGather(classifier[0](dropout6(h)).relu(), axis: 1)   // into fc7
-            h = try group.differentiableAllGather(classifier[1](dropout7(h)).relu(), axis: 1)   // into fc8
+            h = try group.differentiableAllGather(h, axis: 1) // into fc6
+            h = try group.differentiableAllGather(classifier[0](dropout6(h)).relu(), axis: 1) // into fc7
+            h = try group.differentiableAllGather(classifier[1](dropout7(h)).relu(), axis: 1) // into fc8
             let sizes = (0..<2).map { Configuration.range(configuration.classes, tower: $0).count }
             return try group.differentiableAllGather(classifier[2](h), axis: 1, sizes: sizes, gradient: .replicated)
         } catch {
@@ -311,12 +340,16 @@ public final class ModelParallelAlexNet: Module, TensorPartition {
     /// LRN across the channels of both towers: this rank's maps with the other tower's size/2
     /// border maps next to them, normalized, cut back to this rank's.
     func responseNorm(_ x: Tensor) throws -> Tensor {
-        let c = configuration, h = c.lrnSize / 2, n = x.shape[1]
+        let c = configuration
+        let h = c.lrnSize / 2
+        let n = x.shape[1]
         guard h > 0 else { return localResponseNorm(x, size: c.lrnSize, alpha: c.lrnAlpha, beta: c.lrnBeta, k: c.lrnK) }
         // Each rank offers [first h maps, last h maps]; rank 0 needs rank 1's first h, rank 1 rank 0's last h.
-        let edges = Tensor.concatenate([x.slice(axis: 1, start: 0, end: h), x.slice(axis: 1, start: n - h, end: n)], axis: 1)
-        let all = try group.differentiableAllGather(edges, axis: 1)                   // [N, 4h, H, W]
-        let joined = tower == 0
+        let edges = Tensor.concatenate(
+            [x.slice(axis: 1, start: 0, end: h), x.slice(axis: 1, start: n - h, end: n)], axis: 1)
+        let all = try group.differentiableAllGather(edges, axis: 1) // [N, 4h, H, W]
+        let joined =
+            tower == 0
             ? Tensor.concatenate([x, all.slice(axis: 1, start: 2 * h, end: 3 * h)], axis: 1)
             : Tensor.concatenate([all.slice(axis: 1, start: h, end: 2 * h), x], axis: 1)
         let y = localResponseNorm(joined, size: c.lrnSize, alpha: c.lrnAlpha, beta: c.lrnBeta, k: c.lrnK)
@@ -360,14 +393,22 @@ public final class ModelParallel: TrainingSynchronizer {
 
     public func start(model: Module, optimizer: any Optimizer, fingerprint: [(name: String, value: String)]) throws {
         guard partition.partCount == size else {
-            throw DataParallelError(message: "the model is split into \(partition.partCount) parts; the job has \(size) ranks", collective: true)
+            throw DataParallelError(
+                message: "the model is split into \(partition.partCount) parts; the job has \(size) ranks",
+                collective: true)
         }
         if let clip = fingerprint.first(where: { $0.name == "clip_grad_norm" }), clip.value != "null" {
-            throw DataParallelError(message: "gradient clipping (clip_grad_norm \(clip.value)) is not supported with model parallelism: each rank holds half of the gradients", collective: true)
+            throw DataParallelError(
+                message:
+                    "gradient clipping (clip_grad_norm \(clip.value)) is not supported with model parallelism: each rank holds half of the gradients",
+                collective: true)
         }
         // Dropout masks must be the same on every rank: so must the generator.
-        let items = fingerprint + [("model parallel parts", "\(size)"), ("random state", "\(GlobalRandom.state.state)"),
-                                   ("optimizer state", optimizer.stateDict().keys.sorted().joined(separator: ","))]
+        let items =
+            fingerprint + [
+                ("model parallel parts", "\(size)"), ("random state", "\(GlobalRandom.state.state)"),
+                ("optimizer state", optimizer.stateDict().keys.sorted().joined(separator: ",")),
+            ]
         try DataParallel(group: group).compare(items)
     }
 
@@ -384,11 +425,15 @@ public final class ModelParallel: TrainingSynchronizer {
     public func finishBackward() throws {}
 
     /// Every rank evaluates the whole dataset (the forward is a collective).
-    public func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws -> EvaluationResult {
+    public func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws
+        -> EvaluationResult
+    {
         evaluate(dataset)
     }
 
-    public func checkpointState(model: Module, optimizer: any Optimizer) throws -> (model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor])? {
+    public func checkpointState(model: Module, optimizer: any Optimizer) throws -> (
+        model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor]
+    )? {
         let order = model.stateDict().map(\.key)
         // Both gathers on every rank (rank 0 alone gets results).
         let full = try gatherToPrimary(Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.key, $0.tensor) }))
@@ -397,7 +442,9 @@ public final class ModelParallel: TrainingSynchronizer {
         return (order.map { (key: $0, tensor: full[$0]!) }, optimizerState)
     }
 
-    public func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (model: [String: Tensor], optimizer: [String: Tensor]) {
+    public func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (
+        model: [String: Tensor], optimizer: [String: Tensor]
+    ) {
         (partition.part(rank, of: model), partition.part(rank, of: optimizer))
     }
 
@@ -405,14 +452,19 @@ public final class ModelParallel: TrainingSynchronizer {
     /// which returns the assembled whole; nil on the other ranks.
     public func gatherToPrimary(_ state: [String: Tensor]) throws -> [String: Tensor]? {
         let keys = state.keys.sorted()
-        let headerTag = 7101, dataTag = 7102, maxRank = 8
+        let headerTag = 7101
+        let dataTag = 7102
+        let maxRank = 8
         guard rank == 0 else {
             for key in keys {
                 let t = state[key]!
                 guard t.rank <= maxRank else {
-                    throw DataParallelError(message: "\(key) has \(t.rank) dimensions; at most \(maxRank) can be gathered", collective: false)
+                    throw DataParallelError(
+                        message: "\(key) has \(t.rank) dimensions; at most \(maxRank) can be gathered",
+                        collective: false)
                 }
-                let header = [Double(t.rank), t.dtype == .float32 ? 32 : 64] + t.shape.map(Double.init)
+                let header =
+                    [Double(t.rank), t.dtype == .float32 ? 32 : 64] + t.shape.map(Double.init)
                     + [Double](repeating: 0, count: maxRank - t.rank)
                 try group.send(Tensor(header, shape: [header.count]), to: 0, tag: headerTag)
                 try group.send(t, to: 0, tag: dataTag)
@@ -426,7 +478,7 @@ public final class ModelParallel: TrainingSynchronizer {
                 let header = Tensor.zeros([2 + maxRank], dtype: .float64)
                 try group.receive(header, from: source, tag: headerTag)
                 let h = header.doubles
-                let shape = h[2 ..< 2 + Int(h[0])].map { Int($0) }
+                let shape = h[2..<2 + Int(h[0])].map { Int($0) }
                 let t = Tensor.zeros(shape, dtype: h[1] == 32 ? .float32 : .float64)
                 try group.receive(t, from: source, tag: dataTag)
                 part[key] = t

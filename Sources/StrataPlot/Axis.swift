@@ -40,20 +40,38 @@ struct Axis {
     /// 1, 2 or 5 × 10^k steps on a linear axis, whole decades on a log axis.
     init(covering values: [Double], scale: AxisScale) {
         self.scale = scale
-        var lo = Double.infinity, hi = -Double.infinity
+        var lo = Double.infinity
+        var hi = -Double.infinity
         for v in values {
-            if let c = Axis.coordinate(v, scale) { lo = min(lo, c); hi = max(hi, c) }
+            if let c = Axis.coordinate(v, scale) {
+                lo = min(lo, c)
+                hi = max(hi, c)
+            }
         }
         switch scale {
         case .linear:
-            if lo > hi { lo = 0; hi = 1 }  // nothing to draw
-            if lo == hi { let pad = lo == 0 ? 1 : abs(lo) * 0.1; lo -= pad; hi += pad }
+            if lo > hi {
+                lo = 0
+                hi = 1
+            } // nothing to draw
+            if lo == hi {
+                let pad = lo == 0 ? 1 : abs(lo) * 0.1
+                lo -= pad
+                hi += pad
+            }
             (self.lo, self.hi, ticks) = Axis.linearTicks(lo, hi)
             minorTicks = []
         case .log10:
-            if lo > hi { lo = 0; hi = 1 }
-            var a = lo.rounded(.down), b = hi.rounded(.up)
-            if a == b { a -= 1; b += 1 }
+            if lo > hi {
+                lo = 0
+                hi = 1
+            }
+            var a = lo.rounded(.down)
+            var b = hi.rounded(.up)
+            if a == b {
+                a -= 1
+                b += 1
+            }
             // At most about 10 labelled decades: a longer axis labels every k-th.
             let span = b - a
             let k = max(1, (span / 10).rounded(.up))
@@ -83,14 +101,15 @@ struct Axis {
             return (lo, hi, [(lo, format(lo, step: abs(lo))), (hi, format(hi, step: abs(hi)))])
         }
         let step = niceStep(span / 6)
-        let first = (lo / step).rounded(.down), last = (hi / step).rounded(.up)
+        let first = (lo / step).rounded(.down)
+        let last = (hi / step).rounded(.up)
         guard step > 0, step.isFinite, last - first <= 100 else {
             return (lo, hi, [(lo, format(lo, step: span)), (hi, format(hi, step: span))])
         }
         var ticks: [(value: Double, label: String)] = []
         var i = first
         while i <= last {
-            let v = i * step   // from the integer index: no accumulated rounding error
+            let v = i * step // from the integer index: no accumulated rounding error
             ticks.append((v, format(v, step: step)))
             i += 1
         }
@@ -110,7 +129,7 @@ struct Axis {
     /// A tick label with as many decimals as the step needs ("0.25", "100", "-1.5"), or %g for very
     /// large or small numbers ("1e+06", "2.5e-05").
     static func format(_ v: Double, step: Double) -> String {
-        let v = abs(v) < step * 1e-9 ? 0 : v  // no "-0.0" or "5.55e-17" from i · step
+        let v = abs(v) < step * 1e-9 ? 0 : v // no "-0.0" or "5.55e-17" from i · step
         if abs(v) >= 1e6 || (step > 0 && step < 1e-4) || step == 0 {
             return String(format: "%g", v)
         }

@@ -52,7 +52,9 @@ struct Canvas {
         self.height = max(height, 0)
         var p = [UInt8](repeating: 0, count: self.width * self.height * 3)
         for i in 0..<(self.width * self.height) {
-            p[3 * i] = background.r; p[3 * i + 1] = background.g; p[3 * i + 2] = background.b
+            p[3 * i] = background.r
+            p[3 * i + 1] = background.g
+            p[3 * i + 2] = background.b
         }
         pixels = p
     }
@@ -69,7 +71,9 @@ struct Canvas {
     mutating func set(_ x: Int, _ y: Int, _ c: RGBColor) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         let i = 3 * (y * width + x)
-        pixels[i] = c.r; pixels[i + 1] = c.g; pixels[i + 2] = c.b
+        pixels[i] = c.r
+        pixels[i + 1] = c.g
+        pixels[i + 2] = c.b
     }
 
     /// Mixes `c` into pixel (x, y) with opacity `alpha` (0…1); alpha ≥ 1 sets it exactly.
@@ -80,11 +84,16 @@ struct Canvas {
         func mix(_ old: UInt8, _ new: UInt8) -> UInt8 {
             UInt8(max(0, min(255, (Double(old) * (1 - alpha) + Double(new) * alpha).rounded())))
         }
-        pixels[i] = mix(pixels[i], c.r); pixels[i + 1] = mix(pixels[i + 1], c.g); pixels[i + 2] = mix(pixels[i + 2], c.b)
+        pixels[i] = mix(pixels[i], c.r)
+        pixels[i + 1] = mix(pixels[i + 1], c.g)
+        pixels[i + 2] = mix(pixels[i + 2], c.b)
     }
 
     mutating func fill(_ r: PixelRect, _ c: RGBColor, alpha: Double = 1) {
-        let x0 = max(r.x0, 0), x1 = min(r.x1, width), y0 = max(r.y0, 0), y1 = min(r.y1, height)
+        let x0 = max(r.x0, 0)
+        let x1 = min(r.x1, width)
+        let y0 = max(r.y0, 0)
+        let y1 = min(r.y1, height)
         guard x0 < x1, y0 < y1 else { return }
         for y in y0..<y1 { for x in x0..<x1 { blend(x, y, c, alpha) } }
     }
@@ -100,8 +109,10 @@ struct Canvas {
 
     /// An anti-aliased segment of width `lineWidth` from (ax, ay) to (bx, by), only inside `clip`:
     /// a pixel's coverage is how far its centre lies inside the stroke (distance to the segment).
-    mutating func segment(_ ax: Double, _ ay: Double, _ bx: Double, _ by: Double,
-                          lineWidth: Double, color c: RGBColor, clip: PixelRect) {
+    mutating func segment(
+        _ ax: Double, _ ay: Double, _ bx: Double, _ by: Double,
+        lineWidth: Double, color c: RGBColor, clip: PixelRect
+    ) {
         guard ax.isFinite, ay.isFinite, bx.isFinite, by.isFinite else { return }
         let half = lineWidth / 2
         let reach = half + 1
@@ -110,13 +121,16 @@ struct Canvas {
         let y0 = max(clip.y0, max(0, Int(max(-1, min(ay, by) - reach).rounded(.down))))
         let y1 = min(clip.y1, min(height, Int(min(Double(height), max(ay, by) + reach).rounded(.up)) + 1))
         guard x0 < x1, y0 < y1 else { return }
-        let dx = bx - ax, dy = by - ay
+        let dx = bx - ax
+        let dy = by - ay
         let length2 = dx * dx + dy * dy
         for y in y0..<y1 {
             for x in x0..<x1 {
-                let px = Double(x) - ax, py = Double(y) - ay
+                let px = Double(x) - ax
+                let py = Double(y) - ay
                 let t = length2 > 0 ? max(0, min(1, (px * dx + py * dy) / length2)) : 0
-                let ex = px - t * dx, ey = py - t * dy
+                let ex = px - t * dx
+                let ey = py - t * dy
                 let d = (ex * ex + ey * ey).squareRoot()
                 let coverage = min(1, half + 0.5 - d)
                 if coverage > 0 { blend(x, y, c, coverage) }
@@ -127,13 +141,17 @@ struct Canvas {
     /// An anti-aliased filled disc, only inside `clip`.
     mutating func disc(_ cx: Double, _ cy: Double, radius: Double, color c: RGBColor, clip: PixelRect) {
         guard cx.isFinite, cy.isFinite, cx > -radius - 2, cy > -radius - 2,
-              cx < Double(width) + radius + 2, cy < Double(height) + radius + 2 else { return }
-        let x0 = max(clip.x0, Int((cx - radius - 1).rounded(.down))), x1 = min(clip.x1, Int((cx + radius + 1).rounded(.up)) + 1)
-        let y0 = max(clip.y0, Int((cy - radius - 1).rounded(.down))), y1 = min(clip.y1, Int((cy + radius + 1).rounded(.up)) + 1)
+            cx < Double(width) + radius + 2, cy < Double(height) + radius + 2
+        else { return }
+        let x0 = max(clip.x0, Int((cx - radius - 1).rounded(.down)))
+        let x1 = min(clip.x1, Int((cx + radius + 1).rounded(.up)) + 1)
+        let y0 = max(clip.y0, Int((cy - radius - 1).rounded(.down)))
+        let y1 = min(clip.y1, Int((cy + radius + 1).rounded(.up)) + 1)
         guard x0 < x1, y0 < y1 else { return }
         for y in y0..<y1 {
             for x in x0..<x1 {
-                let dx = Double(x) - cx, dy = Double(y) - cy
+                let dx = Double(x) - cx
+                let dy = Double(y) - cy
                 let coverage = min(1, radius + 0.5 - (dx * dx + dy * dy).squareRoot())
                 if coverage > 0 { blend(x, y, c, coverage) }
             }

@@ -17,7 +17,8 @@ struct ChartFrame {
     let legendOutside: Bool
 
     /// The layout; `legendWidth > 0` reserves a margin that wide right of the plot for the legend.
-    init(width: Int, height: Int, title: String, xLabel: String, yLabel: String, x: Axis, y: Axis, legendWidth: Int = 0) {
+    init(width: Int, height: Int, title: String, xLabel: String, yLabel: String, x: Axis, y: Axis, legendWidth: Int = 0)
+    {
         self.width = max(width, 1)
         self.height = max(height, 1)
         self.x = x
@@ -35,7 +36,8 @@ struct ChartFrame {
         legendOutside = legendWidth > 0
         let right = max(2 * pad, lastXTickW / 2 + 2) + (legendWidth > 0 ? legendWidth + pad : 0)
         let top = pad + titleH + lineH / 2
-        plot = PixelRect(x0: left, y0: top, x1: max(left + 2, self.width - right), y1: max(top + 2, self.height - bottom))
+        plot = PixelRect(
+            x0: left, y0: top, x1: max(left + 2, self.width - right), y1: max(top + 2, self.height - bottom))
     }
 
     /// The pixel column of x-value `v` (continuous), nil when it cannot be drawn.
@@ -54,8 +56,16 @@ struct ChartFrame {
     /// Background, grid lines, title and axis labels: everything under the data.
     func drawBackground(_ c: inout Canvas, title: String, xLabel: String, yLabel: String) {
         let s = textScale
-        for t in x.ticks { if let p = px(t.value) { c.fill(PixelRect(x0: Int(p.rounded()), y0: plot.y0, x1: Int(p.rounded()) + 1, y1: plot.y1), .grid) } }
-        for t in y.ticks { if let p = py(t.value) { c.fill(PixelRect(x0: plot.x0, y0: Int(p.rounded()), x1: plot.x1, y1: Int(p.rounded()) + 1), .grid) } }
+        for t in x.ticks {
+            if let p = px(t.value) {
+                c.fill(PixelRect(x0: Int(p.rounded()), y0: plot.y0, x1: Int(p.rounded()) + 1, y1: plot.y1), .grid)
+            }
+        }
+        for t in y.ticks {
+            if let p = py(t.value) {
+                c.fill(PixelRect(x0: plot.x0, y0: Int(p.rounded()), x1: plot.x1, y1: Int(p.rounded()) + 1), .grid)
+            }
+        }
         let pad = 4 * s + 2
         if !title.isEmpty {
             let w = BitmapFont.width(title, scale: s + 1)
@@ -76,7 +86,8 @@ struct ChartFrame {
     /// The frame, ticks and tick labels: drawn over the data.
     func drawAxes(_ c: inout Canvas) {
         let s = textScale
-        let tick = 3 * s + 1, minor = 2 * s
+        let tick = 3 * s + 1
+        let minor = 2 * s
         c.outline(plot, .frame)
         for t in x.ticks {
             guard let p = px(t.value) else { continue }
@@ -95,7 +106,8 @@ struct ChartFrame {
             let yi = Int(p.rounded())
             c.fill(PixelRect(x0: plot.x0 - tick, y0: yi, x1: plot.x0, y1: yi + 1), .frame)
             let w = BitmapFont.width(t.label, scale: s)
-            c.text(t.label, x: plot.x0 - tick - 2 * s - w, y: yi - BitmapFont.height(scale: s) / 2, scale: s, color: .text)
+            c.text(
+                t.label, x: plot.x0 - tick - 2 * s - w, y: yi - BitmapFont.height(scale: s) / 2, scale: s, color: .text)
         }
         for v in y.minorTicks {
             guard let p = py(v), let f = y.fraction(v), f >= 0, f <= 1 else { continue }
@@ -110,7 +122,10 @@ struct ChartFrame {
     func legendSize(_ entries: [LegendEntry]) -> (width: Int, height: Int) {
         let s = textScale
         let labelW = entries.map { BitmapFont.width($0.label, scale: s) }.max() ?? 0
-        return (3 * s + (12 * s + 4) + 3 * s + labelW + 3 * s + 2, entries.count * (BitmapFont.height(scale: s) + 3 * s) + 3 * s + 2)
+        return (
+            3 * s + (12 * s + 4) + 3 * s + labelW + 3 * s + 2,
+            entries.count * (BitmapFont.height(scale: s) + 3 * s) + 3 * s + 2
+        )
     }
 
     /// Where the legend goes: outside (when the layout reserved room), else the corner of the plot area
@@ -148,7 +163,12 @@ struct ChartFrame {
                 guard k > 0, let q = line[k - 1] else { continue }
                 let d = ((p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1)).squareRoot()
                 let n = min(2000, Int(d / 3))
-                if n > 1 { for i in 1..<n { let t = Double(i) / Double(n); out.append((q.0 + (p.0 - q.0) * t, q.1 + (p.1 - q.1) * t)) } }
+                if n > 1 {
+                    for i in 1..<n {
+                        let t = Double(i) / Double(n)
+                        out.append((q.0 + (p.0 - q.0) * t, q.1 + (p.1 - q.1) * t))
+                    }
+                }
             }
         }
         return out
@@ -166,7 +186,8 @@ struct ChartFrame {
         c.outline(box, RGBColor(200, 200, 200))
         for (i, e) in entries.enumerated() {
             let cy = Double(box.y0 + 3 * s + 1 + i * rowH + lineH / 2)
-            let sx0 = Double(box.x0 + 3 * s + 1), sx1 = sx0 + Double(sample)
+            let sx0 = Double(box.x0 + 3 * s + 1)
+            let sx1 = sx0 + Double(sample)
             if e.line { c.segment(sx0, cy, sx1, cy, lineWidth: Double(max(2, s + 1)), color: e.color, clip: box) }
             if e.marker { c.disc((sx0 + sx1) / 2, cy, radius: Double(s + 1), color: e.color, clip: box) }
             c.text(e.label, x: Int(sx1) + 3 * s, y: Int(cy) - lineH / 2, scale: s, color: .text)

@@ -30,8 +30,10 @@ public enum ColorMap: Sendable {
             let u = t * Double(a.count - 1)
             let i = min(a.count - 2, Int(u))
             let f = u - Double(i)
-            return (byte(a[i].0 + (a[i + 1].0 - a[i].0) * f), byte(a[i].1 + (a[i + 1].1 - a[i].1) * f),
-                    byte(a[i].2 + (a[i + 1].2 - a[i].2) * f))
+            return (
+                byte(a[i].0 + (a[i + 1].0 - a[i].0) * f), byte(a[i].1 + (a[i + 1].1 - a[i].1) * f),
+                byte(a[i].2 + (a[i + 1].2 - a[i].2) * f)
+            )
         }
     }
 }

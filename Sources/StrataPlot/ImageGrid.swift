@@ -16,9 +16,12 @@ public enum ImageGrid {
     ///   - scale: enlargement of every tile (below 1 is taken as 1).
     ///   - background: the padding's gray level.
     /// - Returns: the grid; with no tiles, a `(2·padding) × (2·padding)` image of `background` (at least 1 × 1).
-    public static func make(_ tiles: [Image], columns: Int? = nil, padding: Int = 1, scale: Int = 1,
-                            background: UInt8 = 255) -> Image {
-        let pad = max(0, padding), k = max(1, scale)
+    public static func make(
+        _ tiles: [Image], columns: Int? = nil, padding: Int = 1, scale: Int = 1,
+        background: UInt8 = 255
+    ) -> Image {
+        let pad = max(0, padding)
+        let k = max(1, scale)
         let channels = tiles.contains { $0.channels == 3 } ? 3 : 1
         guard !tiles.isEmpty else {
             let side = max(1, 2 * pad)
@@ -27,12 +30,15 @@ public enum ImageGrid {
         let n = tiles.count
         let cols = max(1, min(n, columns ?? Int(Double(n).squareRoot().rounded(.up))))
         let rows = (n + cols - 1) / cols
-        let cellW = (tiles.map(\.width).max() ?? 0) * k, cellH = (tiles.map(\.height).max() ?? 0) * k
-        let width = max(1, cols * cellW + (cols + 1) * pad), height = max(1, rows * cellH + (rows + 1) * pad)
+        let cellW = (tiles.map(\.width).max() ?? 0) * k
+        let cellH = (tiles.map(\.height).max() ?? 0) * k
+        let width = max(1, cols * cellW + (cols + 1) * pad)
+        let height = max(1, rows * cellH + (rows + 1) * pad)
         var out = Image(width: width, height: height, channels: channels, filledWith: background)
         for (i, tile) in tiles.enumerated() {
             let t = tile.converted(toChannels: channels)
-            let r = i / cols, c = i % cols
+            let r = i / cols
+            let c = i % cols
             let ox = pad + c * (cellW + pad) + (cellW - t.width * k) / 2
             let oy = pad + r * (cellH + pad) + (cellH - t.height * k) / 2
             out.pixels.withUnsafeMutableBufferPointer { dst in
@@ -60,11 +66,14 @@ public enum ImageGrid {
             var px = [UInt8](repeating: 0, count: values.count * 3)
             for i in 0..<values.count {
                 let (r, g, b) = map.rgb(t[i])
-                px[3 * i] = r; px[3 * i + 1] = g; px[3 * i + 2] = b
+                px[3 * i] = r
+                px[3 * i + 1] = g
+                px[3 * i + 2] = b
             }
             return Image(width: width, height: height, channels: 3, pixels: px)
         }
-        return Image(width: width, height: height, channels: 1, pixels: t.map { UInt8((max(0, min(1, $0)) * 255).rounded()) })
+        return Image(
+            width: width, height: height, channels: 1, pixels: t.map { UInt8((max(0, min(1, $0)) * 255).rounded()) })
     }
 
     /// A 3-channel filter (`chw`: 3 planes of `height × width`, as a convolution's weight[o] is stored) as an
@@ -84,8 +93,12 @@ public enum ImageGrid {
 
     /// Values mapped linearly so the finite minimum is 0 and maximum 1; constant → 0.5, non-finite → 0.
     static func normalized(_ values: [Float]) -> [Double] {
-        var lo = Double.infinity, hi = -Double.infinity
-        for v in values where v.isFinite { lo = min(lo, Double(v)); hi = max(hi, Double(v)) }
+        var lo = Double.infinity
+        var hi = -Double.infinity
+        for v in values where v.isFinite {
+            lo = min(lo, Double(v))
+            hi = max(hi, Double(v))
+        }
         guard lo <= hi else { return values.map { _ in 0 } }
         guard hi > lo else { return values.map { $0.isFinite ? 0.5 : 0 } }
         return values.map { $0.isFinite ? (Double($0) - lo) / (hi - lo) : 0 }

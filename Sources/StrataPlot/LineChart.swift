@@ -57,8 +57,10 @@ public struct LineChart: Sendable {
     public var series: [PlotSeries]
 
     /// A chart of `series` with the given text and scales.
-    public init(title: String, xLabel: String, yLabel: String, xScale: AxisScale = .linear, yScale: AxisScale = .linear,
-                series: [PlotSeries]) {
+    public init(
+        title: String, xLabel: String, yLabel: String, xScale: AxisScale = .linear, yScale: AxisScale = .linear,
+        series: [PlotSeries]
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -70,7 +72,8 @@ public struct LineChart: Sendable {
     /// The pairs of series `s` that can be drawn on these axes, in order; nil marks a gap.
     func drawable(_ s: PlotSeries) -> [(Double, Double)?] {
         (0..<min(s.x.count, s.y.count)).map { i in
-            let x = s.x[i], y = s.y[i]
+            let x = s.x[i]
+            let y = s.y[i]
             guard Axis.coordinate(x, xScale) != nil, Axis.coordinate(y, yScale) != nil else { return nil }
             return (x, y)
         }
@@ -78,26 +81,37 @@ public struct LineChart: Sendable {
 
     /// The layout for a `width` × `height` picture (`legendWidth > 0`: the legend right of the plot).
     func frame(width: Int, height: Int, legendWidth: Int = 0) -> ChartFrame {
-        var xs: [Double] = [], ys: [Double] = []
-        for s in series { for case let (x, y)? in drawable(s) { xs.append(x); ys.append(y) } }
-        return ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-                          x: Axis(covering: xs, scale: xScale), y: Axis(covering: ys, scale: yScale), legendWidth: legendWidth)
+        var xs: [Double] = []
+        var ys: [Double] = []
+        for s in series {
+            for case (let x, let y)? in drawable(s) {
+                xs.append(x)
+                ys.append(y)
+            }
+        }
+        return ChartFrame(
+            width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
+            x: Axis(covering: xs, scale: xScale), y: Axis(covering: ys, scale: yScale), legendWidth: legendWidth)
     }
 
     /// Each series' points in pixels (nil: not drawable, a gap in the line).
     func pixelPoints(_ f: ChartFrame) -> [[(Double, Double)?]] {
         series.map { s in
-            drawable(s).map { p in p.flatMap { p -> (Double, Double)? in
-                guard let x = f.px(p.0), let y = f.py(p.1) else { return nil }
-                return (x, y)
-            } }
+            drawable(s).map { p in
+                p.flatMap { p -> (Double, Double)? in
+                    guard let x = f.px(p.0), let y = f.py(p.1) else { return nil }
+                    return (x, y)
+                }
+            }
         }
     }
 
     var legendEntries: [ChartFrame.LegendEntry] {
         series.enumerated().filter { !$0.element.label.isEmpty }.map {
-            (label: $0.element.label, color: Palette.color($0.offset), line: $0.element.style != .points,
-             marker: $0.element.style != .line)
+            (
+                label: $0.element.label, color: Palette.color($0.offset), line: $0.element.style != .points,
+                marker: $0.element.style != .line
+            )
         }
     }
 
@@ -131,7 +145,9 @@ public struct LineChart: Sendable {
                 }
             }
             if series.style != .line {
-                for case let p? in points { canvas.disc(p.0, p.1, radius: Double(s + 1), color: color, clip: f.dataClip) }
+                for case let p? in points {
+                    canvas.disc(p.0, p.1, radius: Double(s + 1), color: color, clip: f.dataClip)
+                }
             }
         }
         f.drawAxes(&canvas)

@@ -44,8 +44,10 @@ public struct ScatterChart: Sendable {
     public var points: [Point]
 
     /// A scatter chart of `points` with the given text and scales.
-    public init(title: String, xLabel: String, yLabel: String, xScale: AxisScale = .linear, yScale: AxisScale = .linear,
-                points: [Point]) {
+    public init(
+        title: String, xLabel: String, yLabel: String, xScale: AxisScale = .linear, yScale: AxisScale = .linear,
+        points: [Point]
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -62,7 +64,9 @@ public struct ScatterChart: Sendable {
     }
 
     func color(of p: Point) -> RGBColor {
-        guard let g = p.group, let i = groups.firstIndex(of: g) else { return Palette.color(groups.isEmpty ? 0 : groups.count) }
+        guard let g = p.group, let i = groups.firstIndex(of: g) else {
+            return Palette.color(groups.isEmpty ? 0 : groups.count)
+        }
         return Palette.color(i)
     }
 
@@ -72,9 +76,10 @@ public struct ScatterChart: Sendable {
 
     func frame(width: Int, height: Int, legendWidth: Int = 0) -> ChartFrame {
         let ps = drawablePoints
-        return ChartFrame(width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
-                          x: Axis(covering: ps.map(\.x), scale: xScale), y: Axis(covering: ps.map(\.y), scale: yScale),
-                          legendWidth: legendWidth)
+        return ChartFrame(
+            width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel,
+            x: Axis(covering: ps.map(\.x), scale: xScale), y: Axis(covering: ps.map(\.y), scale: yScale),
+            legendWidth: legendWidth)
     }
 
     var legendEntries: [ChartFrame.LegendEntry] {
@@ -90,7 +95,10 @@ public struct ScatterChart: Sendable {
             out.append((x, y))
             let w = Double(BitmapFont.width(p.label, scale: labelScale))
             var t = 0.0
-            while t < w { out.append((x + Double(2 * f.textScale + 4) + t, y)); t += 4 }
+            while t < w {
+                out.append((x + Double(2 * f.textScale + 4) + t, y))
+                t += 4
+            }
         }
         return out
     }
@@ -118,8 +126,9 @@ public struct ScatterChart: Sendable {
             guard let x = f.px(p.x), let y = f.py(p.y) else { continue }
             var tx = Int(x) + 2 * s + 4
             let w = BitmapFont.width(p.label, scale: labelScale)
-            if tx + w > f.plot.x1 - 2 { tx = Int(x) - 2 * s - 4 - w }  // no room on the right: write it on the left
-            canvas.text(p.label, x: tx, y: Int(y) - BitmapFont.height(scale: labelScale) / 2, scale: labelScale, color: .text)
+            if tx + w > f.plot.x1 - 2 { tx = Int(x) - 2 * s - 4 - w } // no room on the right: write it on the left
+            canvas.text(
+                p.label, x: tx, y: Int(y) - BitmapFont.height(scale: labelScale) / 2, scale: labelScale, color: .text)
         }
         f.drawAxes(&canvas)
         f.drawLegend(&canvas, entries: legendEntries, samples: samples(f))

@@ -24,15 +24,18 @@ public struct PretrainedWeights: Sendable, CustomStringConvertible {
 
     /// Every shipped set.
     public static let all: [PretrainedWeights] = [
-        PretrainedWeights(model: "resnet20", dataset: "cifar10", top1: 0.8803,
-                          recipe: "He et al. 2016: SGD 0.1 (÷10 at 32k, 48k of 64k steps), batch 128, momentum 0.9, weight decay 1e-4, "
-                              + "4-pixel pad + crop + flip; the best epoch (87 of 164) on the CIFAR-10 test set, 87.80% at the end "
-                              + "(Benchmarks/runs/resnet20-he2015)",
-                          file: "resnet20-cifar10"),
-        PretrainedWeights(model: "lenet5", dataset: "mnist", top1: 0.9920,
-                          recipe: "strata train --model lenet5 --dataset mnist --epochs 8 (SGD 0.05, Nesterov, cosine, batch 64, "
-                              + "weight decay 5e-4; digits zero-padded to 32×32); the last epoch on the MNIST test set (Benchmarks/runs/lenet5-mnist)",
-                          file: "lenet5-mnist"),
+        PretrainedWeights(
+            model: "resnet20", dataset: "cifar10", top1: 0.8803,
+            recipe:
+                "He et al. 2016: SGD 0.1 (÷10 at 32k, 48k of 64k steps), batch 128, momentum 0.9, weight decay 1e-4, "
+                + "4-pixel pad + crop + flip; the best epoch (87 of 164) on the CIFAR-10 test set, 87.80% at the end "
+                + "(Benchmarks/runs/resnet20-he2015)",
+            file: "resnet20-cifar10"),
+        PretrainedWeights(
+            model: "lenet5", dataset: "mnist", top1: 0.9920,
+            recipe: "strata train --model lenet5 --dataset mnist --epochs 8 (SGD 0.05, Nesterov, cosine, batch 64, "
+                + "weight decay 5e-4; digits zero-padded to 32×32); the last epoch on the MNIST test set (Benchmarks/runs/lenet5-mnist)",
+            file: "lenet5-mnist"),
     ]
 
     /// The weights for `model` trained on `dataset`.
@@ -40,15 +43,18 @@ public struct PretrainedWeights: Sendable, CustomStringConvertible {
     public static func named(model: String, dataset: String) throws -> PretrainedWeights {
         if let w = all.first(where: { $0.model == model && $0.dataset == dataset.lowercased() }) { return w }
         let shipped = all.map { "\($0.model) on \($0.dataset)" }.joined(separator: ", ")
-        throw PretrainedWeightsError(description: "no pretrained weights for \(model) on \(dataset); Strata ships: \(shipped)")
+        throw PretrainedWeightsError(
+            description: "no pretrained weights for \(model) on \(dataset); Strata ships: \(shipped)")
     }
 
     /// The safetensors file's path.
     public var path: String {
         get throws {
-            guard let url = Bundle.module.url(forResource: file, withExtension: "safetensors", subdirectory: "Weights") else {
-                throw PretrainedWeightsError(description: "the pretrained weights \(file).safetensors are missing from Strata's resources "
-                    + "(\(Bundle.module.bundlePath)); rebuild the package")
+            guard let url = Bundle.module.url(forResource: file, withExtension: "safetensors", subdirectory: "Weights")
+            else {
+                throw PretrainedWeightsError(
+                    description: "the pretrained weights \(file).safetensors are missing from Strata's resources "
+                        + "(\(Bundle.module.bundlePath)); rebuild the package")
             }
             return url.path
         }

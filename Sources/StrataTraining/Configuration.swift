@@ -117,11 +117,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         let decays = named.map { decayNormAndBias || $0.1.rank > 1 }
         switch optimizer {
         case .sgd:
-            return SGD(named.map(\.1), names: named.map(\.0), momentum: momentum, nesterov: nesterov,
-                       weightDecay: weightDecay, decays: decays)
+            return SGD(
+                named.map(\.1), names: named.map(\.0), momentum: momentum, nesterov: nesterov,
+                weightDecay: weightDecay, decays: decays)
         case .adamw:
-            return AdamW(named.map(\.1), names: named.map(\.0), beta1: adamBeta1, beta2: adamBeta2,
-                         epsilon: adamEpsilon, weightDecay: weightDecay, decays: decays)
+            return AdamW(
+                named.map(\.1), names: named.map(\.0), beta1: adamBeta1, beta2: adamBeta2,
+                epsilon: adamEpsilon, weightDecay: weightDecay, decays: decays)
         }
     }
 
@@ -130,28 +132,48 @@ public struct TrainingConfiguration: Sendable, Equatable {
         func fail(_ s: String) -> TrainingError { .invalidConfiguration(s) }
         // Upper bounds keep every derived count (steps, warmup steps, buffers) far from overflow.
         guard (1...1_000_000).contains(epochs) else { throw fail("epochs must be from 1 to 1,000,000, got \(epochs)") }
-        if let maxSteps, !(1...1_000_000_000).contains(maxSteps) { throw fail("max steps must be from 1 to 1,000,000,000, got \(maxSteps)") }
-        guard (1...65_536).contains(batchSize) else { throw fail("batch size must be from 1 to 65,536, got \(batchSize)") }
+        if let maxSteps, !(1...1_000_000_000).contains(maxSteps) {
+            throw fail("max steps must be from 1 to 1,000,000,000, got \(maxSteps)")
+        }
+        guard (1...65_536).contains(batchSize) else {
+            throw fail("batch size must be from 1 to 65,536, got \(batchSize)")
+        }
         guard (1...65_536).contains(accumulateSteps) else {
             throw fail(
                 "--accumulate-steps must be from 1 to 65,536 micro-batches per optimizer step, got \(accumulateSteps)")
         }
-        guard learningRate > 0, learningRate.isFinite else { throw fail("learning rate must be positive, got \(learningRate)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw fail("learning rate must be positive, got \(learningRate)")
+        }
         guard momentum >= 0, momentum < 1 else { throw fail("momentum must be in [0, 1), got \(momentum)") }
-        guard !(nesterov && momentum == 0 && optimizer == .sgd) else { throw fail("Nesterov momentum needs a momentum above 0") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw fail("weight decay must be ≥ 0 and finite, got \(weightDecay)") }
+        guard !(nesterov && momentum == 0 && optimizer == .sgd) else {
+            throw fail("Nesterov momentum needs a momentum above 0")
+        }
+        guard weightDecay >= 0, weightDecay.isFinite else {
+            throw fail("weight decay must be ≥ 0 and finite, got \(weightDecay)")
+        }
         guard warmupEpochs >= 0, warmupEpochs <= 1_000_000 else {
             throw fail("warmup epochs must be from 0 to 1,000,000, got \(warmupEpochs)")
         }
-        guard labelSmoothing >= 0, labelSmoothing < 1 else { throw fail("label smoothing must be in [0, 1), got \(labelSmoothing)") }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw fail("label smoothing must be in [0, 1), got \(labelSmoothing)")
+        }
         guard gamma > 0 else { throw fail("gamma must be positive, got \(gamma)") }
         guard milestones.allSatisfy({ (1...1_000_000_000).contains($0) }), milestones == milestones.sorted() else {
             throw fail("milestones must be positive and increasing, got \(milestones)")
         }
-        if let clipGradNorm, !(clipGradNorm > 0 && clipGradNorm.isFinite) { throw fail("gradient clipping norm must be positive and finite, got \(clipGradNorm)") }
-        guard adamBeta1 >= 0, adamBeta1 < 1, adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("Adam betas must be in [0, 1)") }
-        guard (0...256).contains(workers) else { throw fail("workers must be from 0 (automatic) to 256, got \(workers)") }
-        guard (0...1_000_000_000).contains(logEverySteps) else { throw fail("log interval must be from 0 to 1,000,000,000, got \(logEverySteps)") }
+        if let clipGradNorm, !(clipGradNorm > 0 && clipGradNorm.isFinite) {
+            throw fail("gradient clipping norm must be positive and finite, got \(clipGradNorm)")
+        }
+        guard adamBeta1 >= 0, adamBeta1 < 1, adamBeta2 >= 0, adamBeta2 < 1 else {
+            throw fail("Adam betas must be in [0, 1)")
+        }
+        guard (0...256).contains(workers) else {
+            throw fail("workers must be from 0 (automatic) to 256, got \(workers)")
+        }
+        guard (0...1_000_000_000).contains(logEverySteps) else {
+            throw fail("log interval must be from 0 to 1,000,000,000, got \(logEverySteps)")
+        }
     }
 
     // MARK: JSON
@@ -168,7 +190,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         ]
         items += [("milestones", JSON(milestones)), ("gamma", .number(gamma))]
         items += [("momentum", .number(momentum)), ("nesterov", .bool(nesterov))]
-        items += [("adam_beta1", .number(adamBeta1)), ("adam_beta2", .number(adamBeta2)), ("adam_epsilon", .number(adamEpsilon))]
+        items += [
+            ("adam_beta1", .number(adamBeta1)), ("adam_beta2", .number(adamBeta2)),
+            ("adam_epsilon", .number(adamEpsilon)),
+        ]
         items += [
             ("weight_decay", .number(weightDecay)), ("decay_norm_and_bias", .bool(decayNormAndBias)),
             ("label_smoothing", .number(labelSmoothing)), ("auxiliary_loss_weight", .number(auxiliaryLossWeight)),
@@ -179,7 +204,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 
     init(json: JSON) throws {
-        guard case .object = json else { throw TrainingError.corruptCheckpoint("the configuration is not a JSON object") }
+        guard case .object = json else {
+            throw TrainingError.corruptCheckpoint("the configuration is not a JSON object")
+        }
         // A missing key keeps the default; a present one of the wrong type is corruption.
         func read<T>(_ k: String, _ v: inout T, _ kind: String, _ value: (JSON) -> T?) throws {
             guard let j = json[k] else { return }
@@ -191,38 +218,61 @@ public struct TrainingConfiguration: Sendable, Equatable {
         func b(_ k: String, _ v: inout Bool) throws { try read(k, &v, "a boolean") { $0.boolValue } }
         func s(_ k: String, _ v: inout String) throws { try read(k, &v, "a string") { $0.stringValue } }
         self.init()
-        try s("model", &model); try s("dataset", &dataset); try s("data", &dataPath)
-        try i("epochs", &epochs); try i("batch_size", &batchSize)
-        try i("accumulate_steps", &accumulateSteps)   // absent in checkpoints from before it existed: 1
+        try s("model", &model)
+        try s("dataset", &dataset)
+        try s("data", &dataPath)
+        try i("epochs", &epochs)
+        try i("batch_size", &batchSize)
+        try i("accumulate_steps", &accumulateSteps) // absent in checkpoints from before it existed: 1
         if let m = json["max_steps"], m != .null {
-            guard let x = m.intValue else { throw TrainingError.corruptCheckpoint("configuration max_steps is not an integer") }
+            guard let x = m.intValue else {
+                throw TrainingError.corruptCheckpoint("configuration max_steps is not an integer")
+            }
             maxSteps = x
         }
         var name = optimizer.rawValue
         try s("optimizer", &name)
-        guard let o = OptimizerKind(rawValue: name) else { throw TrainingError.corruptCheckpoint("unknown optimizer \(name)") }
+        guard let o = OptimizerKind(rawValue: name) else {
+            throw TrainingError.corruptCheckpoint("unknown optimizer \(name)")
+        }
         optimizer = o
         name = schedule.rawValue
         try s("schedule", &name)
-        guard let sk = ScheduleKind(rawValue: name) else { throw TrainingError.corruptCheckpoint("unknown schedule \(name)") }
+        guard let sk = ScheduleKind(rawValue: name) else {
+            throw TrainingError.corruptCheckpoint("unknown schedule \(name)")
+        }
         schedule = sk
-        try d("learning_rate", &learningRate); try d("warmup_epochs", &warmupEpochs)
+        try d("learning_rate", &learningRate)
+        try d("warmup_epochs", &warmupEpochs)
         if let m = json["milestones"] {
-            guard let a = m.arrayValue?.compactMap(\.intValue) else { throw TrainingError.corruptCheckpoint("configuration milestones is not a list of integers") }
+            guard let a = m.arrayValue?.compactMap(\.intValue) else {
+                throw TrainingError.corruptCheckpoint("configuration milestones is not a list of integers")
+            }
             milestones = a
         }
-        try d("gamma", &gamma); try d("momentum", &momentum); try b("nesterov", &nesterov)
-        try d("adam_beta1", &adamBeta1); try d("adam_beta2", &adamBeta2); try d("adam_epsilon", &adamEpsilon)
-        try d("weight_decay", &weightDecay); try b("decay_norm_and_bias", &decayNormAndBias)
-        try d("label_smoothing", &labelSmoothing); try d("auxiliary_loss_weight", &auxiliaryLossWeight)
+        try d("gamma", &gamma)
+        try d("momentum", &momentum)
+        try b("nesterov", &nesterov)
+        try d("adam_beta1", &adamBeta1)
+        try d("adam_beta2", &adamBeta2)
+        try d("adam_epsilon", &adamEpsilon)
+        try d("weight_decay", &weightDecay)
+        try b("decay_norm_and_bias", &decayNormAndBias)
+        try d("label_smoothing", &labelSmoothing)
+        try d("auxiliary_loss_weight", &auxiliaryLossWeight)
         if let c = json["clip_grad_norm"], c != .null {
-            guard let x = c.doubleValue else { throw TrainingError.corruptCheckpoint("configuration clip_grad_norm is not a number") }
+            guard let x = c.doubleValue else {
+                throw TrainingError.corruptCheckpoint("configuration clip_grad_norm is not a number")
+            }
             clipGradNorm = x
         }
         var seedText = String(seed)
         try s("seed", &seedText)
-        guard let sd = UInt64(seedText) else { throw TrainingError.corruptCheckpoint("configuration seed is not a 64-bit unsigned integer") }
+        guard let sd = UInt64(seedText) else {
+            throw TrainingError.corruptCheckpoint("configuration seed is not a 64-bit unsigned integer")
+        }
         seed = sd
-        try i("workers", &workers); try i("log_every_steps", &logEverySteps)
+        try i("workers", &workers)
+        try i("log_every_steps", &logEverySteps)
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import StrataData
 import StrataNN
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// Loss, top-1 and top-5 accuracy, per-class accuracy and the confusion matrix of a model on a dataset.
 public struct EvaluationResult: Sendable, Equatable {
@@ -37,17 +38,21 @@ public struct EvaluationResult: Sendable, Equatable {
 
     /// A plain-text report: loss, top-1, top-5 and a per-class table.
     public func formatted(classNames: [String]) -> String {
-        var lines = ["examples  \(count)",
-                     "loss      \(fixed(loss, 4))",
-                     "top-1     \(fixed(top1 * 100, 2))%",
-                     "top-5     \(fixed(top5 * 100, 2))%",
-                     "",
-                     "per-class accuracy:"]
+        var lines = [
+            "examples  \(count)",
+            "loss      \(fixed(loss, 4))",
+            "top-1     \(fixed(top1 * 100, 2))%",
+            "top-5     \(fixed(top5 * 100, 2))%",
+            "",
+            "per-class accuracy:",
+        ]
         let names = confusion.indices.map { $0 < classNames.count ? classNames[$0] : "class \($0)" }
         let width = names.map(\.count).max() ?? 5
         for (i, name) in names.enumerated() {
             let pad = String(repeating: " ", count: Swift.max(0, width - name.count))
-            lines.append("  \(name)\(pad)  \(fixed(perClassAccuracy[i] * 100, 2).leftPadded(toWidth: 6))%  (\(confusion[i][i])/\(perClassCount[i]))")
+            lines.append(
+                "  \(name)\(pad)  \(fixed(perClassAccuracy[i] * 100, 2).leftPadded(toWidth: 6))%  (\(confusion[i][i])/\(perClassCount[i]))"
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -70,16 +75,21 @@ public enum TestTimeAugmentation: String, Sendable, CaseIterable {
 ///   - transform: applied to every example (normalization, resize + center crop).
 ///   - augmentation: with ``TestTimeAugmentation/flip``, predictions (and the loss, the cross-entropy
 ///     of the averaged probabilities) come from the mean of the image's and its mirror image's softmax.
-public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 256, transform: ImageTransform? = nil,
-                     augmentation: TestTimeAugmentation = .none) -> EvaluationResult {
+public func evaluate(
+    _ model: Module, on dataset: any Dataset, batchSize: Int = 256, transform: ImageTransform? = nil,
+    augmentation: TestTimeAugmentation = .none
+) -> EvaluationResult {
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
     let k = dataset.classNames.count
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
-    var lossSum = 0.0, top1 = 0, top5 = 0
+    var lossSum = 0.0
+    var top1 = 0
+    var top5 = 0
     withNoGrad {
-        for batch in BatchLoader(dataset, batchSize: batchSize, transform: transform).prefetching(workers: 1, depth: 2) {
+        for batch in BatchLoader(dataset, batchSize: batchSize, transform: transform).prefetching(workers: 1, depth: 2)
+        {
             // scores: logits, or averaged probabilities under flip TTA; both rank classes the same way.
             let scores: Tensor
             switch augmentation {
@@ -87,9 +97,13 @@ public func evaluate(_ model: Module, on dataset: any Dataset, batchSize: Int = 
                 scores = model(batch.images)
                 lossSum += crossEntropy(scores, labels: batch.labels, reduction: .sum).item()
             case .flip:
-                let p = (model(batch.images).softmax(axis: 1) + model(mirroredLeftRight(batch.images)).softmax(axis: 1)) * 0.5
+                let p =
+                    (model(batch.images).softmax(axis: 1) + model(mirroredLeftRight(batch.images)).softmax(axis: 1))
+                    * 0.5
                 let probabilities = p.doubles
-                for (i, label) in batch.labels.enumerated() { lossSum -= log(Swift.max(probabilities[i * k + label], 1e-300)) }
+                for (i, label) in batch.labels.enumerated() {
+                    lossSum -= log(Swift.max(probabilities[i * k + label], 1e-300))
+                }
                 scores = p
             }
             top1 += correctCount(scores, labels: batch.labels, k: 1)
@@ -127,4 +141,3 @@ func fixed(_ v: Double, _ digits: Int) -> String {
     let padded = String(repeating: "0", count: Swift.max(0, digits + 1 - s.count)) + s
     return sign + padded.dropLast(digits) + "." + padded.suffix(digits)
 }
-

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataData
 import StrataNN
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // The tutorial's claims as experiments (`strata experiment degradation|batchnorm|efficiency`):
 // arms trained with the ordinary Trainer, their curves, and verdicts computed from the measured
@@ -18,7 +19,8 @@ public struct RepeatedChannels: Dataset {
     public let channels: Int
     /// Wraps `base` (1-channel images) as `channels`-channel images.
     public init(_ base: any Dataset, channels: Int) {
-        precondition(base.imageShape.first == 1, "RepeatedChannels: the base dataset must be 1-channel, got \(base.imageShape)")
+        precondition(
+            base.imageShape.first == 1, "RepeatedChannels: the base dataset must be 1-channel, got \(base.imageShape)")
         (self.base, self.channels) = (base, channels)
     }
     public var count: Int { base.count }
@@ -44,8 +46,12 @@ public struct ExperimentData {
     public var description: String
 
     /// Creates the data of an experiment.
-    public init(train: any Dataset, test: any Dataset, trainTransform: ImageTransform? = nil, testTransform: ImageTransform? = nil,
-                augment: (@Sendable (UnsafeMutableBufferPointer<Float>, inout RandomGenerator) -> Void)? = nil, description: String) {
+    public init(
+        train: any Dataset, test: any Dataset, trainTransform: ImageTransform? = nil,
+        testTransform: ImageTransform? = nil,
+        augment: (@Sendable (UnsafeMutableBufferPointer<Float>, inout RandomGenerator) -> Void)? = nil,
+        description: String
+    ) {
         (self.train, self.test, self.trainTransform, self.testTransform, self.augment, self.description) =
             (train, test, trainTransform, testTransform, augment, description)
     }
@@ -97,7 +103,10 @@ public struct ArmResult: Sendable, Equatable {
     public var failure: String?
 
     /// Creates a result.
-    public init(name: String, model: String, parameters: Int, epochs: [Epoch], stepLosses: [Double], seconds: Double, failure: String? = nil) {
+    public init(
+        name: String, model: String, parameters: Int, epochs: [Epoch], stepLosses: [Double], seconds: Double,
+        failure: String? = nil
+    ) {
         (self.name, self.model, self.parameters, self.epochs, self.stepLosses, self.seconds, self.failure) =
             (name, model, parameters, epochs, stepLosses, seconds, failure)
     }
@@ -108,26 +117,43 @@ public struct ArmResult: Sendable, Equatable {
     public var finalTestError: Double { epochs.last?.testError ?? 1 }
 
     package var json: JSON {
-        .object([("name", .string(name)), ("model", .string(model)), ("parameters", .int(parameters)), ("seconds", .number(seconds)),
-                 ("failure", failure.map { .string($0) } ?? .null),
-                 ("epochs", .array(epochs.map { e in
-                     .object([("epoch", .int(e.epoch)), ("step", .int(e.step)), ("train_loss", .number(e.trainLoss)),
-                              ("train_error", .number(e.trainError)), ("test_loss", .number(e.testLoss)), ("test_error", .number(e.testError))])
-                 })),
-                 ("step_losses", .array(stepLosses.map { .number($0) }))])
+        .object([
+            ("name", .string(name)), ("model", .string(model)), ("parameters", .int(parameters)),
+            ("seconds", .number(seconds)),
+            ("failure", failure.map { .string($0) } ?? .null),
+            (
+                "epochs",
+                .array(
+                    epochs.map { e in
+                        .object([
+                            ("epoch", .int(e.epoch)), ("step", .int(e.step)), ("train_loss", .number(e.trainLoss)),
+                            ("train_error", .number(e.trainError)), ("test_loss", .number(e.testLoss)),
+                            ("test_error", .number(e.testError)),
+                        ])
+                    })
+            ),
+            ("step_losses", .array(stepLosses.map { .number($0) })),
+        ])
     }
 
     package init(json: JSON) throws {
         func bad(_ what: String) -> TrainingError { .corruptCheckpoint("experiment result: \(what)") }
-        guard let name = json["name"]?.stringValue, let model = json["model"]?.stringValue, let parameters = json["parameters"]?.intValue,
-              let seconds = json["seconds"]?.doubleValue, let epochs = json["epochs"]?.arrayValue,
-              let losses = json["step_losses"]?.arrayValue else { throw bad("missing name, model, parameters, seconds, epochs or step_losses") }
-        self.init(name: name, model: model, parameters: parameters, epochs: try epochs.map { e in
-            guard let epoch = e["epoch"]?.intValue, let step = e["step"]?.intValue, let tl = e["train_loss"]?.doubleValue,
-                  let te = e["train_error"]?.doubleValue, let vl = e["test_loss"]?.doubleValue, let ve = e["test_error"]?.doubleValue
-            else { throw bad("an epoch lacks one of epoch, step, train_loss, train_error, test_loss, test_error") }
-            return Epoch(epoch: epoch, step: step, trainLoss: tl, trainError: te, testLoss: vl, testError: ve)
-        }, stepLosses: losses.map { $0.doubleValue ?? .nan }, seconds: seconds, failure: json["failure"]?.stringValue)
+        guard let name = json["name"]?.stringValue, let model = json["model"]?.stringValue,
+            let parameters = json["parameters"]?.intValue,
+            let seconds = json["seconds"]?.doubleValue, let epochs = json["epochs"]?.arrayValue,
+            let losses = json["step_losses"]?.arrayValue
+        else { throw bad("missing name, model, parameters, seconds, epochs or step_losses") }
+        self.init(
+            name: name, model: model, parameters: parameters,
+            epochs: try epochs.map { e in
+                guard let epoch = e["epoch"]?.intValue, let step = e["step"]?.intValue,
+                    let tl = e["train_loss"]?.doubleValue,
+                    let te = e["train_error"]?.doubleValue, let vl = e["test_loss"]?.doubleValue,
+                    let ve = e["test_error"]?.doubleValue
+                else { throw bad("an epoch lacks one of epoch, step, train_loss, train_error, test_loss, test_error") }
+                return Epoch(epoch: epoch, step: step, trainLoss: tl, trainError: te, testLoss: vl, testError: ve)
+            }, stepLosses: losses.map { $0.doubleValue ?? .nan }, seconds: seconds,
+            failure: json["failure"]?.stringValue)
     }
 }
 
@@ -142,7 +168,9 @@ public struct ExperimentVerdict: Sendable, Equatable {
         /// The measured evidence, in words with the numbers.
         public var evidence: String
         /// Creates a finding.
-        public init(claim: String, holds: Bool?, evidence: String) { (self.claim, self.holds, self.evidence) = (claim, holds, evidence) }
+        public init(claim: String, holds: Bool?, evidence: String) {
+            (self.claim, self.holds, self.evidence) = (claim, holds, evidence)
+        }
     }
     /// `degradation`, `batchnorm`, `efficiency`.
     public var experiment: String
@@ -155,7 +183,8 @@ public struct ExperimentVerdict: Sendable, Equatable {
     public var measurements: [(String, Double)]
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.experiment == b.experiment && a.summary == b.summary && a.reproduced == b.reproduced && a.findings == b.findings
+        a.experiment == b.experiment && a.summary == b.summary && a.reproduced == b.reproduced
+            && a.findings == b.findings
             && a.measurements.map(\.0) == b.measurements.map(\.0) && a.measurements.map(\.1) == b.measurements.map(\.1)
     }
 
@@ -167,16 +196,26 @@ public struct ExperimentVerdict: Sendable, Equatable {
         let measured = findings.compactMap(\.holds)
         reproduced = !measured.isEmpty && measured.allSatisfy { $0 }
         let held = findings.filter { $0.holds == true }.count
-        summary = "\(experiment): \(reproduced ? "reproduced" : "not reproduced") (\(held) of \(measured.count) measured claims hold"
+        summary =
+            "\(experiment): \(reproduced ? "reproduced" : "not reproduced") (\(held) of \(measured.count) measured claims hold"
             + (measured.count < findings.count ? ", \(findings.count - measured.count) not measured" : "") + ")"
     }
 
     package var json: JSON {
-        .object([("experiment", .string(experiment)), ("reproduced", .bool(reproduced)), ("summary", .string(summary)),
-                 ("findings", .array(findings.map { f in
-                     .object([("claim", .string(f.claim)), ("holds", f.holds.map { .bool($0) } ?? .null), ("evidence", .string(f.evidence))])
-                 })),
-                 ("measurements", .object(measurements.map { ($0.0, .number($0.1)) }))])
+        .object([
+            ("experiment", .string(experiment)), ("reproduced", .bool(reproduced)), ("summary", .string(summary)),
+            (
+                "findings",
+                .array(
+                    findings.map { f in
+                        .object([
+                            ("claim", .string(f.claim)), ("holds", f.holds.map { .bool($0) } ?? .null),
+                            ("evidence", .string(f.evidence)),
+                        ])
+                    })
+            ),
+            ("measurements", .object(measurements.map { ($0.0, .number($0.1)) })),
+        ])
     }
 
     /// verdict.md: the summary, then each claim with ✓ / ✗ / (not measured) and its evidence.
@@ -217,8 +256,10 @@ public enum Experiments {
     ///   - keepCheckpoints: whether the arm's checkpoints stay in its folder.
     ///   - onStep: progress, after every step.
     ///   - report: each epoch's figures.
-    public static func train(_ arm: ExperimentArm, model: Module, data: ExperimentData, directory: String?, keepCheckpoints: Bool = false,
-                             onStep: ((StepInfo) -> Void)? = nil, report: ((EpochReport) -> Void)? = nil) throws -> ArmResult {
+    public static func train(
+        _ arm: ExperimentArm, model: Module, data: ExperimentData, directory: String?, keepCheckpoints: Bool = false,
+        onStep: ((StepInfo) -> Void)? = nil, report: ((EpochReport) -> Void)? = nil
+    ) throws -> ArmResult {
         let folder = directory.map { $0 + "/" + arm.name }
         if let folder, let text = readTextFile(folder + "/result.json") {
             return try ArmResult(json: JSON.parse(text))
@@ -228,10 +269,15 @@ public enum Experiments {
         trainer.evaluationTransform = data.testTransform
         trainer.augment = data.augment
         var losses: [Double] = []
-        trainer.onStep = { info in losses.append(info.loss); onStep?(info) }
+        trainer.onStep = { info in
+            losses.append(info.loss)
+            onStep?(info)
+        }
         if let folder {
             // A partly trained arm (stopped before result.json) starts over: its files are replaced.
-            for name in [Checkpoint.lastName, Checkpoint.bestName, "last.json", "best.json", "metrics.jsonl"] { unlink(folder + "/" + name) }
+            for name in [Checkpoint.lastName, Checkpoint.bestName, "last.json", "best.json", "metrics.jsonl"] {
+                unlink(folder + "/" + name)
+            }
             trainer.runDirectory = try RunDirectory(folder)
         }
         let start = MonotonicClock.now()
@@ -242,11 +288,13 @@ public enum Experiments {
             failure = r.description
         }
         let epochs = trainer.progress.history.map {
-            ArmResult.Epoch(epoch: $0.epoch, step: $0.step, trainLoss: $0.trainLoss, trainError: 1 - $0.trainAccuracy,
-                            testLoss: $0.validationLoss, testError: 1 - $0.validationTop1)
+            ArmResult.Epoch(
+                epoch: $0.epoch, step: $0.step, trainLoss: $0.trainLoss, trainError: 1 - $0.trainAccuracy,
+                testLoss: $0.validationLoss, testError: 1 - $0.validationTop1)
         }
-        let result = ArmResult(name: arm.name, model: arm.model, parameters: model.parameterCount, epochs: epochs, stepLosses: losses,
-                               seconds: MonotonicClock.now() - start, failure: failure)
+        let result = ArmResult(
+            name: arm.name, model: arm.model, parameters: model.parameterCount, epochs: epochs, stepLosses: losses,
+            seconds: MonotonicClock.now() - start, failure: failure)
         if let folder {
             if !keepCheckpoints {
                 for name in [Checkpoint.lastName, Checkpoint.bestName] { unlink(folder + "/" + name) }
@@ -260,23 +308,38 @@ public enum Experiments {
 
     /// The degradation verdict: the deeper plain net has the higher final training error, and the
     /// deeper residual net the lower one (and the lower test error).
-    public static func degradationVerdict(plainShallow: ArmResult, plainDeep: ArmResult, residualShallow: ArmResult,
-                                          residualDeep: ArmResult) -> ExperimentVerdict {
-        func e(_ r: ArmResult) -> String { "\(r.name) \(percentText(r.finalTrainError)) train / \(percentText(r.finalTestError)) test" }
+    public static func degradationVerdict(
+        plainShallow: ArmResult, plainDeep: ArmResult, residualShallow: ArmResult,
+        residualDeep: ArmResult
+    ) -> ExperimentVerdict {
+        func e(_ r: ArmResult) -> String {
+            "\(r.name) \(percentText(r.finalTrainError)) train / \(percentText(r.finalTestError)) test"
+        }
         let degrades = plainDeep.finalTrainError > plainShallow.finalTrainError
         let residualTrain = residualDeep.finalTrainError < residualShallow.finalTrainError
         let residualTest = residualDeep.finalTestError < residualShallow.finalTestError
         let shortcutHelps = residualDeep.finalTrainError < plainDeep.finalTrainError
         let findings = [
-            ExperimentVerdict.Finding(claim: "degradation: \(plainDeep.name) trains worse than \(plainShallow.name)", holds: degrades,
-                                      evidence: "final training error \(e(plainDeep)) \(degrades ? ">" : "≤") \(e(plainShallow))"
-                                          + (degrades ? " → degradation reproduced" : " → degradation not reproduced")),
-            .init(claim: "\(residualDeep.name) trains better than \(residualShallow.name)", holds: residualTrain,
-                  evidence: "final training error \(percentText(residualDeep.finalTrainError)) \(residualTrain ? "<" : "≥") \(percentText(residualShallow.finalTrainError))"),
-            .init(claim: "\(residualDeep.name) tests better than \(residualShallow.name)", holds: residualTest,
-                  evidence: "final test error \(percentText(residualDeep.finalTestError)) \(residualTest ? "<" : "≥") \(percentText(residualShallow.finalTestError))"),
-            .init(claim: "shortcuts fix the deep net: \(residualDeep.name) trains better than \(plainDeep.name)", holds: shortcutHelps,
-                  evidence: "final training error \(percentText(residualDeep.finalTrainError)) \(shortcutHelps ? "<" : "≥") \(percentText(plainDeep.finalTrainError))"),
+            ExperimentVerdict.Finding(
+                claim: "degradation: \(plainDeep.name) trains worse than \(plainShallow.name)", holds: degrades,
+                evidence: "final training error \(e(plainDeep)) \(degrades ? ">" : "≤") \(e(plainShallow))"
+                    + (degrades ? " → degradation reproduced" : " → degradation not reproduced")),
+            .init(
+                claim: "\(residualDeep.name) trains better than \(residualShallow.name)", holds: residualTrain,
+                evidence:
+                    "final training error \(percentText(residualDeep.finalTrainError)) \(residualTrain ? "<" : "≥") \(percentText(residualShallow.finalTrainError))"
+            ),
+            .init(
+                claim: "\(residualDeep.name) tests better than \(residualShallow.name)", holds: residualTest,
+                evidence:
+                    "final test error \(percentText(residualDeep.finalTestError)) \(residualTest ? "<" : "≥") \(percentText(residualShallow.finalTestError))"
+            ),
+            .init(
+                claim: "shortcuts fix the deep net: \(residualDeep.name) trains better than \(plainDeep.name)",
+                holds: shortcutHelps,
+                evidence:
+                    "final training error \(percentText(residualDeep.finalTrainError)) \(shortcutHelps ? "<" : "≥") \(percentText(plainDeep.finalTrainError))"
+            ),
         ]
         var m: [(String, Double)] = []
         for r in [plainShallow, plainDeep, residualShallow, residualDeep] {
@@ -289,7 +352,8 @@ public enum Experiments {
 
     /// Mean of each window of `window` consecutive values ending at each index (shorter at the start).
     public static func movingAverage(_ values: [Double], window: Int) -> [Double] {
-        var out: [Double] = [], sum = 0.0
+        var out: [Double] = []
+        var sum = 0.0
         for (i, v) in values.enumerated() {
             sum += v
             if i >= window { sum -= values[i - window] }
@@ -310,12 +374,18 @@ public enum Experiments {
     /// The batch-norm verdict: with BN the network reaches the loss the network without BN ends at
     /// in at most half the steps; with BN a 10× learning rate still trains (finite, ending below
     /// where it started and at or below the no-BN run's final loss).
-    public static func batchNormVerdict(withBN: ArmResult, withoutBN: ArmResult, withBNHighRate: ArmResult) -> ExperimentVerdict {
+    public static func batchNormVerdict(withBN: ArmResult, withoutBN: ArmResult, withBNHighRate: ArmResult)
+        -> ExperimentVerdict
+    {
         func final(_ r: ArmResult) -> Double {
-            guard r.failure == nil, let last = movingAverage(r.stepLosses, window: window(r.stepLosses.count)).last else { return .infinity }
+            guard r.failure == nil, let last = movingAverage(r.stepLosses, window: window(r.stepLosses.count)).last
+            else { return .infinity }
             return last
         }
-        func initial(_ r: ArmResult) -> Double { r.stepLosses.prefix(window(r.stepLosses.count)).reduce(0, +) / Double(Swift.max(1, Swift.min(r.stepLosses.count, window(r.stepLosses.count)))) }
+        func initial(_ r: ArmResult) -> Double {
+            r.stepLosses.prefix(window(r.stepLosses.count)).reduce(0, +)
+                / Double(Swift.max(1, Swift.min(r.stepLosses.count, window(r.stepLosses.count))))
+        }
         let target = final(withoutBN)
         let bnSteps = target.isFinite ? stepsToReach(target, losses: withBN.stepLosses) : nil
         let noBNSteps = target.isFinite ? stepsToReach(target, losses: withoutBN.stepLosses) : nil
@@ -325,31 +395,42 @@ public enum Experiments {
             // Without BN the loss did not fall (by 5%) at all: "reaching its final loss" would mean nothing.
             let bnFinal = final(withBN)
             faster = bnFinal < 0.95 * initial(withBN) && bnFinal < target
-            evidence = "\(withoutBN.name) does not learn in \(withoutBN.stepLosses.count) steps (moving average \(shortText(initial(withoutBN))) → \(shortText(target))); "
+            evidence =
+                "\(withoutBN.name) does not learn in \(withoutBN.stepLosses.count) steps (moving average \(shortText(initial(withoutBN))) → \(shortText(target))); "
                 + "\(withBN.name) goes from \(shortText(initial(withBN))) to \(shortText(bnFinal))"
         } else if let noBNSteps, let bnSteps {
             faster = Double(bnSteps) <= 0.5 * Double(noBNSteps)
-            evidence = "\(withBN.name) reaches the loss \(withoutBN.name) ends at (\(shortText(target)), moving average) at step \(bnSteps); \(withoutBN.name) at step \(noBNSteps) (\(shortText(Double(noBNSteps) / Double(bnSteps)))× as many)"
+            evidence =
+                "\(withBN.name) reaches the loss \(withoutBN.name) ends at (\(shortText(target)), moving average) at step \(bnSteps); \(withoutBN.name) at step \(noBNSteps) (\(shortText(Double(noBNSteps) / Double(bnSteps)))× as many)"
         } else if !target.isFinite {
             faster = true
-            evidence = "\(withoutBN.name) did not converge (\(withoutBN.failure ?? "non-finite loss")); \(withBN.name) ends at \(shortText(final(withBN)))"
+            evidence =
+                "\(withoutBN.name) did not converge (\(withoutBN.failure ?? "non-finite loss")); \(withBN.name) ends at \(shortText(final(withBN)))"
         } else {
             faster = false
-            evidence = "\(withBN.name) never reaches the loss \(withoutBN.name) ends at (\(shortText(target))); it ends at \(shortText(final(withBN)))"
+            evidence =
+                "\(withBN.name) never reaches the loss \(withoutBN.name) ends at (\(shortText(target))); it ends at \(shortText(final(withBN)))"
         }
         let high = final(withBNHighRate)
         let highTrains = high.isFinite && high < initial(withBNHighRate) && high <= target
-        let highEvidence = withBNHighRate.failure.map { "\(withBNHighRate.name) diverged: \($0)" }
+        let highEvidence =
+            withBNHighRate.failure.map { "\(withBNHighRate.name) diverged: \($0)" }
             ?? "\(withBNHighRate.name) goes from \(shortText(initial(withBNHighRate))) to \(shortText(high)) (\(withoutBN.name) ends at \(shortText(target)))"
         let findings = [
-            ExperimentVerdict.Finding(claim: "batch norm converges at least 2× faster", holds: faster, evidence: evidence),
-            .init(claim: "with batch norm a 10× learning rate still trains, ending at or below the run without batch norm", holds: highTrains,
-                  evidence: highEvidence),
+            ExperimentVerdict.Finding(
+                claim: "batch norm converges at least 2× faster", holds: faster, evidence: evidence),
+            .init(
+                claim:
+                    "with batch norm a 10× learning rate still trains, ending at or below the run without batch norm",
+                holds: highTrains,
+                evidence: highEvidence),
         ]
-        let m: [(String, Double)] = [("\(withBN.name)_final_loss", final(withBN)), ("\(withoutBN.name)_final_loss", target),
-                                     ("\(withBNHighRate.name)_final_loss", high),
-                                     ("\(withBN.name)_steps_to_target", bnSteps.map(Double.init) ?? .nan),
-                                     ("\(withoutBN.name)_steps_to_target", noBNSteps.map(Double.init) ?? .nan)]
+        let m: [(String, Double)] = [
+            ("\(withBN.name)_final_loss", final(withBN)), ("\(withoutBN.name)_final_loss", target),
+            ("\(withBNHighRate.name)_final_loss", high),
+            ("\(withBN.name)_steps_to_target", bnSteps.map(Double.init) ?? .nan),
+            ("\(withoutBN.name)_steps_to_target", noBNSteps.map(Double.init) ?? .nan),
+        ]
         return ExperimentVerdict(experiment: "batchnorm", findings: findings, measurements: m)
     }
 
@@ -367,7 +448,9 @@ public enum Experiments {
         public var accuracy: Double?
         /// Creates a row.
         public init(model: String, parameters: Int, macs: Int, imagesPerSecond: Double, accuracy: Double?) {
-            (self.model, self.parameters, self.macs, self.imagesPerSecond, self.accuracy) = (model, parameters, macs, imagesPerSecond, accuracy)
+            (self.model, self.parameters, self.macs, self.imagesPerSecond, self.accuracy) = (
+                model, parameters, macs, imagesPerSecond, accuracy
+            )
         }
     }
 
@@ -388,29 +471,43 @@ public enum Experiments {
     ///   - dense: the DenseNet row.
     ///   - residual: the ResNet it is compared with.
     ///   - inceptionMACs: the module's MACs with and without the 1×1 reductions.
-    public static func efficiencyVerdict(dense: EfficiencyRow?, residual: EfficiencyRow?,
-                                         inceptionMACs: (withReductions: Int, withoutReductions: Int)) -> ExperimentVerdict {
+    public static func efficiencyVerdict(
+        dense: EfficiencyRow?, residual: EfficiencyRow?,
+        inceptionMACs: (withReductions: Int, withoutReductions: Int)
+    ) -> ExperimentVerdict {
         var findings: [ExperimentVerdict.Finding] = []
         var m: [(String, Double)] = []
         if let dense, let residual {
             let ratio = Double(dense.parameters) / Double(residual.parameters)
-            findings.append(.init(claim: "\(dense.model) has fewer than half the parameters of \(residual.model)", holds: ratio < 0.5,
-                                  evidence: "\(groupedThousands(dense.parameters)) vs \(groupedThousands(residual.parameters)) parameters (\(shortText(ratio))×)"))
+            findings.append(
+                .init(
+                    claim: "\(dense.model) has fewer than half the parameters of \(residual.model)", holds: ratio < 0.5,
+                    evidence:
+                        "\(groupedThousands(dense.parameters)) vs \(groupedThousands(residual.parameters)) parameters (\(shortText(ratio))×)"
+                ))
             if let a = dense.accuracy, let b = residual.accuracy {
-                findings.append(.init(claim: "\(dense.model) is at least as accurate as \(residual.model)", holds: a >= b,
-                                      evidence: "test top-1 \(percentText(a)) vs \(percentText(b))"))
+                findings.append(
+                    .init(
+                        claim: "\(dense.model) is at least as accurate as \(residual.model)", holds: a >= b,
+                        evidence: "test top-1 \(percentText(a)) vs \(percentText(b))"))
             } else {
-                findings.append(.init(claim: "\(dense.model) is at least as accurate as \(residual.model)", holds: nil,
-                                      evidence: "accuracy not measured (give --weights or --train-epochs)"))
+                findings.append(
+                    .init(
+                        claim: "\(dense.model) is at least as accurate as \(residual.model)", holds: nil,
+                        evidence: "accuracy not measured (give --weights or --train-epochs)"))
             }
             m += [("parameter_ratio", ratio)]
         }
         let cut = Double(inceptionMACs.withoutReductions) / Double(Swift.max(1, inceptionMACs.withReductions))
-        findings.append(.init(claim: "1×1 reductions make the Inception module cheaper", holds: cut > 1,
-                              evidence: "inception3a: \(groupedThousands(inceptionMACs.withReductions)) MACs with the reductions, "
-                                  + "\(groupedThousands(inceptionMACs.withoutReductions)) without (\(shortText(cut))×)"))
-        m += [("inception3a_macs_with_reductions", Double(inceptionMACs.withReductions)),
-              ("inception3a_macs_without_reductions", Double(inceptionMACs.withoutReductions))]
+        findings.append(
+            .init(
+                claim: "1×1 reductions make the Inception module cheaper", holds: cut > 1,
+                evidence: "inception3a: \(groupedThousands(inceptionMACs.withReductions)) MACs with the reductions, "
+                    + "\(groupedThousands(inceptionMACs.withoutReductions)) without (\(shortText(cut))×)"))
+        m += [
+            ("inception3a_macs_with_reductions", Double(inceptionMACs.withReductions)),
+            ("inception3a_macs_without_reductions", Double(inceptionMACs.withoutReductions)),
+        ]
         return ExperimentVerdict(experiment: "efficiency", findings: findings, measurements: m)
     }
 }
@@ -421,7 +518,10 @@ public func shortText(_ v: Double) -> String {
     if v == 0 { return "0" }
     var digits = 2
     var a = Swift.abs(v)
-    while a < 1 && digits < 12 { a *= 10; digits += 1 }
+    while a < 1 && digits < 12 {
+        a *= 10
+        digits += 1
+    }
     if Swift.abs(v) >= 100 { return String(Int(v.rounded())) }
     if Swift.abs(v) >= 10 { digits = 1 }
     var scale = 1.0

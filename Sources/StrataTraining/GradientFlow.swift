@@ -19,7 +19,8 @@ public struct LayerGradientStatistics: Sendable, Equatable {
     public let updateRatio: Double
 
     /// Creates the statistics of one layer.
-    public init(layer: String, kind: String, depth: Int, gradientNorm: Double, weightNorm: Double, updateRatio: Double) {
+    public init(layer: String, kind: String, depth: Int, gradientNorm: Double, weightNorm: Double, updateRatio: Double)
+    {
         (self.layer, self.kind, self.depth) = (layer, kind, depth)
         (self.gradientNorm, self.weightNorm, self.updateRatio) = (gradientNorm, weightNorm, updateRatio)
     }
@@ -54,10 +55,14 @@ public struct GradientFlow: Sendable {
     /// The model's weight layers (path, module, weight), in the order its forward pass runs them on
     /// an input of shape `input` ([N, C, H, W]; nil: declaration order, which is the forward
     /// order for sequential models) of `dtype`.
-    public static func weightLayers(of model: Module, input: [Int]? = nil, dtype: DType = .float32) -> [(path: String, module: Module, weight: Tensor)] {
+    public static func weightLayers(of model: Module, input: [Int]? = nil, dtype: DType = .float32) -> [(
+        path: String, module: Module, weight: Tensor
+    )] {
         var layers: [(path: String, module: Module, weight: Tensor)] = []
         for (path, m) in model.namedModules() {
-            if let w = m.namedLocalParameters().first(where: { $0.0 == "weight" })?.1, w.rank >= 2 { layers.append((path, m, w)) }
+            if let w = m.namedLocalParameters().first(where: { $0.0 == "weight" })?.1, w.rank >= 2 {
+                layers.append((path, m, w))
+            }
         }
         guard let input else { return layers }
         // Weight layers are leaves: the trace lists leaves in call order (a leaf exits before the next one enters).
@@ -66,8 +71,11 @@ public struct GradientFlow: Sendable {
         let trace = ModuleTrace.capture { withNoGrad { _ = model(Tensor.zeros(input, dtype: dtype)) } }
         model.train(wasTraining)
         var order: [ObjectIdentifier: Int] = [:]
-        for (i, r) in trace.records.enumerated() where order[ObjectIdentifier(r.module)] == nil { order[ObjectIdentifier(r.module)] = i }
-        let declared = Dictionary(uniqueKeysWithValues: layers.enumerated().map { (ObjectIdentifier($0.element.module), $0.offset) })
+        for (i, r) in trace.records.enumerated() where order[ObjectIdentifier(r.module)] == nil {
+            order[ObjectIdentifier(r.module)] = i
+        }
+        let declared = Dictionary(
+            uniqueKeysWithValues: layers.enumerated().map { (ObjectIdentifier($0.element.module), $0.offset) })
         // Layers the forward never calls (an auxiliary head in eval mode) keep their declared place after the called ones.
         return layers.sorted { a, b in
             let (x, y) = (order[ObjectIdentifier(a.module)] ?? Int.max, order[ObjectIdentifier(b.module)] ?? Int.max)
@@ -81,13 +89,16 @@ public struct GradientFlow: Sendable {
     ///   - learningRate: the rate of the update ratio.
     ///   - step: steps taken before these gradients.
     ///   - loss: the loss they are of, if known.
-    public static func read(_ layers: [(path: String, module: Module, weight: Tensor)], learningRate: Double, step: Int,
-                            loss: Double = .nan) -> GradientFlow {
+    public static func read(
+        _ layers: [(path: String, module: Module, weight: Tensor)], learningRate: Double, step: Int,
+        loss: Double = .nan
+    ) -> GradientFlow {
         let stats = layers.enumerated().map { i, l -> LayerGradientStatistics in
             let g = l.weight.grad.map(l2Norm) ?? 0
             let w = l2Norm(l.weight)
-            return LayerGradientStatistics(layer: l.path, kind: String(describing: type(of: l.module)), depth: i + 1,
-                                           gradientNorm: g, weightNorm: w, updateRatio: w > 0 ? learningRate * g / w : .infinity)
+            return LayerGradientStatistics(
+                layer: l.path, kind: String(describing: type(of: l.module)), depth: i + 1,
+                gradientNorm: g, weightNorm: w, updateRatio: w > 0 ? learningRate * g / w : .infinity)
         }
         return GradientFlow(layers: stats, loss: loss, learningRate: learningRate, step: step)
     }
@@ -95,7 +106,9 @@ public struct GradientFlow: Sendable {
     /// One forward and backward pass of `images` (cross-entropy against `labels`) in the model's
     /// current mode, then the gradients of every weight layer. Leaves the gradients in place and
     /// changes no weight (batch norm's running statistics move, as in a training step).
-    public static func measure(_ model: Module, images: Tensor, labels: [Int], learningRate: Double, step: Int = 0) -> GradientFlow {
+    public static func measure(_ model: Module, images: Tensor, labels: [Int], learningRate: Double, step: Int = 0)
+        -> GradientFlow
+    {
         let layers = weightLayers(of: model, input: [1] + Array(images.shape.dropFirst()), dtype: images.dtype)
         model.zeroGrad()
         let loss = crossEntropy(model(images), labels: labels)
@@ -108,8 +121,10 @@ public struct GradientFlow: Sendable {
     /// weight decay 1e-4, constant `learningRate`) on successive batches of `dataset` and
     /// measures on `probe` again.
     /// - Returns: one measurement per moment (step 0 first, then each of `after`, ascending).
-    public static func track(_ model: Module, probe: Batch, dataset: any Dataset, transform: ImageTransform?, batchSize: Int,
-                             learningRate: Double, after: [Int], seed: UInt64 = 0) -> [GradientFlow] {
+    public static func track(
+        _ model: Module, probe: Batch, dataset: any Dataset, transform: ImageTransform?, batchSize: Int,
+        learningRate: Double, after: [Int], seed: UInt64 = 0
+    ) -> [GradientFlow] {
         model.train()
         var out = [measure(model, images: probe.images, labels: probe.labels, learningRate: learningRate)]
         let targets = after.filter { $0 > 0 }.sorted()
@@ -117,18 +132,22 @@ public struct GradientFlow: Sendable {
         var c = TrainingConfiguration()
         (c.momentum, c.nesterov, c.weightDecay) = (0.9, false, 1e-4)
         let optimizer = c.makeOptimizer(for: model)
-        var step = 0, epoch = 0
+        var step = 0
+        var epoch = 0
         while step < last {
             epoch += 1
-            let loader = BatchLoader(dataset, batchSize: batchSize, shuffleSeed: seed &+ UInt64(epoch), dropLast: dataset.count >= batchSize,
-                                     transform: transform)
+            let loader = BatchLoader(
+                dataset, batchSize: batchSize, shuffleSeed: seed &+ UInt64(epoch), dropLast: dataset.count >= batchSize,
+                transform: transform)
             for batch in loader where step < last {
                 optimizer.zeroGrad()
                 crossEntropy(model(batch.images), labels: batch.labels).backward()
                 optimizer.step(lr: learningRate)
                 step += 1
                 if targets.contains(step) {
-                    out.append(measure(model, images: probe.images, labels: probe.labels, learningRate: learningRate, step: step))
+                    out.append(
+                        measure(
+                            model, images: probe.images, labels: probe.labels, learningRate: learningRate, step: step))
                 }
             }
         }
@@ -145,8 +164,10 @@ public struct GradientFlow: Sendable {
 
     /// The measurement as a JSON object (`step`, `loss`, `learning_rate`, `layers`: one object per layer).
     package var json: JSON {
-        .object([("step", .int(step)), ("loss", .number(loss)), ("learning_rate", .number(learningRate)),
-                 ("layers", .array(layers.map(\.json)))])
+        .object([
+            ("step", .int(step)), ("loss", .number(loss)), ("learning_rate", .number(learningRate)),
+            ("layers", .array(layers.map(\.json))),
+        ])
     }
 
     /// A fixed-width table: layer, depth, ‖g‖, ‖w‖, ratio.
@@ -154,10 +175,13 @@ public struct GradientFlow: Sendable {
         let width = Swift.max(5, layers.map(\.layer.count).max() ?? 0)
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         func left(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
-        var lines = [pad("layer", width) + left("depth", 7) + left("‖g‖", 12) + left("‖w‖", 12) + left("lr·‖g‖/‖w‖", 13)]
+        var lines = [
+            pad("layer", width) + left("depth", 7) + left("‖g‖", 12) + left("‖w‖", 12) + left("lr·‖g‖/‖w‖", 13)
+        ]
         for l in layers {
-            lines.append(pad(l.layer, width) + left("\(l.depth)", 7) + left(scientific(l.gradientNorm), 12)
-                         + left(scientific(l.weightNorm), 12) + left(scientific(l.updateRatio), 13))
+            lines.append(
+                pad(l.layer, width) + left("\(l.depth)", 7) + left(scientific(l.gradientNorm), 12)
+                    + left(scientific(l.weightNorm), 12) + left(scientific(l.updateRatio), 13))
         }
         return lines.joined(separator: "\n")
     }
@@ -165,8 +189,11 @@ public struct GradientFlow: Sendable {
 
 extension LayerGradientStatistics {
     package var json: JSON {
-        .object([("layer", .string(layer)), ("kind", .string(kind)), ("depth", .int(depth)), ("gradient_norm", .number(gradientNorm)),
-                 ("weight_norm", .number(weightNorm)), ("update_ratio", .number(updateRatio))])
+        .object([
+            ("layer", .string(layer)), ("kind", .string(kind)), ("depth", .int(depth)),
+            ("gradient_norm", .number(gradientNorm)),
+            ("weight_norm", .number(weightNorm)), ("update_ratio", .number(updateRatio)),
+        ])
     }
 }
 
@@ -174,7 +201,13 @@ extension LayerGradientStatistics {
 public func l2Norm(_ t: Tensor) -> Double {
     var sum = 0.0
     switch t.dtype {
-    case .float32: t.withHostBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
+    case .float32:
+        t.withHostBuffer(as: Float.self) { b in
+            for x in b {
+                let d = Double(x)
+                sum += d * d
+            }
+        }
     case .float64: t.withHostBuffer(as: Double.self) { b in for x in b { sum += x * x } }
     default: for x in t.doubles { sum += x * x }
     }
@@ -189,7 +222,10 @@ public func scientific(_ v: Double) -> String {
     var m = v / pow10(e)
     var exponent = e
     m = (m * 1000).rounded() / 1000
-    if Swift.abs(m) >= 10 { m /= 10; exponent += 1 }
+    if Swift.abs(m) >= 10 {
+        m /= 10
+        exponent += 1
+    }
     let mantissa = String(format4(m))
     return "\(mantissa)e\(exponent < 0 ? "-" : "+")\(Swift.abs(exponent) < 10 ? "0" : "")\(Swift.abs(exponent))"
 }
@@ -204,17 +240,25 @@ private func pow10(_ e: Int) -> Double {
 private func format4(_ m: Double) -> String {
     let negative = m < 0
     let scaled = Int((Swift.abs(m) * 1000).rounded())
-    let whole = scaled / 1000, frac = scaled % 1000
+    let whole = scaled / 1000
+    let frac = scaled % 1000
     let f = frac < 10 ? "00\(frac)" : frac < 100 ? "0\(frac)" : "\(frac)"
     return (negative ? "-" : "") + "\(whole).\(f)"
 }
 
-private extension Double {
+extension Double {
     /// ⌊log₁₀ self⌋ for a positive finite value, exact at powers of ten.
-    var log10Floor: Double {
-        var e = 0.0, v = self
-        while v >= 10 { v /= 10; e += 1 }
-        while v < 1 { v *= 10; e -= 1 }
+    fileprivate var log10Floor: Double {
+        var e = 0.0
+        var v = self
+        while v >= 10 {
+            v /= 10
+            e += 1
+        }
+        while v < 1 {
+            v *= 10
+            e -= 1
+        }
         return e
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Ctrl-C (SIGINT) and SIGTERM as a flag a training loop polls: the first signal sets the flag,
@@ -26,11 +26,11 @@ public enum InterruptSignal {
         for sig in [SIGINT, SIGTERM] {
             var action = sigaction()
             #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = { s in InterruptSignal.flag.pointee = sig_atomic_t(s) }
-            action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
+                action.__sigaction_handler.sa_handler = { s in InterruptSignal.flag.pointee = sig_atomic_t(s) }
+                action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)
             #else
-            action.__sigaction_u.__sa_handler = { s in InterruptSignal.flag.pointee = sig_atomic_t(s) }
-            action.sa_flags = SA_RESETHAND
+                action.__sigaction_u.__sa_handler = { s in InterruptSignal.flag.pointee = sig_atomic_t(s) }
+                action.sa_flags = SA_RESETHAND
             #endif
             sigemptyset(&action.sa_mask)
             var old = sigaction()

@@ -49,8 +49,10 @@ public final class SGD: Optimizer {
     /// Momentum buffers, created on a parameter's first step.
     public private(set) var velocity: [Tensor?]
 
-    public init(_ parameters: [Tensor], names: [String]? = nil, momentum: Double = 0.9, nesterov: Bool = false,
-                weightDecay: Double = 0, decays: [Bool]? = nil) {
+    public init(
+        _ parameters: [Tensor], names: [String]? = nil, momentum: Double = 0.9, nesterov: Bool = false,
+        weightDecay: Double = 0, decays: [Bool]? = nil
+    ) {
         precondition(names == nil || names!.count == parameters.count, "SGD: one name per parameter")
         precondition(decays == nil || decays!.count == parameters.count, "SGD: one decay flag per parameter")
         self.parameters = parameters
@@ -70,8 +72,9 @@ public final class SGD: Optimizer {
             let wd = decays[i] ? weightDecay : 0
             let first = velocity[i] == nil
             if momentum != 0 && first { velocity[i] = backend.zeros(p.shape, dtype: p.dtype) }
-            backend.sgdUpdate(p, gradient: g, momentumBuffer: velocity[i], firstStep: first, learningRate: lr,
-                              momentum: momentum, nesterov: nesterov, weightDecay: wd)
+            backend.sgdUpdate(
+                p, gradient: g, momentumBuffer: velocity[i], firstStep: first, learningRate: lr,
+                momentum: momentum, nesterov: nesterov, weightDecay: wd)
         }
     }
 
@@ -94,7 +97,9 @@ public final class SGD: Optimizer {
             fresh[i] = t.dtype == p.dtype ? t.copy() : withNoGrad { t.to(p.dtype) }
         }
         if let extra = state.keys.sorted().first(where: { !known.contains($0) }) {
-            throw OptimizerStateError("SGD state has an entry for \(extra), which is not one of this optimizer's (momentum buffers of the model's parameters)")
+            throw OptimizerStateError(
+                "SGD state has an entry for \(extra), which is not one of this optimizer's (momentum buffers of the model's parameters)"
+            )
         }
         velocity = fresh
     }
@@ -118,8 +123,10 @@ public final class AdamW: Optimizer {
     public private(set) var expAvgSq: [Tensor?]
     public private(set) var steps: [Int]
 
-    public init(_ parameters: [Tensor], names: [String]? = nil, beta1: Double = 0.9, beta2: Double = 0.999,
-                epsilon: Double = 1e-8, weightDecay: Double = 0.01, decays: [Bool]? = nil) {
+    public init(
+        _ parameters: [Tensor], names: [String]? = nil, beta1: Double = 0.9, beta2: Double = 0.999,
+        epsilon: Double = 1e-8, weightDecay: Double = 0.01, decays: [Bool]? = nil
+    ) {
         precondition(names == nil || names!.count == parameters.count, "AdamW: one name per parameter")
         precondition(decays == nil || decays!.count == parameters.count, "AdamW: one decay flag per parameter")
         self.parameters = parameters
@@ -145,8 +152,9 @@ public final class AdamW: Optimizer {
             }
             steps[i] += 1
             let wd = decays[i] ? weightDecay : 0
-            backend.adamWUpdate(p, gradient: g, expAvg: expAvg[i]!, expAvgSq: expAvgSq[i]!, step: steps[i],
-                                learningRate: lr, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: wd)
+            backend.adamWUpdate(
+                p, gradient: g, expAvg: expAvg[i]!, expAvgSq: expAvgSq[i]!, step: steps[i],
+                learningRate: lr, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: wd)
         }
     }
 
@@ -162,7 +170,8 @@ public final class AdamW: Optimizer {
     }
 
     public func loadStateDict(_ state: [String: Tensor]) throws {
-        var m = [Tensor?](repeating: nil, count: parameters.count), v = m
+        var m = [Tensor?](repeating: nil, count: parameters.count)
+        var v = m
         var s = [Int](repeating: 0, count: parameters.count)
         var known = Set<String>()
         for (i, (name, p)) in zip(names, parameters).enumerated() {
@@ -171,10 +180,12 @@ public final class AdamW: Optimizer {
             let present = keys.map { state[$0] != nil }
             if !present.contains(true) { continue }
             guard !present.contains(false) else {
-                throw OptimizerStateError("AdamW state for \(name) is incomplete: it needs exp_avg, exp_avg_sq and step")
+                throw OptimizerStateError(
+                    "AdamW state for \(name) is incomplete: it needs exp_avg, exp_avg_sq and step")
             }
             for key in keys.prefix(2) where state[key]!.shape != p.shape {
-                throw OptimizerStateError("AdamW state \(key) has shape \(state[key]!.shape); the parameter has \(p.shape)")
+                throw OptimizerStateError(
+                    "AdamW state \(key) has shape \(state[key]!.shape); the parameter has \(p.shape)")
             }
             let step = state[keys[2]]!
             guard step.count == 1, step.item() >= 1, step.item() == step.item().rounded() else {
@@ -197,7 +208,13 @@ public func gradientNorm(_ parameters: [Tensor]) -> Double {
     for p in parameters {
         guard let g = p.grad else { continue }
         switch g.dtype {
-        case .float32: g.withHostBuffer(as: Float.self) { b in for x in b { let d = Double(x); sum += d * d } }
+        case .float32:
+            g.withHostBuffer(as: Float.self) { b in
+                for x in b {
+                    let d = Double(x)
+                    sum += d * d
+                }
+            }
         case .float64: g.withHostBuffer(as: Double.self) { b in for x in b { sum += x * x } }
         default: for x in g.doubles { sum += x * x }
         }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataData
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A one-line terminal progress bar on stderr (epoch, batches, images/s, loss, ETA), redrawn
 /// in place at most ten times a second. Draws nothing unless stderr is a terminal.
@@ -21,7 +22,11 @@ public final class ProgressBar {
     public init(enabled: Bool? = nil) {
         self.enabled = enabled ?? (isatty(STDERR_FILENO) != 0)
         var ws = winsize()
-        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 { width = Int(ws.ws_col) } else { width = 100 }
+        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 {
+            width = Int(ws.ws_col)
+        } else {
+            width = 100
+        }
     }
 
     /// The bar's text for `info` (also used by tests).
@@ -29,7 +34,8 @@ public final class ProgressBar {
         let barWidth = 20
         let filled = Swift.min(barWidth, info.batch * barWidth / Swift.max(1, info.batches))
         let bar = String(repeating: "#", count: filled) + String(repeating: "·", count: barWidth - filled)
-        let text = "epoch \(info.epoch)/\(info.epochs) [\(bar)] \(String(info.batch).leftPadded(toWidth: String(info.batches).count))/\(info.batches)"
+        let text =
+            "epoch \(info.epoch)/\(info.epochs) [\(bar)] \(String(info.batch).leftPadded(toWidth: String(info.batches).count))/\(info.batches)"
             + "  \(Int(info.imagesPerSecond.rounded())) img/s  loss \(fixed(info.epochLoss, 4))  lr \(short(info.learningRate))"
             + "  ETA \(clockText(info.etaSeconds))"
         return String(text.prefix(Swift.max(20, width - 1)))

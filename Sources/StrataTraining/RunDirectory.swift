@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import StrataNN
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The folder a training run writes: checkpoints (`last.safetensors` + `last.json`,
 /// `best.safetensors` + `best.json`), `metrics.jsonl` (one JSON object per epoch, and every N
@@ -16,7 +17,8 @@ public final class RunDirectory {
 
     /// How safetensors files are written (default `SafeTensors.write(_:metadata:to:)`, atomic).
     /// Tests replace it to simulate a full disk.
-    public var writeSafeTensors: ([String: Tensor], [String: String], String) throws -> Void = { tensors, metadata, path in
+    public var writeSafeTensors: ([String: Tensor], [String: String], String) throws -> Void = {
+        tensors, metadata, path in
         try SafeTensors.write(tensors, metadata: metadata, to: path)
     }
     /// How whole small files (JSON, the report) are written (default `AtomicFile`).
@@ -45,7 +47,9 @@ public final class RunDirectory {
         defer { closedir(dir) }
         var out: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
             if name.hasPrefix("events.out.tfevents.") { out.append(path + "/" + name) }
         }
         return out.sorted()
@@ -79,7 +83,7 @@ public final class RunDirectory {
     public func metricRecords() throws -> [[String: String]] {
         guard let text = readTextFile(metricsPath) else { return [] }
         return try text.split(separator: "\n").map { line in
-            guard case let .object(items) = try JSON.parse(String(line)) else { return [:] }
+            guard case .object(let items) = try JSON.parse(String(line)) else { return [:] }
             var out: [String: String] = [:]
             for (k, v) in items { out[k] = v.stringValue ?? v.serialized() }
             return out
@@ -118,7 +122,7 @@ public final class RunLock {
         self.fd = fd
     }
 
-    deinit { close(fd) }   // releases the lock
+    deinit { close(fd) } // releases the lock
 }
 
 /// Another process is writing the run directory.
@@ -154,7 +158,10 @@ func readTextFile(_ path: String) -> String? {
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return nil }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
         if n == 0 { break }
         bytes += chunk[0..<n]
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One-cycle policy settings, PyTorch's `OneCycleLR` defaults (cosine annealing, two phases,
@@ -21,9 +21,13 @@ public struct OneCycle: Sendable, Equatable {
     public var baseMomentum = 0.85
     public var maxMomentum = 0.95
 
-    public init(maxLR: Double, total: Int, pctStart: Double = 0.3, divFactor: Double = 25, finalDivFactor: Double = 1e4,
-                cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95) {
-        (self.maxLR, self.total, self.pctStart, self.divFactor, self.finalDivFactor) = (maxLR, total, pctStart, divFactor, finalDivFactor)
+    public init(
+        maxLR: Double, total: Int, pctStart: Double = 0.3, divFactor: Double = 25, finalDivFactor: Double = 1e4,
+        cycleMomentum: Bool = true, baseMomentum: Double = 0.85, maxMomentum: Double = 0.95
+    ) {
+        (self.maxLR, self.total, self.pctStart, self.divFactor, self.finalDivFactor) = (
+            maxLR, total, pctStart, divFactor, finalDivFactor
+        )
         (self.cycleMomentum, self.baseMomentum, self.maxMomentum) = (cycleMomentum, baseMomentum, maxMomentum)
     }
 
@@ -35,13 +39,15 @@ public struct OneCycle: Sendable, Equatable {
     /// (start step, end step, phase fraction) as `OneCycleLR.get_lr` computes it.
     func phase(at step: Int) -> (first: Bool, pct: Double) {
         let s = Double(Swift.min(Swift.max(step, 0), total - 1))
-        let end1 = pctStart * Double(total) - 1, end2 = Double(total) - 1
+        let end1 = pctStart * Double(total) - 1
+        let end2 = Double(total) - 1
         if s <= end1 { return (true, s / end1) }
         return (false, (s - end1) / (end2 - end1))
     }
 
     public func learningRate(at step: Int) -> Double {
-        let initial = maxLR / divFactor, minimum = initial / finalDivFactor
+        let initial = maxLR / divFactor
+        let minimum = initial / finalDivFactor
         let (first, pct) = phase(at: step)
         return first ? Self.anneal(initial, maxLR, pct) : Self.anneal(maxLR, minimum, pct)
     }
@@ -70,17 +76,17 @@ public indirect enum LearningRateSchedule: Sendable, Equatable {
 
     public func learningRate(at step: Int) -> Double {
         switch self {
-        case let .multiStep(base, milestones, gamma):
+        case .multiStep(let base, let milestones, let gamma):
             return base * pow(gamma, Double(milestones.filter { step >= $0 }.count))
-        case let .cosine(base, warmup, total):
+        case .cosine(let base, let warmup, let total):
             if step < warmup { return base * Double(step + 1) / Double(warmup) }
             let t = Double(step - warmup) / Double(Swift.max(1, total - warmup))
             return base * 0.5 * (1 + cos(Double.pi * Swift.min(1, t)))
-        case let .constant(v):
+        case .constant(let v):
             return v
-        case let .oneCycle(c):
+        case .oneCycle(let c):
             return c.learningRate(at: step)
-        case let .linearWarmup(steps, then):
+        case .linearWarmup(let steps, let then):
             let inner = then.learningRate(at: step)
             return step < steps ? inner * Double(step + 1) / Double(steps) : inner
         }
@@ -89,8 +95,8 @@ public indirect enum LearningRateSchedule: Sendable, Equatable {
     /// The momentum (SGD) or β₁ (AdamW) the schedule sets at `step`, for schedules that cycle it (one-cycle); nil otherwise.
     public func momentum(at step: Int) -> Double? {
         switch self {
-        case let .oneCycle(c): return c.cycleMomentum ? c.momentum(at: step) : nil
-        case let .linearWarmup(_, then): return then.momentum(at: step)
+        case .oneCycle(let c): return c.cycleMomentum ? c.momentum(at: step) : nil
+        case .linearWarmup(_, let then): return then.momentum(at: step)
         default: return nil
         }
     }
@@ -98,16 +104,17 @@ public indirect enum LearningRateSchedule: Sendable, Equatable {
     /// A short description for logs and reports.
     public var summary: String {
         switch self {
-        case let .multiStep(base, milestones, gamma):
+        case .multiStep(let base, let milestones, let gamma):
             return "multi-step: \(base), ×\(gamma) at steps \(milestones.map(String.init).joined(separator: ", "))"
-        case let .cosine(base, warmup, total):
+        case .cosine(let base, let warmup, let total):
             return "cosine: peak \(base), \(warmup) warmup steps, \(total) steps"
-        case let .constant(v):
+        case .constant(let v):
             return "constant \(v)"
-        case let .oneCycle(c):
-            return "one-cycle: max \(c.maxLR), \(c.total) steps, \(c.pctStart) rising, div \(c.divFactor), final div \(c.finalDivFactor)"
+        case .oneCycle(let c):
+            return
+                "one-cycle: max \(c.maxLR), \(c.total) steps, \(c.pctStart) rising, div \(c.divFactor), final div \(c.finalDivFactor)"
                 + (c.cycleMomentum ? ", momentum \(c.maxMomentum)→\(c.baseMomentum)→\(c.maxMomentum)" : "")
-        case let .linearWarmup(steps, then):
+        case .linearWarmup(let steps, let then):
             return "\(steps) linear warmup steps, then " + then.summary
         }
     }

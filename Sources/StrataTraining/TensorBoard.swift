@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import StrataTensor
 import StrataNN
+import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// CRC-32C (Castagnoli polynomial, reflected 0x82F63B78), as TFRecord files use it.
 public enum CRC32C {
@@ -52,7 +53,8 @@ public enum TFRecord {
             let lengthBytes = Array(bytes[i..<i + 8])
             let n = (0..<8).reduce(UInt64(0)) { $0 | UInt64(lengthBytes[$1]) << (8 * UInt64($1)) }
             guard CRC32C.masked(lengthBytes) == u32(i + 8), n <= UInt64(bytes.count - i - 16) else { return nil }
-            let start = i + 12, end = start + Int(n)
+            let start = i + 12
+            let end = start + Int(n)
             let data = Array(bytes[start..<end])
             guard CRC32C.masked(data) == u32(end) else { return nil }
             out.append(data)
@@ -72,8 +74,12 @@ public enum TFRecord {
 /// `SessionLog { SessionStatus status = 1 }` (START = 1).
 public enum TensorBoardEvent {
     static func varint(_ v: UInt64) -> [UInt8] {
-        var v = v, out: [UInt8] = []
-        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        var v = v
+        var out: [UInt8] = []
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
         out.append(UInt8(v))
         return out
     }
@@ -109,14 +115,19 @@ public enum TensorBoardEvent {
     /// histogram), with `HistogramProto { double min = 1; max = 2; num = 3; sum = 4; sum_squares = 5;
     /// repeated double bucket_limit = 6 [packed]; repeated double bucket = 7 [packed] }`
     /// (tensorflow/core/framework/summary.proto, tsl/protobuf/histogram.proto).
-    public static func histograms(_ values: [(tag: String, histogram: TensorBoardHistogram)], step: Int, wallTime: Double) -> [UInt8] {
+    public static func histograms(
+        _ values: [(tag: String, histogram: TensorBoardHistogram)], step: Int, wallTime: Double
+    ) -> [UInt8] {
         var summary: [UInt8] = []
         for (tag, h) in values {
-            func double(_ field: Int, _ v: Double) -> [UInt8] { key(field, 1) + TFRecord.littleEndianBytes(v.bitPattern) }
+            func double(_ field: Int, _ v: Double) -> [UInt8] {
+                key(field, 1) + TFRecord.littleEndianBytes(v.bitPattern)
+            }
             func packed(_ field: Int, _ list: [Double]) -> [UInt8] {
                 lengthDelimited(field, list.flatMap { TFRecord.littleEndianBytes($0.bitPattern) })
             }
-            let histo = double(1, h.min) + double(2, h.max) + double(3, h.count) + double(4, h.sum) + double(5, h.sumSquares)
+            let histo =
+                double(1, h.min) + double(2, h.max) + double(3, h.count) + double(4, h.sum) + double(5, h.sumSquares)
                 + packed(6, h.bucketLimits) + packed(7, h.bucketCounts)
             summary += lengthDelimited(1, lengthDelimited(1, Array(tag.utf8)) + lengthDelimited(5, histo))
         }
@@ -146,10 +157,16 @@ public final class TensorBoardWriter {
         var name = "events.out.tfevents.\(Int(now)).\(hostName)"
         var candidate = directory + "/" + name
         var suffix = 1
-        while access(candidate, F_OK) == 0 { suffix += 1; name = "events.out.tfevents.\(Int(now)).\(hostName).\(suffix)"; candidate = directory + "/" + name }
+        while access(candidate, F_OK) == 0 {
+            suffix += 1
+            name = "events.out.tfevents.\(Int(now)).\(hostName).\(suffix)"
+            candidate = directory + "/" + name
+        }
         path = candidate
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw FileSystemError(path: path, operation: "create TensorBoard event file", code: errno) }
+        guard fd >= 0 else {
+            throw FileSystemError(path: path, operation: "create TensorBoard event file", code: errno)
+        }
         try write(TensorBoardEvent.fileVersion(wallTime: now))
         if let step { try write(TensorBoardEvent.sessionStart(step: step, wallTime: now)) }
     }
@@ -171,7 +188,10 @@ public final class TensorBoardWriter {
     }
 
     public func close() {
-        if fd >= 0 { _ = systemClose(fd); fd = -1 }
+        if fd >= 0 {
+            _ = systemClose(fd)
+            fd = -1
+        }
     }
 }
 
@@ -189,7 +209,8 @@ public struct TensorBoardHistogram: Sendable, Equatable {
     /// between their minimum and maximum (one bucket when they are all equal).
     public init(_ values: some Sequence<Double>, buckets: Int = 30) {
         let finite = values.filter(\.isFinite)
-        let lo = finite.min() ?? 0, hi = finite.max() ?? 0
+        let lo = finite.min() ?? 0
+        let hi = finite.max() ?? 0
         (min, max, count) = (lo, hi, Double(finite.count))
         sum = finite.reduce(0, +)
         sumSquares = finite.reduce(0) { $0 + $1 * $1 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataData
 import StrataNN
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// What one epoch produced.
 public struct EpochReport: Sendable {
@@ -74,7 +75,8 @@ public protocol TrainingSynchronizer: AnyObject {
     /// After the backward: returns when every parameter's gradient is the mean over the processes.
     func finishBackward() throws
     /// The evaluation of the whole `dataset`, each process running `evaluate` on its part of it.
-    func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws -> EvaluationResult
+    func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws
+        -> EvaluationResult
 
     // Model parallelism (StrataParallel's `ModelParallel`): the processes hold parts of one model.
     /// Whether each process takes its own part of every global batch (data parallelism; the default).
@@ -84,16 +86,24 @@ public protocol TrainingSynchronizer: AnyObject {
     /// Called on every process before a checkpoint is written: the whole model's state dict and
     /// optimizer state on the process that writes (the parts gathered from every process), or nil to
     /// save this process's own model and optimizer (the default).
-    func checkpointState(model: Module, optimizer: any Optimizer) throws -> (model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor])?
+    func checkpointState(model: Module, optimizer: any Optimizer) throws -> (
+        model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor]
+    )?
     /// This process's part of a checkpoint's model and optimizer state, for ``Trainer/restore(from:)``
     /// (the default: all of it).
-    func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (model: [String: Tensor], optimizer: [String: Tensor])
+    func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (
+        model: [String: Tensor], optimizer: [String: Tensor]
+    )
 }
 
 extension TrainingSynchronizer {
     public var splitsBatches: Bool { true }
-    public func checkpointState(model: Module, optimizer: any Optimizer) throws -> (model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor])? { nil }
-    public func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (model: [String: Tensor], optimizer: [String: Tensor]) {
+    public func checkpointState(model: Module, optimizer: any Optimizer) throws -> (
+        model: [(key: String, tensor: Tensor)], optimizer: [String: Tensor]
+    )? { nil }
+    public func localState(model: [String: Tensor], optimizer: [String: Tensor]) throws -> (
+        model: [String: Tensor], optimizer: [String: Tensor]
+    ) {
         (model, optimizer)
     }
 }
@@ -120,7 +130,8 @@ public struct NonFiniteReport: Sendable, CustomStringConvertible {
     public let lastCheckpoint: String?
 
     public var description: String {
-        var s = "non-finite training at step \(step) (epoch \(epoch), batch \(batch)): loss \(loss.isNaN ? "nan" : "\(loss)")"
+        var s =
+            "non-finite training at step \(step) (epoch \(epoch), batch \(batch)): loss \(loss.isNaN ? "nan" : "\(loss)")"
         s += culprit.map { "; first non-finite: \($0)" } ?? ""
         s += "; training stopped before the update"
         s += lastCheckpoint.map { "; the last good checkpoint \($0) is intact" } ?? ""
@@ -140,15 +151,15 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case let .invalidConfiguration(s): return "invalid training settings: \(s)"
-        case let .nonFinite(r): return r.description
-        case let .writeFailed(path, reason, previous):
+        case .invalidConfiguration(let s): return "invalid training settings: \(s)"
+        case .nonFinite(let r): return r.description
+        case .writeFailed(let path, let reason, let previous):
             let why = reason.hasPrefix(path + ": ") ? String(reason.dropFirst(path.count + 2)) : reason
-            return "could not write \(path): \(why); training stopped. " +
-                (previous.map { "The previous checkpoint is intact: \($0)." } ?? "No earlier checkpoint exists.") +
-                " Free disk space (or fix the permissions) and resume with `strata train --resume`."
-        case let .corruptCheckpoint(s): return "unreadable checkpoint: \(s)"
-        case let .resume(s): return "cannot resume: \(s)"
+            return "could not write \(path): \(why); training stopped. "
+                + (previous.map { "The previous checkpoint is intact: \($0)." } ?? "No earlier checkpoint exists.")
+                + " Free disk space (or fix the permissions) and resume with `strata train --resume`."
+        case .corruptCheckpoint(let s): return "unreadable checkpoint: \(s)"
+        case .resume(let s): return "cannot resume: \(s)"
         }
     }
 }
@@ -235,12 +246,18 @@ public final class Trainer {
     public func restore(from checkpoint: Checkpoint) throws {
         let s = checkpoint.state
         guard s.kind == "last" else {
-            throw TrainingError.resume("\(checkpoint.path) is a '\(s.kind)' checkpoint (model weights only); resume from last.safetensors")
+            throw TrainingError.resume(
+                "\(checkpoint.path) is a '\(s.kind)' checkpoint (model weights only); resume from last.safetensors")
         }
         guard s.configuration.optimizer == configuration.optimizer else {
-            throw TrainingError.resume("the checkpoint was trained with \(s.configuration.optimizer.rawValue), this trainer uses \(configuration.optimizer.rawValue)")
+            throw TrainingError.resume(
+                "the checkpoint was trained with \(s.configuration.optimizer.rawValue), this trainer uses \(configuration.optimizer.rawValue)"
+            )
         }
-        let local = try synchronizer?.localState(model: checkpoint.model, optimizer: checkpoint.optimizer) ?? (model: checkpoint.model, optimizer: checkpoint.optimizer)
+        let local =
+            try synchronizer?.localState(model: checkpoint.model, optimizer: checkpoint.optimizer) ?? (
+                model: checkpoint.model, optimizer: checkpoint.optimizer
+            )
         do {
             try model.loadStateDict(local.model)
         } catch let e as StateDictError {
@@ -261,7 +278,9 @@ public final class Trainer {
 
     /// Convenience for callers that only want reports.
     @discardableResult
-    public func fit(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void = { _ in }) throws -> FitOutcome {
+    public func fit(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void = { _ in }) throws
+        -> FitOutcome
+    {
         try run(train: train, validation: validation, report: report)
     }
 
@@ -317,22 +336,27 @@ public final class Trainer {
     /// optimizer steps only, so every checkpoint lies on a step boundary.
     private func run(train: any Dataset, validation: any Dataset, report: (EpochReport) -> Void) throws -> FitOutcome {
         var run = try prepareRun(train: train, validation: validation)
-        defer { events?.close(); events = nil }
+        defer {
+            events?.close()
+            events = nil
+        }
         while progress.epoch < run.epochs && progress.step < run.totalSteps {
             var epoch = try beginEpoch(train: train, run: run)
             defer { epoch.prefetch.cancel() }
             while progress.batchInEpoch < epoch.loader.batchCount && progress.step < run.totalSteps {
                 if synchronizer == nil ? shouldStop : stopAgreed {
                     progress.epochSeconds += MonotonicClock.now() - epoch.segmentStart
-                    try saveCheckpoints(best: false, nextLearningRate: run.schedule.learningRate(at: progress.step),
-                                        totalSteps: run.totalSteps)
+                    try saveCheckpoints(
+                        best: false, nextLearningRate: run.schedule.learningRate(at: progress.step),
+                        totalSteps: run.totalSteps)
                     return .interrupted(step: progress.step)
                 }
                 guard try trainStep(&epoch, &run) else { break }
             }
             try endEpoch(epoch, run: run, validation: validation, report: report)
             if (synchronizer == nil ? shouldStop : stopAgreed) && progress.epoch < run.epochs
-                && progress.step < run.totalSteps {
+                && progress.step < run.totalSteps
+            {
                 return .interrupted(step: progress.step)
             }
         }
@@ -347,28 +371,39 @@ public final class Trainer {
         guard train.count > 0 else { throw TrainingError.invalidConfiguration("the training set is empty") }
         if progress.step > 0 || progress.epoch > 0 {
             guard classNames == train.classNames else {
-                throw TrainingError.resume("the checkpoint's classes (\(classNames.prefix(5).joined(separator: ", "))…) differ from the dataset's (\(train.classNames.prefix(5).joined(separator: ", "))…)")
+                throw TrainingError.resume(
+                    "the checkpoint's classes (\(classNames.prefix(5).joined(separator: ", "))…) differ from the dataset's (\(train.classNames.prefix(5).joined(separator: ", "))…)"
+                )
             }
         }
         classNames = train.classNames
         if let sync = synchronizer, sync.splitsBatches {
             let n = sync.size
             guard c.batchSize % n == 0 else {
-                throw TrainingError.invalidConfiguration("the batch size \(c.batchSize) is the global batch of all \(n) processes and must be divisible by \(n) (each takes batch/\(n) examples)")
+                throw TrainingError.invalidConfiguration(
+                    "the batch size \(c.batchSize) is the global batch of all \(n) processes and must be divisible by \(n) (each takes batch/\(n) examples)"
+                )
             }
             let last = train.count % c.batchSize
             guard last == 0 || last >= n else {
-                throw TrainingError.invalidConfiguration("the last batch of an epoch would hold \(last) example(s) of \(train.count), fewer than the \(n) processes; choose a batch size for which \(train.count) mod batch size is 0 or at least \(n)")
+                throw TrainingError.invalidConfiguration(
+                    "the last batch of an epoch would hold \(last) example(s) of \(train.count), fewer than the \(n) processes; choose a batch size for which \(train.count) mod batch size is 0 or at least \(n)"
+                )
             }
         }
         if let sync = synchronizer {
             var fingerprint: [(name: String, value: String)] = []
-            if case let .object(items) = c.json {
-                for (k, v) in items where !["data", "workers", "log_every_steps"].contains(k) { fingerprint.append((k, v.serialized())) }
+            if case .object(let items) = c.json {
+                for (k, v) in items where !["data", "workers", "log_every_steps"].contains(k) {
+                    fingerprint.append((k, v.serialized()))
+                }
             }
-            fingerprint += [("dataset size", "\(train.count)"), ("validation size", "\(validation.count)"),
-                            ("classes", train.classNames.joined(separator: ",")), ("parameters", "\(model.parameterCount)"),
-                            ("parameter tensors", "\(optimizer.parameters.count)"), ("epoch", "\(progress.epoch)"), ("step", "\(progress.step)")]
+            fingerprint += [
+                ("dataset size", "\(train.count)"), ("validation size", "\(validation.count)"),
+                ("classes", train.classNames.joined(separator: ",")), ("parameters", "\(model.parameterCount)"),
+                ("parameter tensors", "\(optimizer.parameters.count)"), ("epoch", "\(progress.epoch)"),
+                ("step", "\(progress.step)"),
+            ]
             try sync.start(model: model, optimizer: optimizer, fingerprint: fingerprint)
         }
         stopAgreed = false
@@ -377,17 +412,21 @@ public final class Trainer {
 
         if let run = runDirectory {
             let resuming = progress.step > 0
-            if resuming { try guardWrite(run.metricsPath) { try run.truncateMetrics(step: progress.step, epoch: progress.epoch) } }
+            if resuming {
+                try guardWrite(run.metricsPath) { try run.truncateMetrics(step: progress.step, epoch: progress.epoch) }
+            }
             do {
                 events = try TensorBoardWriter(directory: run.path, resumingAt: resuming ? progress.step + 1 : nil)
             } catch {
-                throw TrainingError.writeFailed(path: run.path + "/events.out.tfevents.*", reason: "\(error)", previous: lastSaved)
+                throw TrainingError.writeFailed(
+                    path: run.path + "/events.out.tfevents.*", reason: "\(error)", previous: lastSaved)
             }
         }
         let now = MonotonicClock.now()
-        return RunState(trainCount: train.count, totalSteps: c.totalSteps(examples: train.count),
-                        epochs: c.epochCount(examples: train.count), schedule: schedule,
-                        sessionStart: now, sessionFirstStep: progress.step, logWindowStart: now)
+        return RunState(
+            trainCount: train.count, totalSteps: c.totalSteps(examples: train.count),
+            epochs: c.epochCount(examples: train.count), schedule: schedule,
+            sessionStart: now, sessionFirstStep: progress.step, logWindowStart: now)
     }
 
     /// Starts the next epoch, or re-enters it after a mid-epoch checkpoint: resets the epoch's sums
@@ -403,23 +442,27 @@ public final class Trainer {
             GlobalRandom.state = g
         }
         model.train()
-        let loader = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
-                                 transform: trainTransform, augment: augment,
-                                 shard: synchronizer.flatMap { $0.splitsBatches ? ($0.rank, $0.size) : nil } ?? (0, 1))
+        let loader = BatchLoader(
+            train, batchSize: c.batchSize, shuffleSeed: shuffleSeed(epoch: epoch),
+            transform: trainTransform, augment: augment,
+            shard: synchronizer.flatMap { $0.splitsBatches ? ($0.rank, $0.size) : nil } ?? (0, 1))
         // Batches are assembled on background threads while the model computes; each is a pure
         // function of (seed, position), so a resumed epoch continues with the very same batches.
-        guard progress.batchInEpoch <= loader.batchCount else {   // an edited or foreign checkpoint
-            throw TrainingError.corruptCheckpoint("batch_in_epoch \(progress.batchInEpoch) is past the "
-                                                  + "\(loader.batchCount) batches of an epoch of this dataset")
+        guard progress.batchInEpoch <= loader.batchCount else { // an edited or foreign checkpoint
+            throw TrainingError.corruptCheckpoint(
+                "batch_in_epoch \(progress.batchInEpoch) is past the "
+                    + "\(loader.batchCount) batches of an epoch of this dataset")
         }
         // Checkpoints are taken after optimizer steps only, each of accumulate_steps batches.
         guard progress.batchInEpoch % c.accumulateSteps == 0 || progress.batchInEpoch == loader.batchCount else {
-            throw TrainingError.corruptCheckpoint("batch_in_epoch \(progress.batchInEpoch) is not the end of an "
-                                                  + "optimizer step of \(c.accumulateSteps) batches")
+            throw TrainingError.corruptCheckpoint(
+                "batch_in_epoch \(progress.batchInEpoch) is not the end of an "
+                    + "optimizer step of \(c.accumulateSteps) batches")
         }
         let prefetch = loader.prefetching(workers: Swift.max(1, c.workers), depth: 3, startingAt: progress.batchInEpoch)
-        return EpochState(epoch: epoch, loader: loader, prefetch: prefetch, segmentStart: MonotonicClock.now(),
-                          learningRate: run.schedule.learningRate(at: Swift.max(0, progress.step - 1)))
+        return EpochState(
+            epoch: epoch, loader: loader, prefetch: prefetch, segmentStart: MonotonicClock.now(),
+            learningRate: run.schedule.learningRate(at: Swift.max(0, progress.step - 1)))
     }
 
     /// One optimizer step over the next ``TrainingConfiguration/accumulateSteps`` micro-batches (fewer
@@ -460,14 +503,17 @@ public final class Trainer {
         }
         guard let lastBatch else { return false }
         // The step's mean loss over all its examples (without accumulation: the batch's own).
-        let loss = results.count == 1 ? results[0].loss
+        let loss =
+            results.count == 1
+            ? results[0].loss
             : results.reduce(0) { $0 + $1.lossSum } / Double(results.reduce(0) { $0 + $1.count })
         if gradientLogInterval > 0 && progress.step % gradientLogInterval == 0 {
             let inputShape = Array(lastBatch.images.shape.dropFirst())
             try logGradients(epoch: epoch.epoch, inputShape: inputShape, learningRate: lr, loss: loss)
         }
-        try clipAndStep(learningRate: lr, epoch: epoch.epoch, batchIndex: first + microBatches - 1,
-                        images: lastBatch.images, loss: loss)
+        try clipAndStep(
+            learningRate: lr, epoch: epoch.epoch, batchIndex: first + microBatches - 1,
+            images: lastBatch.images, loss: loss)
         epoch.learningRate = lr
         try recordStep(results, loss: loss, &epoch, &run)
         return true
@@ -487,8 +533,9 @@ public final class Trainer {
         let correct = correctCount(logits.detached(), labels: batch.labels)
         guard let sync = synchronizer else {
             let count = batch.labels.count
-            let result = MicroBatchResult(loss: lossValue, lossSum: lossValue * Double(count), correct: correct,
-                                          count: count)
+            let result = MicroBatchResult(
+                loss: lossValue, lossSum: lossValue * Double(count), correct: correct,
+                count: count)
             return (loss, logits, result)
         }
         // Data parallel: the global batch's loss, correct predictions and size (the sums over the processes).
@@ -502,8 +549,10 @@ public final class Trainer {
     /// alike: the loss is the global one), naming the first culprit `diagnose` finds.
     private func checkNonFinite(loss: Double, epoch: Int, batchIndex: Int, diagnose: () -> String?) throws {
         guard !loss.isFinite else { return }
-        throw TrainingError.nonFinite(NonFiniteReport(epoch: epoch, batch: batchIndex + 1, step: progress.step + 1,
-                                                      loss: loss, culprit: diagnose(), lastCheckpoint: lastSaved))
+        throw TrainingError.nonFinite(
+            NonFiniteReport(
+                epoch: epoch, batch: batchIndex + 1, step: progress.step + 1,
+                loss: loss, culprit: diagnose(), lastCheckpoint: lastSaved))
     }
 
     /// Backpropagates one micro-batch's mean loss scaled by `weight`, adding to the gradients of the
@@ -553,17 +602,20 @@ public final class Trainer {
         }
         if !norm.isFinite {
             let culprit = [allFinite(images) ? nil : Self.badInput, firstNonFiniteGradient()].compactMap { $0 }
-            throw TrainingError.nonFinite(NonFiniteReport(
-                epoch: epoch, batch: batchIndex + 1, step: progress.step + 1, loss: loss,
-                culprit: culprit.isEmpty ? nil : culprit.joined(separator: "; then "), lastCheckpoint: lastSaved))
+            throw TrainingError.nonFinite(
+                NonFiniteReport(
+                    epoch: epoch, batch: batchIndex + 1, step: progress.step + 1, loss: loss,
+                    culprit: culprit.isEmpty ? nil : culprit.joined(separator: "; then "), lastCheckpoint: lastSaved))
         }
         optimizer.step(lr: learningRate)
     }
 
     /// Counts the step taken over `microBatches` (progress and the epoch's sums), then reports it:
     /// ``onStep``, and every `--log-every` steps a metrics.jsonl record and TensorBoard scalars.
-    private func recordStep(_ microBatches: [MicroBatchResult], loss: Double, _ epoch: inout EpochState,
-                            _ run: inout RunState) throws {
+    private func recordStep(
+        _ microBatches: [MicroBatchResult], loss: Double, _ epoch: inout EpochState,
+        _ run: inout RunState
+    ) throws {
         let lr = epoch.learningRate
         progress.step += 1
         progress.batchInEpoch += microBatches.count
@@ -578,62 +630,75 @@ public final class Trainer {
         let epochSeconds = progress.epochSeconds + (now - epoch.segmentStart)
         if let onStep {
             let perStep = (now - run.sessionStart) / Double(Swift.max(1, progress.step - run.sessionFirstStep))
-            onStep(StepInfo(epoch: epoch.epoch, epochs: run.epochs, batch: progress.batchInEpoch,
-                            batches: epoch.loader.batchCount, step: progress.step, totalSteps: run.totalSteps,
-                            loss: loss, epochLoss: progress.lossSum / Double(progress.seen), learningRate: lr,
-                            imagesPerSecond: Double(progress.seen) / Swift.max(epochSeconds, 1e-9),
-                            etaSeconds: perStep * Double(run.totalSteps - progress.step)))
+            onStep(
+                StepInfo(
+                    epoch: epoch.epoch, epochs: run.epochs, batch: progress.batchInEpoch,
+                    batches: epoch.loader.batchCount, step: progress.step, totalSteps: run.totalSteps,
+                    loss: loss, epochLoss: progress.lossSum / Double(progress.seen), learningRate: lr,
+                    imagesPerSecond: Double(progress.seen) / Swift.max(epochSeconds, 1e-9),
+                    etaSeconds: perStep * Double(run.totalSteps - progress.step)))
         }
         let c = configuration
         if c.logEverySteps > 0 && progress.step % c.logEverySteps == 0, let directory = runDirectory {
             let ips = Double(run.logWindowImages) / Swift.max(now - run.logWindowStart, 1e-9)
             (run.logWindowStart, run.logWindowImages) = (now, 0)
             try guardWrite(directory.metricsPath) {
-                try directory.appendMetrics(.object([
-                    ("type", .string("step")), ("epoch", .int(epoch.epoch)), ("step", .int(progress.step)),
-                    ("loss", .number(loss)), ("learning_rate", .number(lr)),
-                    ("images_per_second", .number(ips)), ("wall_time", .number(wallClock())),
-                ]))
+                try directory.appendMetrics(
+                    .object([
+                        ("type", .string("step")), ("epoch", .int(epoch.epoch)), ("step", .int(progress.step)),
+                        ("loss", .number(loss)), ("learning_rate", .number(lr)),
+                        ("images_per_second", .number(ips)), ("wall_time", .number(wallClock())),
+                    ]))
             }
             try guardWrite(events?.path ?? directory.path) {
-                try events?.add([("step/loss", loss), ("step/learning_rate", lr), ("step/images_per_second", ips)],
-                                step: progress.step)
+                try events?.add(
+                    [("step/loss", loss), ("step/learning_rate", lr), ("step/images_per_second", ips)],
+                    step: progress.step)
             }
         }
     }
 
     /// The end of an epoch: evaluate, then checkpoint, then logs, then ``EpochReport`` to `report`.
-    private func endEpoch(_ epoch: EpochState, run: RunState, validation: any Dataset,
-                          report: (EpochReport) -> Void) throws {
+    private func endEpoch(
+        _ epoch: EpochState, run: RunState, validation: any Dataset,
+        report: (EpochReport) -> Void
+    ) throws {
         progress.epochSeconds += MonotonicClock.now() - epoch.segmentStart
         let lr = epoch.learningRate
-        let val = try synchronizer.map { sync in
-            try sync.evaluate(validation, model: model) { part in
-                evaluate(model, on: part, batchSize: evaluationBatchSize, transform: evaluationTransform)
-            }
-        } ?? evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
+        let val =
+            try synchronizer.map { sync in
+                try sync.evaluate(validation, model: model) { part in
+                    evaluate(model, on: part, batchSize: evaluationBatchSize, transform: evaluationTransform)
+                }
+            } ?? evaluate(model, on: validation, batchSize: evaluationBatchSize, transform: evaluationTransform)
         latestEvaluation = val
-        let seen = Double(Swift.max(1, progress.seen)), seconds = Swift.max(progress.epochSeconds, 1e-9)
-        let summary = EpochSummary(epoch: epoch.epoch, step: progress.step, trainLoss: progress.lossSum / seen,
-                                   trainAccuracy: Double(progress.correct) / seen,
-                                   validationLoss: val.loss, validationTop1: val.top1, validationTop5: val.top5,
-                                   learningRate: lr, imagesPerSecond: Double(progress.seen) / seconds,
-                                   seconds: progress.epochSeconds,
-                                   dataWaitFraction: progress.epochDataSeconds / seconds)
+        let seen = Double(Swift.max(1, progress.seen))
+        let seconds = Swift.max(progress.epochSeconds, 1e-9)
+        let summary = EpochSummary(
+            epoch: epoch.epoch, step: progress.step, trainLoss: progress.lossSum / seen,
+            trainAccuracy: Double(progress.correct) / seen,
+            validationLoss: val.loss, validationTop1: val.top1, validationTop5: val.top5,
+            learningRate: lr, imagesPerSecond: Double(progress.seen) / seconds,
+            seconds: progress.epochSeconds,
+            dataWaitFraction: progress.epochDataSeconds / seconds)
         let isBest = progress.bestTop1.map { val.top1 > $0 } ?? true
         progress.history.append(summary)
         if isBest { (progress.bestTop1, progress.bestEpoch) = (val.top1, epoch.epoch) }
         progress.epoch = epoch.epoch
         progress.batchInEpoch = 0
         resetEpochSums()
-        try saveCheckpoints(best: isBest, nextLearningRate: run.schedule.learningRate(at: progress.step),
-                            totalSteps: run.totalSteps)
-        try writeLogs(summary, evaluation: val, isBest: isBest, schedule: run.schedule, totalSteps: run.totalSteps,
-                      epochs: run.epochs)
-        report(EpochReport(epoch: epoch.epoch, epochs: run.epochs, step: progress.step, trainLoss: summary.trainLoss,
-                           trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
-                           imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
-                           dataWaitFraction: summary.dataWaitFraction))
+        try saveCheckpoints(
+            best: isBest, nextLearningRate: run.schedule.learningRate(at: progress.step),
+            totalSteps: run.totalSteps)
+        try writeLogs(
+            summary, evaluation: val, isBest: isBest, schedule: run.schedule, totalSteps: run.totalSteps,
+            epochs: run.epochs)
+        report(
+            EpochReport(
+                epoch: epoch.epoch, epochs: run.epochs, step: progress.step, trainLoss: summary.trainLoss,
+                trainAccuracy: summary.trainAccuracy, validation: val, learningRate: lr,
+                imagesPerSecond: summary.imagesPerSecond, seconds: summary.seconds, isBest: isBest,
+                dataWaitFraction: summary.dataWaitFraction))
     }
 
     /// The training loss of a batch and the main logits: cross-entropy (with label smoothing)
@@ -664,9 +729,10 @@ public final class Trainer {
     private func state(kind: String, nextLearningRate: Double, totalSteps: Int) -> CheckpointState {
         var p = progress
         p.globalRandom = GlobalRandom.state.state
-        return CheckpointState(kind: kind, configuration: configuration, progress: p, classNames: classNames,
-                               shuffleSeed: shuffleSeed(epoch: p.epoch + 1), schedule: scheduleSummary,
-                               nextLearningRate: nextLearningRate, totalSteps: totalSteps, wallTime: wallClock())
+        return CheckpointState(
+            kind: kind, configuration: configuration, progress: p, classNames: classNames,
+            shuffleSeed: shuffleSeed(epoch: p.epoch + 1), schedule: scheduleSummary,
+            nextLearningRate: nextLearningRate, totalSteps: totalSteps, wallTime: wallClock())
     }
 
     private func saveCheckpoints(best: Bool, nextLearningRate: Double, totalSteps: Int) throws {
@@ -681,10 +747,12 @@ public final class Trainer {
         // Losses and gradients are checked every step, but a buffer (a running variance that
         // overflowed) is not: a checkpoint holding NaN is never written, so the last one stays the good one.
         if let bad = tensors.keys.sorted().first(where: { !allFinite(tensors[$0]!) }) {
-            throw TrainingError.nonFinite(NonFiniteReport(epoch: progress.epoch, batch: progress.batchInEpoch, step: progress.step,
-                                                          loss: progress.lossSum / Double(Swift.max(progress.seen, 1)),
-                                                          culprit: "\(bad) in the checkpoint to be saved (not written)",
-                                                          lastCheckpoint: lastSaved))
+            throw TrainingError.nonFinite(
+                NonFiniteReport(
+                    epoch: progress.epoch, batch: progress.batchInEpoch, step: progress.step,
+                    loss: progress.lossSum / Double(Swift.max(progress.seen, 1)),
+                    culprit: "\(bad) in the checkpoint to be saved (not written)",
+                    lastCheckpoint: lastSaved))
         }
         try write(state: last, tensors: tensors, to: run.lastCheckpointPath, json: run.lastStatePath, run: run)
         lastSaved = "\(run.lastCheckpointPath) (epoch \(last.progress.epoch), step \(last.progress.step))"
@@ -697,11 +765,15 @@ public final class Trainer {
         }
     }
 
-    private func write(state: CheckpointState, tensors: [String: Tensor], to path: String, json: String, run: RunDirectory) throws {
+    private func write(
+        state: CheckpointState, tensors: [String: Tensor], to path: String, json: String, run: RunDirectory
+    ) throws {
         let text = state.json.serialized()
-        var metadata = [Checkpoint.stateKey: text, "class_names": JSON(classNames).serialized(),
-                        "model": configuration.model, "kind": state.kind, Checkpoint.checksumKey: Checkpoint.checksums(tensors)]
-        if let n = evaluationTransform?.normalization {   // read by ImageClassifier (`strata classify`)
+        var metadata = [
+            Checkpoint.stateKey: text, "class_names": JSON(classNames).serialized(),
+            "model": configuration.model, "kind": state.kind, Checkpoint.checksumKey: Checkpoint.checksums(tensors),
+        ]
+        if let n = evaluationTransform?.normalization { // read by ImageClassifier (`strata classify`)
             metadata["mean"] = JSON(n.mean.map(shortestDouble)).serialized()
             metadata["std"] = JSON(n.std.map(shortestDouble)).serialized()
         }
@@ -716,42 +788,55 @@ public final class Trainer {
         }
     }
 
-    private func writeLogs(_ s: EpochSummary, evaluation: EvaluationResult, isBest: Bool, schedule: LearningRateSchedule,
-                           totalSteps: Int, epochs: Int) throws {
+    private func writeLogs(
+        _ s: EpochSummary, evaluation: EvaluationResult, isBest: Bool, schedule: LearningRateSchedule,
+        totalSteps: Int, epochs: Int
+    ) throws {
         guard let run = runDirectory else { return }
         var record: [(String, JSON)] = [("type", .string("epoch"))]
-        if case let .object(items) = s.json { record += items }
-        record += [("val_per_class_accuracy", JSON(evaluation.perClassAccuracy)), ("best", .bool(isBest)),
-                   ("wall_time", .number(wallClock()))]
+        if case .object(let items) = s.json { record += items }
+        record += [
+            ("val_per_class_accuracy", JSON(evaluation.perClassAccuracy)), ("best", .bool(isBest)),
+            ("wall_time", .number(wallClock())),
+        ]
         try guardWrite(run.metricsPath) { try run.appendMetrics(.object(record)) }
         try guardWrite(events?.path ?? run.path) {
-            try events?.add([("loss/train", s.trainLoss), ("loss/validation", s.validationLoss),
-                             ("accuracy/train", s.trainAccuracy), ("accuracy/validation_top1", s.validationTop1),
-                             ("accuracy/validation_top5", s.validationTop5), ("learning_rate", s.learningRate),
-                             ("images_per_second", s.imagesPerSecond), ("data_wait_fraction", s.dataWaitFraction)], step: s.step)
+            try events?.add(
+                [
+                    ("loss/train", s.trainLoss), ("loss/validation", s.validationLoss),
+                    ("accuracy/train", s.trainAccuracy), ("accuracy/validation_top1", s.validationTop1),
+                    ("accuracy/validation_top5", s.validationTop5), ("learning_rate", s.learningRate),
+                    ("images_per_second", s.imagesPerSecond), ("data_wait_fraction", s.dataWaitFraction),
+                ], step: s.step)
         }
-        let html = HTMLReport(configuration: configuration, schedule: schedule.summary, history: progress.history,
-                              evaluation: evaluation, classNames: classNames, epochs: epochs, totalSteps: totalSteps,
-                              bestEpoch: progress.bestEpoch).render()
+        let html = HTMLReport(
+            configuration: configuration, schedule: schedule.summary, history: progress.history,
+            evaluation: evaluation, classNames: classNames, epochs: epochs, totalSteps: totalSteps,
+            bestEpoch: progress.bestEpoch
+        ).render()
         try guardWrite(run.reportPath) { try run.writeFile(Array(html.utf8), run.reportPath) }
     }
 
     /// The gradient record of the step about to be taken (``gradientLogInterval``).
     private func logGradients(epoch: Int, inputShape: [Int], learningRate lr: Double, loss: Double) throws {
         // Forward order from a one-image trace; with processes, declaration order (a trace would run collectives on one process only).
-        let layers = gradientLayers ?? GradientFlow.weightLayers(of: model, input: synchronizer == nil ? [1] + inputShape : nil)
+        let layers =
+            gradientLayers ?? GradientFlow.weightLayers(of: model, input: synchronizer == nil ? [1] + inputShape : nil)
         gradientLayers = layers
         let flow = GradientFlow.read(layers, learningRate: lr, step: progress.step + 1, loss: loss)
         onGradients?(flow)
         guard let run = runDirectory else { return }
         var record: [(String, JSON)] = [("type", .string("gradients")), ("epoch", .int(epoch))]
-        if case let .object(items) = flow.json { record += items }
+        if case .object(let items) = flow.json { record += items }
         record.append(("wall_time", .number(wallClock())))
         try guardWrite(run.metricsPath) { try run.appendMetrics(.object(record)) }
         try guardWrite(events?.path ?? run.path) {
             try events?.add(flow.layers.map { ("gradients/\($0.layer)", $0.gradientNorm) }, step: flow.step)
-            try events?.addHistograms(layers.compactMap { l in l.weight.grad.map { ("gradient_histograms/\(l.path)", TensorBoardHistogram($0)) } },
-                                      step: flow.step)
+            try events?.addHistograms(
+                layers.compactMap { l in
+                    l.weight.grad.map { ("gradient_histograms/\(l.path)", TensorBoardHistogram($0)) }
+                },
+                step: flow.step)
         }
     }
 
@@ -770,7 +855,9 @@ public final class Trainer {
     static let badInput = "the input batch (non-finite pixels: check the dataset)"
 
     private func firstNonFiniteGradient() -> String? {
-        for (name, p) in model.namedParameters() { if let g = p.grad, !allFinite(g) { return "gradient of \(describe(name))" } }
+        for (name, p) in model.namedParameters() {
+            if let g = p.grad, !allFinite(g) { return "gradient of \(describe(name))" }
+        }
         return nil
     }
 

@@ -19,7 +19,8 @@ struct Demo: ParsableCommand {
         var labels = [Int]()
         for i in 0..<n {
             let label = i % 2
-            let x0 = label == 0 ? rng.nextInt(below: 3) : 4 + rng.nextInt(below: 3), y0 = rng.nextInt(below: 7)
+            let x0 = label == 0 ? rng.nextInt(below: 3) : 4 + rng.nextInt(below: 3)
+            let y0 = rng.nextInt(below: 7)
             for dy in 0..<2 { for dx in 0..<2 { pixels[i * 64 + (y0 + dy) * 8 + x0 + dx] = 1 } }
             for j in 0..<64 { pixels[i * 64 + j] += 0.1 * Float(rng.nextNormal()) }
             labels.append(label)

@@ -8,20 +8,26 @@ import StrataPlot
 /// the measurements (verdict.json, verdict.md).
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one of the tutorial's experiments: metrics per arm, a figure, and a verdict computed from the measurements.",
+        abstract:
+            "Run one of the tutorial's experiments: metrics per arm, a figure, and a verdict computed from the measurements.",
         subcommands: [DegradationExperiment.self, BatchNormExperiment.self, EfficiencyExperiment.self])
 }
 
 /// Options every experiment takes.
 struct ExperimentOptions: ParsableArguments {
     @Option(help: "Run directory. Default: runs/experiment-NAME-TIME.") var out: String?
-    @Option(help: "Dataset: cifar10 (the official binary version in --data) or synthetic (built in). Default: cifar10 with --data, else synthetic.")
+    @Option(
+        help:
+            "Dataset: cifar10 (the official binary version in --data) or synthetic (built in). Default: cifar10 with --data, else synthetic."
+    )
     var dataset: String?
     @Option(help: "Dataset folder.") var data: String?
     @Option(help: "Use only the first N training images.") var trainLimit: Int?
     @Option(help: "Use only the first N test images.") var testLimit: Int?
     @Option(help: "Seed of every arm's initialization and shuffling.") var seed: UInt64 = 0
-    @Flag(help: "Keep each arm's checkpoints (deleted by default: the run directory keeps metrics, figures and verdicts).")
+    @Flag(
+        help: "Keep each arm's checkpoints (deleted by default: the run directory keeps metrics, figures and verdicts)."
+    )
     var keepCheckpoints = false
     @Flag(help: "Print only the verdict.") var quiet = false
 
@@ -41,8 +47,9 @@ struct ExperimentOptions: ParsableArguments {
     func load(channels: Int = 3, defaultTrainLimit: Int? = nil, defaultTestLimit: Int? = nil) throws -> ExperimentData {
         let name = dataset ?? (data == nil ? "synthetic" : "cifar10")
         let loaded = try loadDataset(name, data: data, inputSize: 32)
-        return try experimentData(loaded, channels: channels, dataset: name).limited(train: trainLimit ?? defaultTrainLimit,
-                                                                                     test: testLimit ?? defaultTestLimit)
+        return try experimentData(loaded, channels: channels, dataset: name).limited(
+            train: trainLimit ?? defaultTrainLimit,
+            test: testLimit ?? defaultTestLimit)
     }
 
     func say(_ s: String) { if !quiet { print(s) } }
@@ -60,22 +67,29 @@ func experimentModel(_ name: String, classes: Int) throws -> Module {
             return CIFARResNet(depth: depth, classes: classes, shortcut: shortcut, batchNorm: batchNorm)
         }
     }
-    _ = try Models.make(name, classes: classes)   // throws the registry's message
+    _ = try Models.make(name, classes: classes) // throws the registry's message
     throw ValidationError("unknown model '\(name)'")
 }
 
 /// Trains the arms one after the other, printing per-epoch lines.
-func trainArms(_ arms: [ExperimentArm], data: ExperimentData, directory: String, options: ExperimentOptions) throws -> [ArmResult] {
+func trainArms(_ arms: [ExperimentArm], data: ExperimentData, directory: String, options: ExperimentOptions) throws
+    -> [ArmResult]
+{
     try arms.map { arm in
         GlobalRandom.seed(arm.configuration.seed)
         let model = try experimentModel(arm.model, classes: data.train.classNames.count)
         options.say("\(arm.name): \(arm.model), \(groupedThousands(model.parameterCount)) parameters")
-        let r = try Experiments.train(arm, model: model, data: data, directory: directory, keepCheckpoints: options.keepCheckpoints, report: { e in
-            options.say("  epoch \(e.epoch)/\(e.epochs) step \(e.step): train loss \(shortText(e.trainLoss)), train error \(percentText(1 - e.trainAccuracy)), "
+        let r = try Experiments.train(
+            arm, model: model, data: data, directory: directory, keepCheckpoints: options.keepCheckpoints,
+            report: { e in
+                options.say(
+                    "  epoch \(e.epoch)/\(e.epochs) step \(e.step): train loss \(shortText(e.trainLoss)), train error \(percentText(1 - e.trainAccuracy)), "
                         + "test error \(percentText(1 - e.validation.top1)), \(Int(e.imagesPerSecond)) img/s")
-        })
+            })
         if let f = r.failure { options.say("  stopped: \(f)") }
-        options.say("  \(arm.name): final train error \(percentText(r.finalTrainError)), test error \(percentText(r.finalTestError)), \(Int(r.seconds)) s")
+        options.say(
+            "  \(arm.name): final train error \(percentText(r.finalTrainError)), test error \(percentText(r.finalTestError)), \(Int(r.seconds)) s"
+        )
         return r
     }
 }
@@ -103,39 +117,53 @@ enum DegradationSchedule: String, ExpressibleByArgument, CaseIterable {
 struct DegradationExperiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "degradation",
-        abstract: "Plain vs residual nets, shallow vs deep, on CIFAR-10 (He et al. 2016, Fig. 6): training and test error curves.",
+        abstract:
+            "Plain vs residual nets, shallow vs deep, on CIFAR-10 (He et al. 2016, Fig. 6): training and test error curves.",
         discussion: """
-        Trains plainS, plainD, resnetS, resnetD (--depths S,D; default 20,56) with He et al.'s recipe (SGD momentum 0.9, \
-        weight decay 1e-4, batch 128, lr 0.1 ÷10 at 50% and 75% of the steps; pad-crop-flip augmentation) and checks the \
-        paper's claims: the deeper plain net trains worse (the degradation problem) while the deeper residual net trains \
-        and tests better. --schedule paper: 64k iterations on all 50k training images (the paper's: 8.2 M images per arm). \
-        --quick (= --schedule quick): the first 10,000 training and 2,000 test images, 8 epochs (632 iterations of batch 128) per arm (plain20 took 35 min on a shared 2-core machine at nice 10; the 56-layer nets do 3.1× its MACs per image). \
-        Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json and \
-        DIR/verdict.md. Arms already finished in DIR (their result.json) are not retrained: rerun the same command to \
-        continue a stopped experiment.
-        """)
+            Trains plainS, plainD, resnetS, resnetD (--depths S,D; default 20,56) with He et al.'s recipe (SGD momentum 0.9, \
+            weight decay 1e-4, batch 128, lr 0.1 ÷10 at 50% and 75% of the steps; pad-crop-flip augmentation) and checks the \
+            paper's claims: the deeper plain net trains worse (the degradation problem) while the deeper residual net trains \
+            and tests better. --schedule paper: 64k iterations on all 50k training images (the paper's: 8.2 M images per arm). \
+            --quick (= --schedule quick): the first 10,000 training and 2,000 test images, 8 epochs (632 iterations of batch 128) per arm (plain20 took 35 min on a shared 2-core machine at nice 10; the 56-layer nets do 3.1× its MACs per image). \
+            Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json and \
+            DIR/verdict.md. Arms already finished in DIR (their result.json) are not retrained: rerun the same command to \
+            continue a stopped experiment.
+            """)
 
     @OptionGroup var options: ExperimentOptions
     @Option(help: "paper or quick. Default: paper.") var schedule: DegradationSchedule?
     @Flag(help: "The quick schedule (same as --schedule quick).") var quick = false
     @Option(help: "Shallow and deep depth, 6n+2 each. Default: 20,56.") var depths = "20,56"
     @Option(help: "Epochs per arm (overrides the schedule's).") var epochs: Int?
-    @Option(help: "Iterations per arm (overrides the schedule's; the milestones stay at 50% and 75%).") var maxSteps: Int?
+    @Option(help: "Iterations per arm (overrides the schedule's; the milestones stay at 50% and 75%).") var maxSteps:
+        Int?
     @Option(help: "Mini-batch size. Default: 128.") var batchSize = 128
     @Option(help: "Learning rate. Default: 0.1.") var lr = 0.1
-    @Option(help: "Train only these arms (comma-separated, e.g. resnet56), so that several processes share one --out; the figure and verdict come once all four arms are there.")
+    @Option(
+        help:
+            "Train only these arms (comma-separated, e.g. resnet56), so that several processes share one --out; the figure and verdict come once all four arms are there."
+    )
     var arms: String?
 
     func run() throws {
-        if quick && schedule == .paper { throw ValidationError("--quick and --schedule paper contradict each other; give one") }
+        if quick && schedule == .paper {
+            throw ValidationError("--quick and --schedule paper contradict each other; give one")
+        }
         let s = quick ? .quick : schedule ?? .paper
         let d = try depths.split(separator: ",").map { t -> Int in
-            guard let v = Int(t), v >= 8, (v - 2) % 6 == 0, v <= 1202 else { throw ValidationError("--depths takes two depths 6n+2 (8 … 1202), got '\(depths)'") }
+            guard let v = Int(t), v >= 8, (v - 2) % 6 == 0, v <= 1202 else {
+                throw ValidationError("--depths takes two depths 6n+2 (8 … 1202), got '\(depths)'")
+            }
             return v
         }
-        guard d.count == 2, d[0] < d[1] else { throw ValidationError("--depths takes a shallow and a deeper depth, e.g. 20,56; got '\(depths)'") }
-        guard (1...65_536).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 65536, got \(batchSize)") }
-        let data = try options.load(defaultTrainLimit: s == .quick ? 10_000 : nil, defaultTestLimit: s == .quick ? 2_000 : nil)
+        guard d.count == 2, d[0] < d[1] else {
+            throw ValidationError("--depths takes a shallow and a deeper depth, e.g. 20,56; got '\(depths)'")
+        }
+        guard (1...65_536).contains(batchSize) else {
+            throw ValidationError("--batch-size must be from 1 to 65536, got \(batchSize)")
+        }
+        let data = try options.load(
+            defaultTrainLimit: s == .quick ? 10_000 : nil, defaultTestLimit: s == .quick ? 2_000 : nil)
         let directory = try options.directory("degradation")
         var c = TrainingConfiguration()
         c.dataset = options.dataset ?? (options.data == nil ? "synthetic" : "cifar10")
@@ -151,12 +179,22 @@ struct DegradationExperiment: ParsableCommand {
         c.seed = options.seed
         c.logEverySteps = 10
         switch s {
-        case .paper: c.maxSteps = maxSteps ?? 64_000; c.milestones = maxSteps == nil ? [32_000, 48_000] : []
-        case .quick: c.epochs = epochs ?? 8; c.maxSteps = maxSteps
+        case .paper:
+            c.maxSteps = maxSteps ?? 64_000
+            c.milestones = maxSteps == nil ? [32_000, 48_000] : []
+        case .quick:
+            c.epochs = epochs ?? 8
+            c.maxSteps = maxSteps
         }
-        if let epochs, s == .paper { c.maxSteps = maxSteps; c.epochs = epochs; c.milestones = [] }
+        if let epochs, s == .paper {
+            c.maxSteps = maxSteps
+            c.epochs = epochs
+            c.milestones = []
+        }
         do { try c.validate() } catch let e as TrainingError { throw ValidationError(e.description) }
-        options.say("degradation (\(s.rawValue) schedule): \(data.description); \(c.maxSteps.map { "\($0) iterations" } ?? "\(c.epochs) epochs") per arm")
+        options.say(
+            "degradation (\(s.rawValue) schedule): \(data.description); \(c.maxSteps.map { "\($0) iterations" } ?? "\(c.epochs) epochs") per arm"
+        )
         let names = ["plain\(d[0])", "plain\(d[1])", "resnet\(d[0])", "resnet\(d[1])"]
         let arms = names.map { n -> ExperimentArm in
             var a = c
@@ -168,22 +206,35 @@ struct DegradationExperiment: ParsableCommand {
             guard !chosen.isEmpty, chosen.allSatisfy(names.contains) else {
                 throw ValidationError("--arms takes names among \(names.joined(separator: ", ")); got '\(only)'")
             }
-            let missing = names.filter { !chosen.contains($0) && !FileManager.default.fileExists(atPath: "\(directory)/\($0)/result.json") }
-            _ = try trainArms(arms.filter { chosen.contains($0.name) }, data: data, directory: directory, options: options)
+            let missing = names.filter {
+                !chosen.contains($0) && !FileManager.default.fileExists(atPath: "\(directory)/\($0)/result.json")
+            }
+            _ = try trainArms(
+                arms.filter { chosen.contains($0.name) }, data: data, directory: directory, options: options)
             guard missing.isEmpty else {
-                print("trained \(chosen.joined(separator: ", ")); the verdict needs \(missing.joined(separator: ", ")) too: run the same command for them (or without --arms)")
+                print(
+                    "trained \(chosen.joined(separator: ", ")); the verdict needs \(missing.joined(separator: ", ")) too: run the same command for them (or without --arms)"
+                )
                 return
             }
         }
         let r = try trainArms(arms, data: data, directory: directory, options: options)
-        let verdict = Experiments.degradationVerdict(plainShallow: r[0], plainDeep: r[1], residualShallow: r[2], residualDeep: r[3])
+        let verdict = Experiments.degradationVerdict(
+            plainShallow: r[0], plainDeep: r[1], residualShallow: r[2], residualDeep: r[3])
         var series: [PlotSeries] = []
         for a in r {
-            series.append(PlotSeries(label: "\(a.name) train", x: a.epochs.map { Double($0.step) }, y: a.epochs.map { 100 * $0.trainError }, style: .line))
-            series.append(PlotSeries(label: "\(a.name) test", x: a.epochs.map { Double($0.step) }, y: a.epochs.map { 100 * $0.testError }, style: .linePoints))
+            series.append(
+                PlotSeries(
+                    label: "\(a.name) train", x: a.epochs.map { Double($0.step) },
+                    y: a.epochs.map { 100 * $0.trainError }, style: .line))
+            series.append(
+                PlotSeries(
+                    label: "\(a.name) test", x: a.epochs.map { Double($0.step) },
+                    y: a.epochs.map { 100 * $0.testError }, style: .linePoints))
         }
-        let chart = LineChart(title: "Plain vs residual nets (\(s.rawValue))", xLabel: "iterations",
-                              yLabel: "error (%)", series: series)
+        let chart = LineChart(
+            title: "Plain vs residual nets (\(s.rawValue))", xLabel: "iterations",
+            yLabel: "error (%)", series: series)
         try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
         try finish(verdict, directory: directory, figures: ["figure.png"], options: options)
     }
@@ -194,13 +245,14 @@ struct DegradationExperiment: ParsableCommand {
 struct BatchNormExperiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batchnorm",
-        abstract: "The same network with batch norm, without it, and with it at a 10× learning rate: training loss against steps.",
+        abstract:
+            "The same network with batch norm, without it, and with it at a 10× learning rate: training loss against steps.",
         discussion: """
-        Trains --model (default plain20) as bn (with batch norm, --lr), nobn (MODEL_nobn: the same layers without batch \
-        norm, biased convolutions, --lr) and bn_lr10x (with batch norm, 10 × --lr), each --steps SGD steps (momentum 0.9, \
-        weight decay 1e-4, constant rate) from the same seed. The verdict: batch norm reaches the loss the run without it \
-        ends at in at most half the steps (moving averages over a tenth of the run), and still trains at the 10× rate.
-        """)
+            Trains --model (default plain20) as bn (with batch norm, --lr), nobn (MODEL_nobn: the same layers without batch \
+            norm, biased convolutions, --lr) and bn_lr10x (with batch norm, 10 × --lr), each --steps SGD steps (momentum 0.9, \
+            weight decay 1e-4, constant rate) from the same seed. The verdict: batch norm reaches the loss the run without it \
+            ends at in at most half the steps (moving averages over a tenth of the run), and still trains at the 10× rate.
+            """)
 
     @OptionGroup var options: ExperimentOptions
     @Option(help: "The network (a CIFAR plainN or resnetN). Default: plain20.") var model = "plain20"
@@ -209,10 +261,17 @@ struct BatchNormExperiment: ParsableCommand {
     @Option(help: "Mini-batch size. Default: 64.") var batchSize = 64
 
     func run() throws {
-        guard (1...1_000_000).contains(steps) else { throw ValidationError("--steps must be from 1 to 1000000, got \(steps)") }
-        guard (1...65_536).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 65536, got \(batchSize)") }
+        guard (1...1_000_000).contains(steps) else {
+            throw ValidationError("--steps must be from 1 to 1000000, got \(steps)")
+        }
+        guard (1...65_536).contains(batchSize) else {
+            throw ValidationError("--batch-size must be from 1 to 65536, got \(batchSize)")
+        }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive, got \(lr)") }
-        guard !model.hasSuffix("_nobn") else { throw ValidationError("--model is the network with batch norm (the experiment builds \(model) itself); drop _nobn") }
+        guard !model.hasSuffix("_nobn") else {
+            throw ValidationError(
+                "--model is the network with batch norm (the experiment builds \(model) itself); drop _nobn")
+        }
         let data = try options.load(defaultTrainLimit: 10_000, defaultTestLimit: 1_000)
         let directory = try options.directory("batchnorm")
         var c = TrainingConfiguration()
@@ -226,8 +285,12 @@ struct BatchNormExperiment: ParsableCommand {
             return ExperimentArm(name: name, model: net, configuration: a)
         }
         let arms = [arm("bn", model, lr), arm("nobn", model + "_nobn", lr), arm("bn_lr10x", model, 10 * lr)]
-        for a in arms { do { try a.configuration.validate() } catch let e as TrainingError { throw ValidationError(e.description) } }
-        options.say("batchnorm: \(model) with and without batch norm, lr \(shortText(lr)) (and \(shortText(10 * lr)) with batch norm), \(steps) steps each; \(data.description)")
+        for a in arms {
+            do { try a.configuration.validate() } catch let e as TrainingError { throw ValidationError(e.description) }
+        }
+        options.say(
+            "batchnorm: \(model) with and without batch norm, lr \(shortText(lr)) (and \(shortText(10 * lr)) with batch norm), \(steps) steps each; \(data.description)"
+        )
         let r = try trainArms(arms, data: data, directory: directory, options: options)
         let verdict = Experiments.batchNormVerdict(withBN: r[0], withoutBN: r[1], withBNHighRate: r[2])
         let series = r.map { a -> PlotSeries in
@@ -235,8 +298,9 @@ struct BatchNormExperiment: ParsableCommand {
             let label = "\(a.name) (lr \(shortText(a.name == "bn_lr10x" ? 10 * lr : lr)))"
             return PlotSeries(label: label, x: smooth.indices.map { Double($0 + 1) }, y: smooth, style: .line)
         }
-        let chart = LineChart(title: "\(model): with and without BN", xLabel: "step", yLabel: "training loss (moving average)",
-                              series: series)
+        let chart = LineChart(
+            title: "\(model): with and without BN", xLabel: "step", yLabel: "training loss (moving average)",
+            series: series)
         try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
         try finish(verdict, directory: directory, figures: ["figure.png"], options: options)
     }
@@ -260,7 +324,7 @@ final class InceptionWithoutReductions: Module {
     }
 
     override func forward(_ x: Tensor) -> Tensor {
-        Tensor.concatenate([branch1(x), branch2(x), branch3(x), branch4(x)], axis: 1)   // [N, 1×1 + 3×3 + 5×5 + in, H, W]
+        Tensor.concatenate([branch1(x), branch2(x), branch3(x), branch4(x)], axis: 1) // [N, 1×1 + 3×3 + 5×5 + in, H, W]
     }
 }
 
@@ -275,19 +339,22 @@ func inceptionMACs() -> (withReductions: Int, withoutReductions: Int) {
 struct EfficiencyExperiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "efficiency",
-        abstract: "Parameters and MACs against measured accuracy and images/s; GoogLeNet's Inception module with and without its 1×1 reductions.",
+        abstract:
+            "Parameters and MACs against measured accuracy and images/s; GoogLeNet's Inception module with and without its 1×1 reductions.",
         discussion: """
-        For each --models entry: parameters and MACs (the model summary at 3×32×32), inference images/s on the current \
-        backend (timed, --throughput-batch), and test top-1 when weights are given (--weights model=PATH,…) or trained \
-        here (--train-epochs N: SGD, lr 0.1 cosine, batch 128, the CIFAR augmentation). The verdict: DenseNet-BC has fewer \
-        than half the parameters of the largest ResNet (and, when measured, at least its accuracy); the 1×1 reductions cut \
-        inception3a's MACs (computed for the same module built without them). Writes results.json, figure.png (MACs vs \
-        accuracy, or vs images/s when no accuracy was measured), verdict.json and verdict.md.
-        """)
+            For each --models entry: parameters and MACs (the model summary at 3×32×32), inference images/s on the current \
+            backend (timed, --throughput-batch), and test top-1 when weights are given (--weights model=PATH,…) or trained \
+            here (--train-epochs N: SGD, lr 0.1 cosine, batch 128, the CIFAR augmentation). The verdict: DenseNet-BC has fewer \
+            than half the parameters of the largest ResNet (and, when measured, at least its accuracy); the 1×1 reductions cut \
+            inception3a's MACs (computed for the same module built without them). Writes results.json, figure.png (MACs vs \
+            accuracy, or vs images/s when no accuracy was measured), verdict.json and verdict.md.
+            """)
 
     @OptionGroup var options: ExperimentOptions
-    @Option(help: "Models, comma-separated. Default: resnet20,resnet56,resnet110,densenet_bc_100.") var models = "resnet20,resnet56,resnet110,densenet_bc_100"
-    @Option(help: "Trained weights per model: model=PATH (a run directory or .safetensors), comma-separated.") var weights: String?
+    @Option(help: "Models, comma-separated. Default: resnet20,resnet56,resnet110,densenet_bc_100.") var models =
+        "resnet20,resnet56,resnet110,densenet_bc_100"
+    @Option(help: "Trained weights per model: model=PATH (a run directory or .safetensors), comma-separated.")
+    var weights: String?
     @Option(help: "Train every model without --weights this many epochs to measure its accuracy.") var trainEpochs: Int?
     @Option(help: "Batch of the throughput measurement. Default: 64.") var throughputBatch = 64
     @Option(help: "Timed passes of the throughput measurement. Default: 3.") var iterations = 3
@@ -295,14 +362,22 @@ struct EfficiencyExperiment: ParsableCommand {
     func run() throws {
         let names = models.split(separator: ",").map(String.init)
         guard !names.isEmpty else { throw ValidationError("--models needs at least one model") }
-        guard (1...4096).contains(throughputBatch) else { throw ValidationError("--throughput-batch must be from 1 to 4096, got \(throughputBatch)") }
-        guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be from 1 to 1000, got \(iterations)") }
-        if let trainEpochs, !(1...10_000).contains(trainEpochs) { throw ValidationError("--train-epochs must be from 1 to 10000, got \(trainEpochs)") }
+        guard (1...4096).contains(throughputBatch) else {
+            throw ValidationError("--throughput-batch must be from 1 to 4096, got \(throughputBatch)")
+        }
+        guard (1...1000).contains(iterations) else {
+            throw ValidationError("--iterations must be from 1 to 1000, got \(iterations)")
+        }
+        if let trainEpochs, !(1...10_000).contains(trainEpochs) {
+            throw ValidationError("--train-epochs must be from 1 to 10000, got \(trainEpochs)")
+        }
         var paths: [String: String] = [:]
         for item in (weights ?? "").split(separator: ",") {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, names.contains(parts[0]) else {
-                throw ValidationError("--weights takes model=PATH items for models in --models (\(names.joined(separator: ","))); got '\(item)'")
+                throw ValidationError(
+                    "--weights takes model=PATH items for models in --models (\(names.joined(separator: ","))); got '\(item)'"
+                )
             }
             paths[parts[0]] = parts[1]
         }
@@ -318,20 +393,30 @@ struct EfficiencyExperiment: ParsableCommand {
             var accuracy: Double?
             if let path = paths[name], let data {
                 let w = try Checkpoint.modelWeights(path)
-                do { try net.loadStateDict(w.tensors) } catch let e as StateDictError { throw CommandFailure("\(w.file) does not fit \(name): \(e)") }
+                do { try net.loadStateDict(w.tensors) } catch let e as StateDictError {
+                    throw CommandFailure("\(w.file) does not fit \(name): \(e)")
+                }
                 accuracy = evaluate(net, on: data.test, batchSize: 128, transform: data.testTransform).top1
             } else if let trainEpochs, let data {
                 var c = TrainingConfiguration()
-                (c.model, c.epochs, c.batchSize, c.learningRate, c.schedule, c.warmupEpochs) = (name, trainEpochs, 128, 0.1, .cosine, 0)
+                (c.model, c.epochs, c.batchSize, c.learningRate, c.schedule, c.warmupEpochs) = (
+                    name, trainEpochs, 128, 0.1, .cosine, 0
+                )
                 (c.weightDecay, c.seed, c.logEverySteps) = (5e-4, options.seed, 10)
-                let r = try Experiments.train(ExperimentArm(name: name, model: name, configuration: c), model: net, data: data,
-                                              directory: directory, keepCheckpoints: options.keepCheckpoints)
+                let r = try Experiments.train(
+                    ExperimentArm(name: name, model: name, configuration: c), model: net, data: data,
+                    directory: directory, keepCheckpoints: options.keepCheckpoints)
                 accuracy = r.failure == nil ? 1 - r.finalTestError : nil
             }
-            let ips = Experiments.inferenceThroughput(net, input: [3, 32, 32], batch: throughputBatch, iterations: iterations)
-            rows.append(.init(model: name, parameters: summary.parameters, macs: summary.macs, imagesPerSecond: ips, accuracy: accuracy))
-            options.say("\(name): \(groupedThousands(summary.parameters)) parameters, \(formatGiga(summary.macs)) GMACs, \(Int(ips.rounded())) img/s"
-                        + (accuracy.map { ", test top-1 \(percentText($0))" } ?? ""))
+            let ips = Experiments.inferenceThroughput(
+                net, input: [3, 32, 32], batch: throughputBatch, iterations: iterations)
+            rows.append(
+                .init(
+                    model: name, parameters: summary.parameters, macs: summary.macs, imagesPerSecond: ips,
+                    accuracy: accuracy))
+            options.say(
+                "\(name): \(groupedThousands(summary.parameters)) parameters, \(formatGiga(summary.macs)) GMACs, \(Int(ips.rounded())) img/s"
+                    + (accuracy.map { ", test top-1 \(percentText($0))" } ?? ""))
         }
         let inception = inceptionMACs()
         let dense = rows.first { $0.model.hasPrefix("densenet") }
@@ -340,29 +425,47 @@ struct EfficiencyExperiment: ParsableCommand {
         // The table.
         var table = "| model | parameters | MACs | images/s | test top-1 |\n|---|---:|---:|---:|---:|\n"
         for r in rows {
-            table += "| \(r.model) | \(groupedThousands(r.parameters)) | \(groupedThousands(r.macs)) | \(Int(r.imagesPerSecond.rounded())) | \(r.accuracy.map(percentText) ?? "—") |\n"
+            table +=
+                "| \(r.model) | \(groupedThousands(r.parameters)) | \(groupedThousands(r.macs)) | \(Int(r.imagesPerSecond.rounded())) | \(r.accuracy.map(percentText) ?? "—") |\n"
         }
         table += "| inception3a with 1×1 reductions | | \(groupedThousands(inception.withReductions)) | | |\n"
         table += "| inception3a without reductions | | \(groupedThousands(inception.withoutReductions)) | | |\n"
         options.say("\n" + table)
         let json = JSON.object([
-            ("rows", .array(rows.map { r in
-                .object([("model", .string(r.model)), ("parameters", .int(r.parameters)), ("macs", .int(r.macs)),
-                         ("images_per_second", .number(r.imagesPerSecond)), ("accuracy", r.accuracy.map { .number($0) } ?? .null)])
-            })),
-            ("inception3a_macs", .object([("with_reductions", .int(inception.withReductions)), ("without_reductions", .int(inception.withoutReductions))])),
+            (
+                "rows",
+                .array(
+                    rows.map { r in
+                        .object([
+                            ("model", .string(r.model)), ("parameters", .int(r.parameters)), ("macs", .int(r.macs)),
+                            ("images_per_second", .number(r.imagesPerSecond)),
+                            ("accuracy", r.accuracy.map { .number($0) } ?? .null),
+                        ])
+                    })
+            ),
+            (
+                "inception3a_macs",
+                .object([
+                    ("with_reductions", .int(inception.withReductions)),
+                    ("without_reductions", .int(inception.withoutReductions)),
+                ])
+            ),
             ("throughput_batch", .int(throughputBatch)),
         ])
         try AtomicFile.write(Array((json.serialized(pretty: true) + "\n").utf8), to: directory + "/results.json")
         try AtomicFile.write(Array(table.utf8), to: directory + "/table.md")
         let measured = rows.allSatisfy { $0.accuracy != nil }
         let points = rows.map { r in
-            ScatterChart.Point(label: r.model, x: Double(r.macs), y: measured ? 100 * r.accuracy! : r.imagesPerSecond,
-                               group: r.model.hasPrefix("densenet") ? "DenseNet" : r.model.hasPrefix("resnet") ? "ResNet" : "other")
+            ScatterChart.Point(
+                label: r.model, x: Double(r.macs), y: measured ? 100 * r.accuracy! : r.imagesPerSecond,
+                group: r.model.hasPrefix("densenet") ? "DenseNet" : r.model.hasPrefix("resnet") ? "ResNet" : "other")
         }
-        let chart = ScatterChart(title: measured ? "Accuracy against cost" : "Throughput against cost", xLabel: "MACs per image",
-                                 yLabel: measured ? "test top-1 (%)" : "images/s", xScale: .log10, yScale: measured ? .linear : .log10, points: points)
+        let chart = ScatterChart(
+            title: measured ? "Accuracy against cost" : "Throughput against cost", xLabel: "MACs per image",
+            yLabel: measured ? "test top-1 (%)" : "images/s", xScale: .log10, yScale: measured ? .linear : .log10,
+            points: points)
         try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        try finish(verdict, directory: directory, figures: ["figure.png", "results.json", "table.md"], options: options)
+        try finish(
+            verdict, directory: directory, figures: ["figure.png", "results.json", "table.md"], options: options)
     }
 }

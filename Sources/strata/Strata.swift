@@ -8,7 +8,10 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Define, train, evaluate and inspect deep convolutional networks.",
         version: strataVersion,
-        subcommands: [Train.self, Evaluate.self, ListModels.self, Summary.self, Infer.self, Classify.self, Bench.self, Demo.self, Export.self, Experiment.self, Inspect.self]
+        subcommands: [
+            Train.self, Evaluate.self, ListModels.self, Summary.self, Infer.self, Classify.self, Bench.self, Demo.self,
+            Export.self, Experiment.self, Inspect.self,
+        ]
     )
 
     /// Reads the configuration (`StrataConfiguration`: the `STRATA_*` variables, refused with exit

@@ -20,7 +20,8 @@ import Testing
     static func checkPNG(_ path: String) throws {
         let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path), "\(path) missing"))
         #expect(Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
-        let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }
+        let height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
         #expect(width >= 200 && height >= 150)
         #expect(bytes.count > 2000, "a plot compresses to more than a blank image")
     }
@@ -28,8 +29,10 @@ import Testing
     @Test func degradation() throws {
         let dir = Self.directory("degradation")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["experiment", "degradation", "--quick", "--depths", "8,14", "--train-limit", "16", "--test-limit", "8",
-                               "--epochs", "2", "--batch-size", "8", "--out", dir, "--quiet"])
+        let r = try runStrata([
+            "experiment", "degradation", "--quick", "--depths", "8,14", "--train-limit", "16", "--test-limit", "8",
+            "--epochs", "2", "--batch-size", "8", "--out", dir, "--quiet",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("degradation: "))
         try Self.checkPNG(dir + "/figure.png")
@@ -56,8 +59,10 @@ import Testing
     @Test func degradationArmsSubset() throws {
         let dir = Self.directory("degradation-arms")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["experiment", "degradation", "--quick", "--arms", "resnet8", "--depths", "8,14", "--train-limit", "16",
-                               "--test-limit", "8", "--epochs", "1", "--batch-size", "8", "--out", dir, "--quiet"])
+        let r = try runStrata([
+            "experiment", "degradation", "--quick", "--arms", "resnet8", "--depths", "8,14", "--train-limit", "16",
+            "--test-limit", "8", "--epochs", "1", "--batch-size", "8", "--out", dir, "--quiet",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("the verdict needs plain8, plain14, resnet14 too"))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() == ["resnet8"])
@@ -68,8 +73,10 @@ import Testing
     @Test func batchNorm() throws {
         let dir = Self.directory("batchnorm")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["experiment", "batchnorm", "--model", "plain8", "--steps", "6", "--batch-size", "8", "--train-limit", "32",
-                               "--test-limit", "8", "--out", dir, "--quiet"])
+        let r = try runStrata([
+            "experiment", "batchnorm", "--model", "plain8", "--steps", "6", "--batch-size", "8", "--train-limit", "32",
+            "--test-limit", "8", "--out", dir, "--quiet",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         try Self.checkPNG(dir + "/figure.png")
         let verdict = try Self.json(dir + "/verdict.json")
@@ -85,19 +92,25 @@ import Testing
     @Test func efficiency() throws {
         let dir = Self.directory("efficiency")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["experiment", "efficiency", "--models", "resnet8,densenet_bc_10_k4", "--train-epochs", "1", "--train-limit", "16",
-                               "--test-limit", "8", "--throughput-batch", "2", "--iterations", "1", "--out", dir, "--quiet"])
+        let r = try runStrata([
+            "experiment", "efficiency", "--models", "resnet8,densenet_bc_10_k4", "--train-epochs", "1", "--train-limit",
+            "16",
+            "--test-limit", "8", "--throughput-batch", "2", "--iterations", "1", "--out", dir, "--quiet",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         try Self.checkPNG(dir + "/figure.png")
         let results = try Self.json(dir + "/results.json")
         let rows = try #require(results["rows"] as? [[String: Any]])
         #expect(rows.map { $0["model"] as? String } == ["resnet8", "densenet_bc_10_k4"])
-        #expect(rows.allSatisfy { ($0["accuracy"] as? Double) != nil && (($0["images_per_second"] as? Double) ?? 0) > 0 })
+        #expect(
+            rows.allSatisfy { ($0["accuracy"] as? Double) != nil && (($0["images_per_second"] as? Double) ?? 0) > 0 })
         // inception3a at 28×28 by hand: 1×1 64, 1×1 96 → 3×3 128, 1×1 16 → 3×3 32, pool → 1×1 32 (192 in);
         // without the reductions: 1×1 64, 3×3 128 and 3×3 32 on the 192 input channels.
         let inception = try #require(results["inception3a_macs"] as? [String: Any])
         let hw = 28 * 28
-        #expect((inception["with_reductions"] as? Int) == hw * (192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 9 + 192 * 32))
+        #expect(
+            (inception["with_reductions"] as? Int) == hw
+                * (192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 9 + 192 * 32))
         #expect((inception["without_reductions"] as? Int) == hw * (192 * 64 + 192 * 128 * 9 + 192 * 32 * 9))
         let verdict = try Self.json(dir + "/verdict.json")
         let findings = try #require(verdict["findings"] as? [[String: Any]])
@@ -108,8 +121,10 @@ import Testing
     @Test func inspectGradients() throws {
         let dir = Self.directory("gradients")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["inspect", "gradients", "--model", "plain20,resnet20_nobn", "--batch", "4", "--steps", "0,2",
-                               "--output", dir + "/grad.png", "--json"])
+        let r = try runStrata([
+            "inspect", "gradients", "--model", "plain20,resnet20_nobn", "--batch", "4", "--steps", "0,2",
+            "--output", dir + "/grad.png", "--json",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         try Self.checkPNG(dir + "/grad.png")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -131,13 +146,18 @@ import Testing
     @Test func trainLogsGradients() throws {
         let dir = Self.directory("train-gradients")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try runStrata(["train", "--max-steps", "3", "--batch-size", "8", "--log-gradients", "--log-gradients-every", "2",
-                               "--out", dir + "/run", "--quiet"])
+        let r = try runStrata([
+            "train", "--max-steps", "3", "--batch-size", "8", "--log-gradients", "--log-gradients-every", "2",
+            "--out", dir + "/run", "--quiet",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = try String(contentsOfFile: dir + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let gradients = records.filter { ($0["type"] as? String) == "gradients" }
         #expect(gradients.map { $0["step"] as? Int } == [1, 3])
-        #expect((gradients.first?["layers"] as? [[String: Any]])?.map { $0["layer"] as? String } == ["features.0", "features.3", "classifier.0", "classifier.2", "classifier.4"])
+        #expect(
+            (gradients.first?["layers"] as? [[String: Any]])?.map { $0["layer"] as? String } == [
+                "features.0", "features.3", "classifier.0", "classifier.2", "classifier.4",
+            ])
     }
 }

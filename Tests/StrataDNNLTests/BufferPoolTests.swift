@@ -1,5 +1,6 @@
-import Testing
 import StrataTensor
+import Testing
+
 @testable import StrataDNNL
 
 /// The pool's free-extent bookkeeping (BufferPool.swift): merging, best fit, release; and real
@@ -22,13 +23,15 @@ import StrataTensor
 
     @Test func bestFitTakesTheSmallestExtentThatHoldsTheRequestAndSplitsIt() {
         var f = FreeExtents()
-        let a: UInt = 1 << 30, b: UInt = 2 << 30, c: UInt = 3 << 30
+        let a: UInt = 1 << 30
+        let b: UInt = 2 << 30
+        let c: UInt = 3 << 30
         f.insert(start: a, size: 8 * page)
         f.insert(start: b, size: 3 * page)
         f.insert(start: c, size: 5 * page)
-        #expect(f.takeBestFit(4 * page) == c)          // 5 pages: the smallest that fits
-        #expect(f.byStart[c + UInt(4 * page)] == page)  // the rest stays free
-        #expect(f.takeBestFit(3 * page) == b)          // an exact fit
+        #expect(f.takeBestFit(4 * page) == c) // 5 pages: the smallest that fits
+        #expect(f.byStart[c + UInt(4 * page)] == page) // the rest stays free
+        #expect(f.takeBestFit(3 * page) == b) // an exact fit
         #expect(f.takeBestFit(6 * page) == a)
         #expect(f.idleBytes == 3 * page)
         #expect(f.takeBestFit(4 * page) == nil)

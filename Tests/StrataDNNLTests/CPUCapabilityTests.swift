@@ -1,8 +1,9 @@
-import _CDNNL
-@testable import StrataDNNL
 import StrataTensor
 import StrataTestSupport
 import Testing
+import _CDNNL
+
+@testable import StrataDNNL
 
 // What adapts to the CPU: the channel block (nChw16c on AVX-512, nChw8c on AVX2), the kernels
 // oneDNN picks in it, and the Swift paths that read and write blocked buffers. The Swift block
@@ -18,7 +19,9 @@ struct DNNLCapabilityTests {
         print("note: \(DNNLCapabilities.summary)")
         #expect(block == 8 || block == 16)
         #expect((block == 16) == DNNLCapabilities.isa.hasPrefix("avx512"), "\(DNNLCapabilities.summary)")
-        let y = Backends.with(dnnl) { conv2d(f32([2, 16, 6, 6], 1), weight: f32([32, 16, 3, 3], 2), .init(padding: 1)) }
+        let y = Backends.with(dnnl) {
+            conv2d(f32([2, 16, 6, 6], 1), weight: f32([32, 16, 3, 3], 2), .init(padding: 1))
+        }
         let md = (y.layout as? DNNLLayout)?.md
         #expect(md?.channelBlock == block, "\(md?.formatDescription ?? "row-major")")
     }
@@ -28,22 +31,33 @@ struct DNNLCapabilityTests {
     @Test("batch norm, ReLU, pooling and concatenation run JIT kernels on DenseNet-BC's 12-channel concatenations")
     func jitKernelsOnPaddedConcatenations() {
         let backend = DNNLBackend(convolutionAlgorithm: .direct)
-        let inputs = [f32([4, 24, 8, 8], 3), f32([12, 24, 3, 3], 4, std: 0.2), f32([12, 24, 3, 3], 5, std: 0.2),
-                      f32([48], 6) + 1, f32([48], 7), f32([8, 48, 1, 1], 8, std: 0.2)]
+        let inputs = [
+            f32([4, 24, 8, 8], 3), f32([12, 24, 3, 3], 4, std: 0.2), f32([12, 24, 3, 3], 5, std: 0.2),
+            f32([48], 6) + 1, f32([48], 7), f32([8, 48, 1, 1], 8, std: 0.2),
+        ]
         // A dense block's step: [x (24) | conv (12) | conv (12)] → bn → relu → 1×1 conv → 2×2 average pool.
         // Parts start inside channel blocks (24 on nChw16c, 36 on both), so every tensor is padded.
         func step(_ t: [Tensor]) -> Tensor {
-            let joined = Tensor.concatenate([t[0], conv2d(t[0], weight: t[1], .init(padding: 1)),
-                                             conv2d(t[0], weight: t[2], .init(padding: 1))], axis: 1)
-            let normed = batchNorm2d(joined, runningMean: nil, runningVar: nil, weight: t[3], bias: t[4], training: true).relu()
+            let joined = Tensor.concatenate(
+                [
+                    t[0], conv2d(t[0], weight: t[1], .init(padding: 1)),
+                    conv2d(t[0], weight: t[2], .init(padding: 1)),
+                ], axis: 1)
+            let normed = batchNorm2d(
+                joined, runningMean: nil, runningVar: nil, weight: t[3], bias: t[4], training: true
+            ).relu()
             return avgPool2d(conv2d(normed, weight: t[5]), .init(kernel: 2))
         }
         let (y, grads) = forwardBackward(backend, inputs, grad: inputs.map { _ in true }, seed: 9, step)
         let (yRef, gradsRef) = forwardBackward(reference, inputs, grad: inputs.map { _ in true }, seed: 9, step)
         expectClose(y, yRef, tolerance: opTolerance, "forward")
-        for (i, (a, b)) in zip(grads, gradsRef).enumerated() { expectClose(a!, b!, tolerance: opTolerance, "∂input\(i)") }
+        for (i, (a, b)) in zip(grads, gradsRef).enumerated() {
+            expectClose(a!, b!, tolerance: opTolerance, "∂input\(i)")
+        }
         for (op, names) in backend.primitiveImplementations() {
-            #expect(!names.contains { $0.contains("ref") }, "\(op) runs a reference kernel on \(DNNLCapabilities.summary): \(names)")
+            #expect(
+                !names.contains { $0.contains("ref") },
+                "\(op) runs a reference kernel on \(DNNLCapabilities.summary): \(names)")
         }
         #expect(!backend.primitiveImplementations(prefix: "bn.").isEmpty, "batch norm ran on oneDNN")
     }
@@ -52,16 +66,19 @@ struct DNNLCapabilityTests {
     func paddedConversion(_ block: Int) {
         let shape = [3, block + 5, 4, 3]
         let x = f32(shape, 10)
-        let blocked = MemoryDesc.channelBlocked(shape, block: block), plain = MemoryDesc.plain(shape)
+        let blocked = MemoryDesc.channelBlocked(shape, block: block)
+        let plain = MemoryDesc.plain(shape)
         let b = Buffer.bytes(blocked.byteCount)
-        b.pointer.initializeMemory(as: UInt8.self, repeating: 0xFF, count: blocked.byteCount)   // NaN until written
+        b.pointer.initializeMemory(as: UInt8.self, repeating: 0xFF, count: blocked.byteCount) // NaN until written
         #expect(PaddedChannelBlocks.convert(x.storage, from: plain, into: b, to: blocked))
         // Every element where oneDNN's own reorder puts it, padding zero.
         let viaDNNL = Buffer.bytes(blocked.byteCount)
         blocked.zeroPadding(viaDNNL)
         orTrap {
-            try Reorders.primitive(from: plain, to: blocked).execute([.init(DNNL_ARG_FROM, plain, x.storage),
-                                                                      .init(DNNL_ARG_TO, blocked, viaDNNL)])
+            try Reorders.primitive(from: plain, to: blocked).execute([
+                .init(DNNL_ARG_FROM, plain, x.storage),
+                .init(DNNL_ARG_TO, blocked, viaDNNL),
+            ])
         }
         let count = blocked.byteCount / 4
         let same = (0..<count).allSatisfy { b.typed(Float.self)[$0] == viaDNNL.typed(Float.self)[$0] }
@@ -71,8 +88,9 @@ struct DNNLCapabilityTests {
         expectClose(Tensor(shape: shape, storage: back), x, tolerance: 0, "round trip nChw\(block)c")
     }
 
-    @Test("split and concatenation of blocked tensors whose parts start inside blocks, both block sizes",
-          arguments: [8, 16])
+    @Test(
+        "split and concatenation of blocked tensors whose parts start inside blocks, both block sizes",
+        arguments: [8, 16])
     func blockedSplitConcat(_ block: Int) {
         let sizes = [5, 12, 3, 20]
         let shape = [2, sizes.reduce(0, +), 3, 4]

@@ -19,25 +19,52 @@ struct NaNPropagationTests {
         ("avg pool", { avgPool2d($0, .init(kernel: 2)) }),
         ("max pool", { maxPool2d($0, .init(kernel: 2)) }),
         ("max pool 3×3 s2 p1 ceil", { maxPool2d($0, .init(kernel: 3, stride: 2, padding: 1, ceilMode: true)) }),
-        ("conv → relu → max pool", { maxPool2d(conv2d($0, weight: f32([16, 16, 1, 1], 313, std: 0.2)).relu(), .init(kernel: 3, stride: 2, padding: 1)) }),
+        (
+            "conv → relu → max pool",
+            {
+                maxPool2d(
+                    conv2d($0, weight: f32([16, 16, 1, 1], 313, std: 0.2)).relu(),
+                    .init(kernel: 3, stride: 2, padding: 1))
+            }
+        ),
         ("conv → relu", { conv2d($0, weight: f32([16, 16, 3, 3], 301, std: 0.2), .init(padding: 1)).relu() }),
-        ("conv → bn → + → relu", { x in
-            let h = batchNorm2d(conv2d(x, weight: f32([16, 16, 3, 3], 302, std: 0.2), .init(padding: 1)),
-                                runningMean: f32([16], 303), runningVar: f32([16], 304).abs() + 0.5,
-                                weight: f32([16], 305), bias: f32([16], 306), training: false)
-            return (h + x).relu()
-        }),
-        ("bn → relu (fuse_norm_relu)", { x in
-            batchNorm2d(x, runningMean: f32([16], 307), runningVar: f32([16], 308).abs() + 0.5,
-                        weight: f32([16], 309), bias: f32([16], 310), training: false).relu()
-        }),
-        ("bn (batch statistics) → relu", { x in
-            batchNorm2d(x, runningMean: f32([16], 307), runningVar: f32([16], 308).abs() + 0.5,
-                        weight: f32([16], 309), bias: f32([16], 310), training: true).relu()
-        }),
-        ("Winograd-sized conv → relu", { x in
-            conv2d(conv2d(x, weight: f32([32, 16, 1, 1], 311, std: 0.2)), weight: f32([64, 32, 3, 3], 312, std: 0.1), .init(padding: 1)).relu()
-        }),
+        (
+            "conv → bn → + → relu",
+            { x in
+                let h = batchNorm2d(
+                    conv2d(x, weight: f32([16, 16, 3, 3], 302, std: 0.2), .init(padding: 1)),
+                    runningMean: f32([16], 303), runningVar: f32([16], 304).abs() + 0.5,
+                    weight: f32([16], 305), bias: f32([16], 306), training: false)
+                return (h + x).relu()
+            }
+        ),
+        (
+            "bn → relu (fuse_norm_relu)",
+            { x in
+                batchNorm2d(
+                    x, runningMean: f32([16], 307), runningVar: f32([16], 308).abs() + 0.5,
+                    weight: f32([16], 309), bias: f32([16], 310), training: false
+                ).relu()
+            }
+        ),
+        (
+            "bn (batch statistics) → relu",
+            { x in
+                batchNorm2d(
+                    x, runningMean: f32([16], 307), runningVar: f32([16], 308).abs() + 0.5,
+                    weight: f32([16], 309), bias: f32([16], 310), training: true
+                ).relu()
+            }
+        ),
+        (
+            "Winograd-sized conv → relu",
+            { x in
+                conv2d(
+                    conv2d(x, weight: f32([32, 16, 1, 1], 311, std: 0.2)), weight: f32([64, 32, 3, 3], 312, std: 0.1),
+                    .init(padding: 1)
+                ).relu()
+            }
+        ),
     ]
 
     @Test("a NaN input element gives NaN where it reaches", arguments: 0..<cases.count)
@@ -47,7 +74,8 @@ struct NaNPropagationTests {
         let x = Self.withNaN(f32([2, 16, 32, 32], 300))
         let ref = withNoGrad { Backends.with(reference) { f(x) } }
         let fast = withNoGrad { Backends.with(DNNLBackend()) { f(x) } }
-        let refNaN = ref.floats.map(\.isNaN), fastNaN = fast.floats.map(\.isNaN)
+        let refNaN = ref.floats.map(\.isNaN)
+        let fastNaN = fast.floats.map(\.isNaN)
         let (refCount, fastCount) = (refNaN.filter { $0 }.count, fastNaN.filter { $0 }.count)
         // Every NaN of the reference is NaN here (Winograd spreads a NaN over whole 4×4 output tiles,
         // so it may reach more places than direct convolution's 3×3 neighbourhood).

@@ -40,9 +40,14 @@ func expectNetworkAgrees(_ name: String, batch: Int, sourceLocation: SourceLocat
     restoreBuffers()
     let (logits, loss, grads) = trainingPass(model, x, labels: labels, dnnl)
     expectClose(logits, logitsRef, tolerance: networkTolerance, "\(name) logits", sourceLocation: sourceLocation)
-    expectClose(loss, lossRef, tolerance: networkTolerance * Swift.max(1, abs(lossRef)), "\(name) loss", sourceLocation: sourceLocation)
+    expectClose(
+        loss, lossRef, tolerance: networkTolerance * Swift.max(1, abs(lossRef)), "\(name) loss",
+        sourceLocation: sourceLocation)
     for ((pname, _), (g, gRef)) in zip(model.namedParameters(), zip(grads, gradsRef)) {
-        guard let g, let gRef else { Issue.record("\(name): \(pname) has no gradient"); continue }
+        guard let g, let gRef else {
+            Issue.record("\(name): \(pname) has no gradient")
+            continue
+        }
         expectClose(g, gRef, tolerance: networkTolerance, "\(name) ∂\(pname)", sourceLocation: sourceLocation)
     }
 
@@ -78,7 +83,8 @@ struct DNNLNetworkTests {
             }
             return model.parameters().map { $0.copy() }
         }
-        let ref = train(reference), fast = train(dnnl)
+        let ref = train(reference)
+        let fast = train(dnnl)
         for (i, (a, b)) in zip(fast, ref).enumerated() {
             expectClose(a, b, tolerance: networkTolerance, "parameter \(i)")
         }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataData
 import StrataTensor
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A fresh temporary folder, removed (with the files written through it) when released.
 final class TempFolder {
@@ -145,16 +146,21 @@ func cifarRecords(file: Int, labels: [[UInt8]]) -> [UInt8] {
 /// Expects `body` to throw a ``FileFormatError`` for a file whose name ends with `file`,
 /// at byte `offset` when given; returns the error.
 @discardableResult
-func expectFormatError(file: String, offset: Int? = nil, contains text: String? = nil,
-                       sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> FileFormatError? {
+func expectFormatError(
+    file: String, offset: Int? = nil, contains text: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) -> FileFormatError? {
     do {
         try body()
         Issue.record("no error thrown (expected one for \(file))", sourceLocation: sourceLocation)
     } catch let e as FileFormatError {
-        #expect(e.path.hasSuffix(file), "error names \(e.path), expected …\(file): \(e)", sourceLocation: sourceLocation)
+        #expect(
+            e.path.hasSuffix(file), "error names \(e.path), expected …\(file): \(e)", sourceLocation: sourceLocation)
         #expect(e.description.contains(file), "\(e)", sourceLocation: sourceLocation)
         if let offset {
-            #expect(e.offset == offset, "offset \(String(describing: e.offset)), expected \(offset): \(e)", sourceLocation: sourceLocation)
+            #expect(
+                e.offset == offset, "offset \(String(describing: e.offset)), expected \(offset): \(e)",
+                sourceLocation: sourceLocation)
             #expect(e.description.contains("at byte \(offset)"), "\(e)", sourceLocation: sourceLocation)
         }
         if let text { #expect(e.description.contains(text), "\(e)", sourceLocation: sourceLocation) }

@@ -11,14 +11,17 @@ import Testing
     @Test func everyNamedDatasetIsLoadable() {
         // Each name in `all` reaches its own case: without --data the folder-based ones ask for it by name.
         for (name, _) in DatasetCatalog.all where name != "synthetic" {
-            #expect { try DatasetCatalog.load(name, data: nil) } throws: { "\($0)" == "--dataset \(name) needs --data PATH (the dataset folder)" }
+            #expect { try DatasetCatalog.load(name, data: nil) } throws: {
+                "\($0)" == "--dataset \(name) needs --data PATH (the dataset folder)"
+            }
         }
     }
 
     @Test func unknownNameListsTheChoices() {
         #expect { try DatasetCatalog.load("imagenet21k", data: nil) } throws: { error in
             let text = "\(error)"
-            return text.hasPrefix("unknown --dataset 'imagenet21k'") && DatasetCatalog.all.allSatisfy { text.contains($0.name) }
+            return text.hasPrefix("unknown --dataset 'imagenet21k'")
+                && DatasetCatalog.all.allSatisfy { text.contains($0.name) }
         }
     }
 }

@@ -6,8 +6,12 @@ import Testing
     static let trainLabels: [[UInt8]] = [[6, 9], [9, 4], [1, 1], [2, 7], [8, 3]]
     static let testLabels: [UInt8] = [0, 5, 9]
 
-    func writeCIFAR10(_ dir: TempFolder, names: String? = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n") {
-        for f in 0..<5 { dir.write("data_batch_\(f + 1).bin", cifarRecords(file: f, labels: Self.trainLabels[f].map { [$0] })) }
+    func writeCIFAR10(
+        _ dir: TempFolder, names: String? = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n"
+    ) {
+        for f in 0..<5 {
+            dir.write("data_batch_\(f + 1).bin", cifarRecords(file: f, labels: Self.trainLabels[f].map { [$0] }))
+        }
         dir.write("test_batch.bin", cifarRecords(file: 9, labels: Self.testLabels.map { [$0] }))
         if let names { dir.write("batches.meta.txt", text: names) }
     }
@@ -35,7 +39,9 @@ import Testing
     @Test func cifar10FindsTheArchiveSubfolderAndDefaultsClassNames() throws {
         let root = TempFolder()
         root.folder("cifar-10-batches-bin")
-        for f in 0..<5 { root.write("cifar-10-batches-bin/data_batch_\(f + 1).bin", cifarRecords(file: f, labels: [[UInt8(f)]])) }
+        for f in 0..<5 {
+            root.write("cifar-10-batches-bin/data_batch_\(f + 1).bin", cifarRecords(file: f, labels: [[UInt8(f)]]))
+        }
         let train = try CIFAR10(directory: root.path, split: .train)
         #expect(train.labels == [0, 1, 2, 3, 4])
         #expect(train.classNames == CIFAR10.defaultClassNames)
@@ -137,8 +143,9 @@ import Testing
             _ = try CIFAR100(directory: dir.path, split: .test)
             Issue.record("no error")
         } catch let e as DatasetNotFoundError {
-            #expect(e.description.contains("CIFAR-100 not found") && e.description.contains("test.bin")
-                && e.description.contains("cifar.html"))
+            #expect(
+                e.description.contains("CIFAR-100 not found") && e.description.contains("test.bin")
+                    && e.description.contains("cifar.html"))
         }
     }
 }
@@ -173,7 +180,8 @@ import Testing
         // Two concatenated gzip members decode to the concatenation.
         dir.write("t10k-labels-idx1-ubyte", [])
         let labels = idxLabels([1, 2, 3])
-        dir.write("t10k-labels-idx1-ubyte", gzipStored(Array(labels.prefix(5))) + gzipStored(Array(labels.dropFirst(5))))
+        dir.write(
+            "t10k-labels-idx1-ubyte", gzipStored(Array(labels.prefix(5))) + gzipStored(Array(labels.dropFirst(5))))
         #expect(try MNIST(directory: dir.path, split: .test).labels == [1, 2, 3])
     }
 
@@ -222,14 +230,19 @@ import Testing
             _ = try MNIST(directory: dir.path, split: .train)
         }
         dir = folder(images: images + [0], labels: idxLabels([1, 2, 3]))
-        expectFormatError(file: "train-images-idx3-ubyte", offset: 4) { _ = try MNIST(directory: dir.path, split: .train) }
+        expectFormatError(file: "train-images-idx3-ubyte", offset: 4) {
+            _ = try MNIST(directory: dir.path, split: .train)
+        }
         // Header truncated inside the dimensions.
         dir = folder(images: Array(images.prefix(10)), labels: idxLabels([1, 2, 3]))
         expectFormatError(file: "train-images-idx3-ubyte", offset: 10, contains: "header") {
             _ = try MNIST(directory: dir.path, split: .train)
         }
         // Huge dimensions: an error, not an allocation or an overflow trap.
-        let huge = bigEndian32(2051) + bigEndian32(0xFFFF_FFFF) + bigEndian32(0xFFFF_FFFF) + bigEndian32(0xFFFF_FFFF) + [1, 2, 3]
+        let huge =
+            bigEndian32(2051) + bigEndian32(0xFFFF_FFFF) + bigEndian32(0xFFFF_FFFF) + bigEndian32(0xFFFF_FFFF) + [
+                1, 2, 3,
+            ]
         dir = folder(images: huge, labels: idxLabels([1]))
         expectFormatError(file: "train-images-idx3-ubyte", offset: 4, contains: "4294967295 × 4294967295") {
             _ = try MNIST(directory: dir.path, split: .train)
@@ -249,14 +262,18 @@ import Testing
         }
         // Fashion-MNIST style names: still 10 classes.
         let ok = folder(images: images, labels: idxLabels([1, 9, 3]))
-        #expect(try MNIST(directory: ok.path, split: .train, classNames: MNIST.fashionClassNames).classNames[9] == "Ankle boot")
+        #expect(
+            try MNIST(directory: ok.path, split: .train, classNames: MNIST.fashionClassNames).classNames[9]
+                == "Ankle boot")
     }
 
     /// A gzip bomb: a header for 4 images of 8×8 followed by megabytes of data. Decompression stops at the
     /// first chunk past the 272 bytes the header describes instead of inflating it all first.
     @Test func gzipThatInflatesPastItsHeaderStopsEarly() throws {
         let header = Array(idxImages(count: 4, rows: 8, cols: 8) { _, _ in 0 }.prefix(16))
-        let dir = folder(images: gzipStored(header + [UInt8](repeating: 0, count: 3 << 20)), labels: idxLabels([1, 2, 3, 4]), gz: true)
+        let dir = folder(
+            images: gzipStored(header + [UInt8](repeating: 0, count: 3 << 20)), labels: idxLabels([1, 2, 3, 4]),
+            gz: true)
         let e = expectFormatError(file: "train-images-idx3-ubyte.gz", contains: "more than 272 decompressed bytes") {
             _ = try MNIST(directory: dir.path, split: .train)
         }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import StrataData
 import StrataTensor
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The committed decoder fixtures (Tests/StrataImageTests/Fixtures), copied into folder trees.
 let imageFixtures = testsFolder() + "/../StrataImageTests/Fixtures"
@@ -21,18 +22,18 @@ func imageFixture(_ name: String) -> [UInt8] {
 func makeImageTree(_ t: TempFolder) -> String {
     let root = t.folder("root")
     t.folder("root/Zebra")
-    t.write("root/Zebra/big.png", imageFixture("big_rgb.png"))            // 300×260 RGB
+    t.write("root/Zebra/big.png", imageFixture("big_rgb.png")) // 300×260 RGB
     t.folder("root/cat")
     t.write("root/cat/a.png", imageFixture("rgb_7x5.png"))
     t.write("root/cat/b.JPG", imageFixture("rgb420_19x13.jpg"))
-    t.write("root/cat/c.jpeg", imageFixture("gray_10x7.jpg"))             // grayscale → RGB
+    t.write("root/cat/c.jpeg", imageFixture("gray_10x7.jpg")) // grayscale → RGB
     t.write("root/cat/notes.txt", text: "not an image")
     t.folder("root/dog")
     t.write("root/dog/z.png", imageFixture("palette_6x5.png"))
     t.write("root/dog/A.PNG", imageFixture("rgba_5x3.png"))
     t.folder("root/dog/sub")
     t.write("root/dog/sub/y.jpg", imageFixture("rgb444_16x16.jpg"))
-    t.write("root/stray.jpg", imageFixture("rgb444_16x16.jpg"))           // not in a class folder: ignored
+    t.write("root/stray.jpg", imageFixture("rgb444_16x16.jpg")) // not in a class folder: ignored
     return root
 }
 
@@ -45,14 +46,18 @@ func makeImageTree(_ t: TempFolder) -> String {
         #expect(d.classNames == ["Zebra", "cat", "dog"])
         #expect(d.classToIndex == ["Zebra": 0, "cat": 1, "dog": 2])
         // os.walk order: a folder's own files (sorted) before its subfolders'.
-        #expect((0..<d.count).map(d.relativePath) ==
-                ["Zebra/big.png", "cat/a.png", "cat/b.JPG", "cat/c.jpeg", "dog/A.PNG", "dog/z.png", "dog/sub/y.jpg"])
+        #expect(
+            (0..<d.count).map(d.relativePath) == [
+                "Zebra/big.png", "cat/a.png", "cat/b.JPG", "cat/c.jpeg", "dog/A.PNG", "dog/z.png", "dog/sub/y.jpg",
+            ])
         #expect(d.paths[1] == root + "/cat/a.png")
         #expect(d.labels == [0, 1, 1, 1, 2, 2, 2])
         #expect((0..<d.count).map(d.label) == d.labels)
         #expect(d.labelCounts() == [1, 3, 3])
-        #expect((0..<d.count).map(d.shape(of:)) ==
-                [[3, 260, 300], [3, 5, 7], [3, 13, 19], [3, 7, 10], [3, 3, 5], [3, 5, 6], [3, 16, 16]])
+        #expect(
+            (0..<d.count).map(d.shape(of:)) == [
+                [3, 260, 300], [3, 5, 7], [3, 13, 19], [3, 7, 10], [3, 3, 5], [3, 5, 6], [3, 16, 16],
+            ])
         #expect(d.imageShape == [3, 260, 300])
         #expect(d.size(of: 2) == (width: 19, height: 13))
         #expect(d.skipped.isEmpty)
@@ -113,7 +118,9 @@ func makeImageTree(_ t: TempFolder) -> String {
             _ = try ImageFolder(root: t.url("nowhere"))
             Issue.record("no error for a missing folder")
         } catch let e as DatasetNotFoundError {
-            #expect(!e.directoryExists && e.description.contains(t.url("nowhere")) && e.description.contains("does not exist"), "\(e)")
+            #expect(
+                !e.directoryExists && e.description.contains(t.url("nowhere"))
+                    && e.description.contains("does not exist"), "\(e)")
             #expect(e.description.contains("one folder per class"), "\(e)")
         }
         // Images but no class folders.
@@ -123,7 +130,9 @@ func makeImageTree(_ t: TempFolder) -> String {
             _ = try ImageFolder(root: flat)
             Issue.record("no error for a folder without class folders")
         } catch let e as DatasetNotFoundError {
-            #expect(e.directoryExists && e.description.contains("class folders") && e.description.contains("1 image file"), "\(e)")
+            #expect(
+                e.directoryExists && e.description.contains("class folders") && e.description.contains("1 image file"),
+                "\(e)")
         }
         // A class folder with no image files.
         let partly = t.folder("partly")
@@ -146,7 +155,7 @@ func makeImageTree(_ t: TempFolder) -> String {
     @Test func corruptFiles() throws {
         let t = TempFolder()
         let root = makeImageTree(t)
-        t.write("root/cat/broken.jpg", Array(imageFixture("rgb444_16x16.jpg").prefix(60)))  // ends inside the header
+        t.write("root/cat/broken.jpg", Array(imageFixture("rgb444_16x16.jpg").prefix(60))) // ends inside the header
         t.write("root/dog/fake.png", text: "hello, not a PNG")
         do {
             _ = try ImageFolder(root: root)
@@ -168,7 +177,8 @@ func makeImageTree(_ t: TempFolder) -> String {
         #expect(d.skipped.map(\.name) == [root + "/cat/broken.jpg", root + "/dog/fake.png"])
         #expect(warnings.count == 1)
         let w = warnings.first ?? ""
-        #expect(w.hasPrefix("warning: ") && w.contains("skipped 2 of 9") && w.contains("cat/broken.jpg (truncated JPEG")
+        #expect(
+            w.hasPrefix("warning: ") && w.contains("skipped 2 of 9") && w.contains("cat/broken.jpg (truncated JPEG")
                 && w.contains("dog/fake.png (not a JPEG or PNG"), "\(w)")
 
         // A class left without images is kept (labels stay torchvision's) and named in the warning.
@@ -191,8 +201,10 @@ func makeImageTree(_ t: TempFolder) -> String {
 
     /// The shared CIFAR-10 sample JPEGs (when present), linked into class folders: symbolic
     /// links are followed, and the images load at 32×32.
-    @Test(.enabled(if: fileExists(sharedDataFolder + "/photos/cifar10-test-samples/cat_0000.jpg"),
-                   "needs <package root>/../shared/data/photos"))
+    @Test(
+        .enabled(
+            if: fileExists(sharedDataFolder + "/photos/cifar10-test-samples/cat_0000.jpg"),
+            "needs <package root>/../shared/data/photos"))
     func sharedSamplesThroughLinks() throws {
         let t = TempFolder()
         let root = t.folder("samples")
@@ -212,7 +224,7 @@ func makeImageTree(_ t: TempFolder) -> String {
         let d = try ImageFolder(root: root)
         #expect(d.classNames == classes && d.count == 20 && d.labelCounts() == [Int](repeating: 2, count: 10))
         #expect((0..<d.count).allSatisfy { d.shape(of: $0) == [3, 32, 32] } && d.imageShape == [3, 32, 32])
-        let batch = BatchLoader(d, batchSize: 20).batch(0)      // equal sizes: no transform needed
+        let batch = BatchLoader(d, batchSize: 20).batch(0) // equal sizes: no transform needed
         #expect(batch.images.shape == [20, 3, 32, 32] && batch.labels == d.labels)
         #expect(floats(batch.images).contains { $0 > 0 } && d.decodeFailures.isEmpty)
     }
@@ -222,7 +234,7 @@ func makeImageTree(_ t: TempFolder) -> String {
         let t = TempFolder()
         let root = makeImageTree(t)
         let jpeg = imageFixture("rgb444_16x16.jpg")
-        t.write("root/cat/late.jpg", Array(jpeg.prefix(jpeg.count - 200)))  // cut inside the image data
+        t.write("root/cat/late.jpg", Array(jpeg.prefix(jpeg.count - 200))) // cut inside the image data
         let d = try ImageFolder(root: root)
         let i = try #require((0..<d.count).first { d.relativePath($0) == "cat/late.jpg" })
         #expect(d.shape(of: i) == [3, 16, 16])

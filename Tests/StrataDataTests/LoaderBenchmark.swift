@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import StrataData
 import StrataTensor
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Set STRATA_BENCH=1 to run (on a release build):
 ///   STRATA_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter cifarLoaderThroughput
@@ -37,12 +38,15 @@ func fixed(_ x: Double, _ digits: Int) -> String {
             t = now()
             n = 0
             for b in p { n += b.labels.count }
-            print("bench: prefetching, \(workers) workers: \(Int(Double(n) / (now() - t))) images/s, waiting \(fixed(p.waitFraction * 100, 1))%")
+            print(
+                "bench: prefetching, \(workers) workers: \(Int(Double(n) / (now() - t))) images/s, waiting \(fixed(p.waitFraction * 100, 1))%"
+            )
         }
         // A busy consumer (40 ms of spinning per batch of 128 ≈ a 3,200 images/s model).
         for workers in [1, 2] {
             let p = PrefetchingLoader(loader, workers: workers, depth: 3)
-            var batches = 0, firstWait = 0.0
+            var batches = 0
+            var firstWait = 0.0
             for _ in p {
                 if batches == 0 { firstWait = p.waitingSeconds }
                 let end = now() + 0.04
@@ -50,7 +54,9 @@ func fixed(_ x: Double, _ digits: Int) -> String {
                 batches += 1
                 if batches == 60 { break }
             }
-            print("bench: busy consumer, \(workers) workers: waiting \(fixed(p.waitFraction * 100, 1))% of \(fixed(p.elapsedSeconds, 2)) s (first batch: \(fixed(firstWait * 1000, 1)) ms)")
+            print(
+                "bench: busy consumer, \(workers) workers: waiting \(fixed(p.waitFraction * 100, 1))% of \(fixed(p.elapsedSeconds, 2)) s (first batch: \(fixed(firstWait * 1000, 1)) ms)"
+            )
         }
     }
 }

@@ -1,16 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import StrataData
 import StrataTensor
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// 100 random 3×32×32 byte images with labels 0–9.
 func smallCIFARLike(count: Int = 100) -> InMemoryDataset {
     var g = RandomGenerator(seed: 99)
     let pixels = (0..<(count * 3072)).map { _ in UInt8(truncatingIfNeeded: g.next()) }
-    return InMemoryDataset(pixels: pixels, labels: (0..<count).map { ($0 * 7) % 10 }, imageShape: [3, 32, 32],
-                           classNames: CIFAR10.defaultClassNames)
+    return InMemoryDataset(
+        pixels: pixels, labels: (0..<count).map { ($0 * 7) % 10 }, imageShape: [3, 32, 32],
+        classNames: CIFAR10.defaultClassNames)
 }
 
 /// A dataset that sleeps in every `load` (to make loading slower than a consumer).
@@ -29,8 +31,11 @@ struct SlowDataset: Dataset {
 func expectSameBatches(_ a: [Batch], _ b: [Batch], sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(a.count == b.count, sourceLocation: sourceLocation)
     for (x, y) in zip(a, b) {
-        #expect(x.labels == y.labels && x.indices == y.indices && x.images.shape == y.images.shape, sourceLocation: sourceLocation)
-        #expect(floats(x.images).map(\.bitPattern) == floats(y.images).map(\.bitPattern), sourceLocation: sourceLocation)
+        #expect(
+            x.labels == y.labels && x.indices == y.indices && x.images.shape == y.images.shape,
+            sourceLocation: sourceLocation)
+        #expect(
+            floats(x.images).map(\.bitPattern) == floats(y.images).map(\.bitPattern), sourceLocation: sourceLocation)
     }
 }
 
@@ -41,7 +46,7 @@ func expectSameBatches(_ a: [Batch], _ b: [Batch], sourceLocation: SourceLocatio
         #expect(loader.batchCount == 7 && loader.imageShape == [3, 32, 32])
         var g = RandomGenerator(seed: 5)
         #expect(loader.order == g.permutation(100))
-        let b = loader.batch(6)   // the last, smaller batch: positions 96–99
+        let b = loader.batch(6) // the last, smaller batch: positions 96–99
         #expect(b.images.shape == [4, 3, 32, 32] && b.indices == Array(loader.order[96...]))
         let x = floats(b.images)
         for i in 0..<4 {
@@ -86,7 +91,10 @@ func expectSameBatches(_ a: [Batch], _ b: [Batch], sourceLocation: SourceLocatio
         for _ in 0..<5 {
             let p = loader.prefetching(workers: 3, depth: 4)
             var n = 0
-            for _ in p { n += 1; if n == 2 { break } }
+            for _ in p {
+                n += 1
+                if n == 2 { break }
+            }
             #expect(n == 2)
             p.cancel()
             #expect(p.next()?.labels == nil)
@@ -96,7 +104,7 @@ func expectSameBatches(_ a: [Batch], _ b: [Batch], sourceLocation: SourceLocatio
     }
 
     @Test func waitingTimeIsMeasured() {
-        let slow = SlowDataset(base: smallCIFARLike(count: 48), microseconds: 1000)   // ≈ 8 ms per batch of 8
+        let slow = SlowDataset(base: smallCIFARLike(count: 48), microseconds: 1000) // ≈ 8 ms per batch of 8
         let loader = BatchLoader(slow, batchSize: 8)
         // Loading on the consumer's thread: the consumer waits all the time.
         let sync = loader.prefetching(workers: 0)

@@ -21,7 +21,8 @@ let hasMNIST = fileExists(mnistFolder + "/train-images-idx3-ubyte.gz")
         #expect(test.count == 10_000 && test.labelCounts() == [Int](repeating: 1000, count: 10))
         // He et al.'s 45k/5k split: the last 5,000 training images.
         let split = TrainValidationSplit(train)
-        #expect(split.train.count == 45_000 && split.validation.count == 5_000 && split.validation.indices.first == 45_000)
+        #expect(
+            split.train.count == 45_000 && split.validation.count == 5_000 && split.validation.indices.first == 45_000)
         // Pixels are in [0, 1] and not constant.
         let (pixels, label) = example(train, 0)
         #expect(label == 6 && pixels.allSatisfy { $0 >= 0 && $0 <= 1 } && Set(pixels).count > 50)

@@ -36,7 +36,8 @@ import Testing
         #expect(throws: DistributedError.self) { try group.receive(t, from: 0, tag: 1) }
         try group.send(Tensor([1, 2, 3] as [Float], shape: [3]), to: 0)
         let e = #expect(throws: DistributedError.self) { try group.receive(t, from: 0) }
-        #expect(e?.description == "receive failed on rank 0 of 1: 3 float32 elements were sent, the tensor holds 2 float32")
+        #expect(
+            e?.description == "receive failed on rank 0 of 1: 3 float32 elements were sent, the tensor holds 2 float32")
     }
 
     @Test func ranksOutsideTheGroupAreErrors() throws {
@@ -58,7 +59,8 @@ import Testing
     }
 
     @Test func errorDescriptionNamesOperationRankAndMPIText() {
-        let e = DistributedError(operation: "send", rank: 0, size: 2, message: "MPI_ERR_RANK: invalid rank", mpiErrorCode: 6)
+        let e = DistributedError(
+            operation: "send", rank: 0, size: 2, message: "MPI_ERR_RANK: invalid rank", mpiErrorCode: 6)
         #expect(e.description == "send failed on rank 0 of 2: MPI_ERR_RANK: invalid rank (MPI error 6)")
     }
 }

@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Its snippets are the article's, column for column, aligned comments included; see below.)
 import Foundation
 import Strata
 import Testing

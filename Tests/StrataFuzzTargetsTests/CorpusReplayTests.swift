@@ -19,8 +19,11 @@ import Testing
     }
 
     @Test func everyTargetHasASeedCorpus() throws {
-        #expect(FuzzTarget.all.map(\.name) == ["safetensors", "npy", "idx", "cifar", "image-header", "image-decode",
-                                               "checkpoint-state", "cli-strings"])
+        #expect(
+            FuzzTarget.all.map(\.name) == [
+                "safetensors", "npy", "idx", "cifar", "image-header", "image-decode",
+                "checkpoint-state", "cli-strings",
+            ])
         for target in FuzzTarget.all {
             #expect(try !Self.inputs(target).isEmpty, "Fuzz/Corpus/\(target.name) is empty")
         }
@@ -35,7 +38,7 @@ import Testing
         for input in try Self.inputs(target) {
             let outcome = target.run(input.bytes, scratch: dir.path)
             if outcome == .accepted { accepted += 1 }
-            if case let .rejected(why) = outcome { #expect(!why.isEmpty, "\(name)/\(input.name)") }
+            if case .rejected(let why) = outcome { #expect(!why.isEmpty, "\(name)/\(input.name)") }
         }
         #expect(accepted > 0, "no seed of \(name) is accepted")
     }
@@ -46,10 +49,13 @@ import Testing
     func mutatedSeedsAreRejectedCleanly(name: String) throws {
         let target = FuzzTarget.named(name)!
         let dir = TemporaryDirectory()
-        var rejected = 0, tried = 0
+        var rejected = 0
+        var tried = 0
         for input in try Self.inputs(target) {
             let b = input.bytes
-            var variants = [0, 1, 7, b.count / 3, b.count / 2, b.count - 1].filter { $0 >= 0 && $0 < b.count }.map { Array(b[..<$0]) }
+            var variants = [0, 1, 7, b.count / 3, b.count / 2, b.count - 1].filter { $0 >= 0 && $0 < b.count }.map {
+                Array(b[..<$0])
+            }
             for offset in stride(from: 0, to: min(b.count, 48), by: 5) {
                 for value: UInt8 in [0x00, 0xFF, 0x7F] where b[offset] != value {
                     var m = b
@@ -59,7 +65,7 @@ import Testing
             }
             for v in variants {
                 tried += 1
-                if case let .rejected(why) = target.run(v, scratch: dir.path) {
+                if case .rejected(let why) = target.run(v, scratch: dir.path) {
                     rejected += 1
                     #expect(!why.isEmpty)
                 }

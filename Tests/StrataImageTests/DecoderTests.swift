@@ -1,6 +1,6 @@
 import Foundation
-import StrataTestSupport
 import StrataImage
+import StrataTestSupport
 import Testing
 
 /// Decoding against the pixels Pillow 13 gives for the same files (Fixtures/expected.json).
@@ -66,8 +66,10 @@ import Testing
 
     // MARK: Bad input
 
-    func expectError(_ kinds: Set<ImageError.Kind>, _ name: String = "test", bytes: [UInt8],
-                     mentioning text: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectError(
+        _ kinds: Set<ImageError.Kind>, _ name: String = "test", bytes: [UInt8],
+        mentioning text: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             let image = try ImageDecoder.decode(bytes: bytes, name: name)
             Issue.record("decoded \(image.width)×\(image.height) instead of throwing", sourceLocation: sourceLocation)
@@ -82,9 +84,11 @@ import Testing
 
     @Test func missingFileDirectoryAndEmptyFile() throws {
         let dir = TemporaryDirectory()
-        for (path, kind, text) in [(dir.file("nope.jpg"), ImageError.Kind.unreadable, "No such file"),
-                                   (dir.path, .unreadable, "directory"),
-                                   (dir.write([], to: "empty.png"), .empty, "empty")] {
+        for (path, kind, text) in [
+            (dir.file("nope.jpg"), ImageError.Kind.unreadable, "No such file"),
+            (dir.path, .unreadable, "directory"),
+            (dir.write([], to: "empty.png"), .empty, "empty"),
+        ] {
             do {
                 _ = try ImageDecoder.decode(path: path)
                 Issue.record("no error for \(path)")
@@ -96,8 +100,10 @@ import Testing
     }
 
     @Test func notAnImage() {
-        expectError([.unsupportedFormat], bytes: Array("Hello, world! This is text.".utf8), mentioning: "not a JPEG or PNG")
-        expectError([.unsupportedFormat], bytes: Array("GIF89a".utf8) + [UInt8](repeating: 0, count: 20), mentioning: "GIF")
+        expectError(
+            [.unsupportedFormat], bytes: Array("Hello, world! This is text.".utf8), mentioning: "not a JPEG or PNG")
+        expectError(
+            [.unsupportedFormat], bytes: Array("GIF89a".utf8) + [UInt8](repeating: 0, count: 20), mentioning: "GIF")
         expectError([.unsupportedFormat], bytes: [0x42, 0x4D] + [UInt8](repeating: 0, count: 60), mentioning: "BMP")
         expectError([.unsupportedFormat], bytes: [0xFF], mentioning: "ff")
         expectError([.unsupportedFormat], bytes: [0xFF, 0xD8], mentioning: "damaged JPEG")
@@ -115,7 +121,9 @@ import Testing
     }
 
     /// Every cut of a JPEG throws: libjpeg's "Premature end of JPEG file" counts as truncated, as in Pillow.
-    @Test(arguments: ["rgb444_16x16.jpg", "rgb420_19x13.jpg", "progressive_19x13.jpg", "gray_10x7.jpg", "cmyk_16x16.jpg"])
+    @Test(arguments: [
+        "rgb444_16x16.jpg", "rgb420_19x13.jpg", "progressive_19x13.jpg", "gray_10x7.jpg", "cmyk_16x16.jpg",
+    ])
     func truncatedJPEG(name: String) {
         let bytes = readBytes(fixturePath(name))
         for cut in [3, 4, 20, 100, bytes.count / 2, bytes.count - 50, bytes.count - 2] where cut < bytes.count {
@@ -130,7 +138,9 @@ import Testing
         return be32(UInt32(data.count)) + body + be32(crc32(body))
     }
 
-    func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    func be32(_ v: UInt32) -> [UInt8] {
+        [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+    }
 
     func crc32(_ bytes: [UInt8]) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
@@ -150,12 +160,16 @@ import Testing
         expectError([.corrupt], "crc.png", bytes: badCRC, mentioning: "corrupt PNG")
         // IDAT whose zlib stream is garbage (CRC fixed up, so zlib sees it).
         let ihdr = pngChunk("IHDR", be32(7) + be32(5) + [8, 2, 0, 0, 0])
-        let garbage = signature + ihdr + pngChunk("IDAT", [0x78, 0x9C, 0xFF, 0xFF, 0x00, 0x12, 0x34, 0x56]) + pngChunk("IEND", [])
+        let garbage =
+            signature + ihdr + pngChunk("IDAT", [0x78, 0x9C, 0xFF, 0xFF, 0x00, 0x12, 0x34, 0x56]) + pngChunk("IEND", [])
         expectError([.corrupt, .truncated], "zlib.png", bytes: garbage)
         // No IDAT at all.
         expectError([.corrupt, .truncated], "noidat.png", bytes: signature + ihdr + pngChunk("IEND", []))
         // Invalid header fields: bit depth 3, zero width, colour type 5.
-        for fields in [be32(7) + be32(5) + [3, 2, 0, 0, 0], be32(0) + be32(5) + [8, 2, 0, 0, 0], be32(7) + be32(5) + [8, 5, 0, 0, 0]] {
+        for fields in [
+            be32(7) + be32(5) + [3, 2, 0, 0, 0], be32(0) + be32(5) + [8, 2, 0, 0, 0],
+            be32(7) + be32(5) + [8, 5, 0, 0, 0],
+        ] {
             expectError([.corrupt], "ihdr.png", bytes: signature + pngChunk("IHDR", fields) + Array(good[33...]))
         }
     }
@@ -171,7 +185,8 @@ import Testing
         expectError([.tooLarge], "bomb.png", bytes: bomb, mentioning: "16384×16384")
         #expect(ImageDecoder.maxPixels == 89_478_485)
         // Beyond libpng's own limit (1,000,000 a side): libpng refuses it itself.
-        let enormous = signature + pngChunk("IHDR", be32(0x7FFF_FFFF) + be32(0x7FFF_FFFF) + [8, 2, 0, 0, 0]) + Array(good[33...])
+        let enormous =
+            signature + pngChunk("IHDR", be32(0x7FFF_FFFF) + be32(0x7FFF_FFFF) + [8, 2, 0, 0, 0]) + Array(good[33...])
         expectError([.corrupt, .tooLarge], "enormous.png", bytes: enormous)
 
         // JPEG: patch the SOF marker's height and width to 65000×65000 (4.2 G pixels).
@@ -185,7 +200,8 @@ import Testing
     }
 
     @Test func corruptJPEG() {
-        expectError([.corrupt, .truncated], "junk.jpg", bytes: [0xFF, 0xD8, 0xFF] + [UInt8](repeating: 0x41, count: 200))
+        expectError(
+            [.corrupt, .truncated], "junk.jpg", bytes: [0xFF, 0xD8, 0xFF] + [UInt8](repeating: 0x41, count: 200))
         var bytes = readBytes(fixturePath("rgb420_19x13.jpg"))
         // Destroy the quantization tables' marker (DQT → an undefined marker).
         let dqt = (0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDB }!
@@ -197,16 +213,17 @@ import Testing
     @Test func randomDamageNeverTraps() throws {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int(truncatingIfNeeded: state >> 33)
         }
-        var decoded = 0, failed = 0
+        var decoded = 0
+        var failed = 0
         for name in expected.decode.keys.sorted() {
             let good = readBytes(fixturePath(name))
             for _ in 0..<40 {
                 var bytes = good
                 for _ in 0..<(1 + next() % 4) {
-                    let i = 2 + next() % (bytes.count - 2)  // keep the magic mostly intact
+                    let i = 2 + next() % (bytes.count - 2) // keep the magic mostly intact
                     bytes[i] = UInt8(truncatingIfNeeded: next())
                 }
                 if next() % 4 == 0 { bytes.removeLast(next() % (bytes.count / 2)) }
@@ -237,7 +254,9 @@ import Testing
             for c in 0..<e.channels {
                 var sum = 0
                 for i in stride(from: c, to: img.pixels.count, by: e.channels) { sum += Int(img.pixels[i]) }
-                #expect(abs(Double(sum) / Double(img.width * img.height) - e.mean[c]) <= (tolerance == 0 ? 1e-9 : 0.05), "\(name)")
+                #expect(
+                    abs(Double(sum) / Double(img.width * img.height) - e.mean[c]) <= (tolerance == 0 ? 1e-9 : 0.05),
+                    "\(name)")
             }
         }
     }
@@ -254,9 +273,12 @@ import Testing
             }
         }
         let sizes: [String: (Int, Int, Int)] = [
-            "skimage_astronaut.png": (512, 512, 3), "skimage_camera.png": (512, 512, 1), "skimage_chelsea.png": (451, 300, 3),
-            "skimage_coffee.png": (600, 400, 3), "skimage_coins.png": (384, 303, 1), "skimage_hubble_deep_field.jpg": (1000, 872, 3),
-            "skimage_retina.jpg": (1411, 1411, 3), "skimage_rocket.jpg": (640, 427, 3), "sklearn_china.jpg": (640, 427, 3),
+            "skimage_astronaut.png": (512, 512, 3), "skimage_camera.png": (512, 512, 1),
+            "skimage_chelsea.png": (451, 300, 3),
+            "skimage_coffee.png": (600, 400, 3), "skimage_coins.png": (384, 303, 1),
+            "skimage_hubble_deep_field.jpg": (1000, 872, 3),
+            "skimage_retina.jpg": (1411, 1411, 3), "skimage_rocket.jpg": (640, 427, 3),
+            "sklearn_china.jpg": (640, 427, 3),
             "sklearn_flower.jpg": (640, 427, 3),
         ]
         for (name, s) in sizes {

@@ -6,10 +6,14 @@ import Testing
 @Suite struct GradCAMTests {
     /// conv 1×1 (1 → 2 channels, weights 1 and −1) → global mean → linear [[2, 1], [0, 1]].
     static func tinyNet() throws -> Module {
-        let net = Sequential(named: [("features", Conv2d(1, 2, kernel: (1, 1), bias: false)), ("pool", AdaptiveAvgPool2d(1)),
-                                     ("flatten", Flatten()), ("fc", Linear(2, 2, bias: false))])
-        try net.loadStateDict(["features.weight": Tensor([Float(1), -1], shape: [2, 1, 1, 1]),
-                               "fc.weight": Tensor([Float(2), 1, 0, 1], shape: [2, 2])])
+        let net = Sequential(named: [
+            ("features", Conv2d(1, 2, kernel: (1, 1), bias: false)), ("pool", AdaptiveAvgPool2d(1)),
+            ("flatten", Flatten()), ("fc", Linear(2, 2, bias: false)),
+        ])
+        try net.loadStateDict([
+            "features.weight": Tensor([Float(1), -1], shape: [2, 1, 1, 1]),
+            "fc.weight": Tensor([Float(2), 1, 0, 1], shape: [2, 2]),
+        ])
         net.eval()
         return net
     }
@@ -58,7 +62,9 @@ import Testing
         let grid = try NetworkImages.featureMaps(a)
         // 2 maps, 2 columns, tiles 2×2 enlarged 16 times, padding 2.
         #expect(grid.width == 2 * 32 + 3 * 2 && grid.height == 32 + 2 * 2 && grid.channels == 3)
-        #expect(throws: ClassifierError.self) { try NetworkImages.featureMaps(NetworkImages.activation(of: net, path: "fc", input: x)) }
+        #expect(throws: ClassifierError.self) {
+            try NetworkImages.featureMaps(NetworkImages.activation(of: net, path: "fc", input: x))
+        }
         #expect(throws: LayerNotFoundError.self) { try NetworkImages.activation(of: net, path: "layer1", input: x) }
         #expect(NetworkImages.firstConvolution(of: net) == "features")
         let filters = try NetworkImages.filters(of: net, path: "features.weight")
@@ -70,9 +76,13 @@ import Testing
 
     /// The shipped CIFAR-10 ResNet-20 on a CIFAR-10 test image: a map that varies, written as a PNG
     /// of the image's size that is not blank.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: cifarSample), "needs ../shared/data/photos/cifar10-test-samples"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: cifarSample), "needs ../shared/data/photos/cifar10-test-samples")
+    )
     func pretrainedResNet20OnACIFARImage() throws {
-        let classifier = try ImageClassifier(model: "resnet20", weights: try PretrainedWeights.named(model: "resnet20", dataset: "cifar10").path)
+        let classifier = try ImageClassifier(
+            model: "resnet20", weights: try PretrainedWeights.named(model: "resnet20", dataset: "cifar10").path)
         let picture = try classifier.preprocess(path: Self.cifarSample)
         let x = ImageTransforms.toTensor([picture], normalizedWith: classifier.normalization)
         let cam = try GradCAM.compute(model: classifier.model, input: x, modelName: "resnet20")
@@ -88,7 +98,8 @@ import Testing
         #expect(back.width == picture.width && back.height == picture.height && back.channels == 3)
         var colours = Set<Int>()
         for i in 0..<(back.width * back.height) {
-            colours.insert(Int(back.pixels[3 * i]) << 16 | Int(back.pixels[3 * i + 1]) << 8 | Int(back.pixels[3 * i + 2]))
+            colours.insert(
+                Int(back.pixels[3 * i]) << 16 | Int(back.pixels[3 * i + 1]) << 8 | Int(back.pixels[3 * i + 2]))
         }
         #expect(colours.count > 100)
     }

@@ -1,18 +1,21 @@
 import Foundation
-import StrataTestSupport
 import StrataImage
+import StrataTestSupport
 import Testing
 
 /// ImageDecoder.header / dimensions: the size from the header alone, agreeing with decoding.
 @Suite struct HeaderTests {
-    static let fixtures = (try? FileManager.default.contentsOfDirectory(atPath: fixtureDirectory))?
+    static let fixtures =
+        (try? FileManager.default.contentsOfDirectory(atPath: fixtureDirectory))?
         .filter { $0.hasSuffix(".png") || $0.hasSuffix(".jpg") }.sorted() ?? []
 
     @Test(arguments: fixtures)
     func headerAgreesWithDecoding(name: String) throws {
         let image = try ImageDecoder.decode(path: fixturePath(name))
         let header = try ImageDecoder.header(path: fixturePath(name))
-        #expect(header.width == image.width && header.height == image.height && header.channels == image.channels, "\(header)")
+        #expect(
+            header.width == image.width && header.height == image.height && header.channels == image.channels,
+            "\(header)")
         #expect(header.format == (name.hasSuffix(".png") ? .png : .jpeg))
         #expect(try ImageDecoder.header(bytes: readBytes(fixturePath(name)), name: name) == header)
         let size = try ImageDecoder.dimensions(path: fixturePath(name))
@@ -30,7 +33,9 @@ import Testing
             let path = photosDirectory + "/" + name
             let image = try ImageDecoder.decode(path: path)
             let header = try ImageDecoder.header(path: path)
-            #expect((header.width, header.height, header.channels) == (image.width, image.height, image.channels), "\(name)")
+            #expect(
+                (header.width, header.height, header.channels) == (image.width, image.height, image.channels), "\(name)"
+            )
         }
     }
 
@@ -55,7 +60,8 @@ import Testing
         let dir = TemporaryDirectory()
         let bytes = readBytes(fixturePath("rgb444_16x16.jpg"))
         // Cut in the header: the header check fails.
-        expectHeaderError(.truncated, path: dir.write(Array(bytes.prefix(60)), to: "head.jpg"), mentioning: "truncated JPEG")
+        expectHeaderError(
+            .truncated, path: dir.write(Array(bytes.prefix(60)), to: "head.jpg"), mentioning: "truncated JPEG")
         // Cut in the image data: the header is fine, decoding fails.
         let late = dir.write(Array(bytes.prefix(bytes.count - 200)), to: "data.jpg")
         #expect(try ImageDecoder.header(path: late).width == 16)
@@ -65,9 +71,10 @@ import Testing
     @Test func damagedPNGHeaders() throws {
         let dir = TemporaryDirectory()
         let bytes = readBytes(fixturePath("rgb_7x5.png"))
-        expectHeaderError(.truncated, path: dir.write(Array(bytes.prefix(20)), to: "short.png"), mentioning: "truncated PNG")
+        expectHeaderError(
+            .truncated, path: dir.write(Array(bytes.prefix(20)), to: "short.png"), mentioning: "truncated PNG")
         var crc = bytes
-        crc[17] ^= 0x01  // width changes, the CRC no longer matches
+        crc[17] ^= 0x01 // width changes, the CRC no longer matches
         expectHeaderError(.corrupt, path: dir.write(crc, to: "crc.png"), mentioning: "CRC")
         #expect(throws: ImageError.self) { try ImageDecoder.decode(path: dir.file("crc.png")) }
         var type = bytes
@@ -77,20 +84,24 @@ import Testing
         var data = bytes
         for i in 45..<(bytes.count - 20) { data[i] ^= 0x5A }
         let late = dir.write(data, to: "data.png")
-        #expect(try ImageDecoder.header(path: late) == ImageDecoder.Header(format: .png, width: 7, height: 5, channels: 3))
+        #expect(
+            try ImageDecoder.header(path: late) == ImageDecoder.Header(format: .png, width: 7, height: 5, channels: 3))
         #expect(throws: ImageError.self) { try ImageDecoder.decode(path: late) }
     }
 
     @Test func notImages() {
         let dir = TemporaryDirectory()
         expectHeaderError(.empty, path: dir.write([], to: "empty.jpg"))
-        expectHeaderError(.unsupportedFormat, path: dir.write(Array("GIF89a and more".utf8), to: "x.png"), mentioning: "GIF")
+        expectHeaderError(
+            .unsupportedFormat, path: dir.write(Array("GIF89a and more".utf8), to: "x.png"), mentioning: "GIF")
         expectHeaderError(.unreadable, path: dir.file("missing.jpg"))
         expectHeaderError(.unreadable, path: dir.path, mentioning: "directory")
     }
 
-    func expectHeaderError(_ kind: ImageError.Kind, path: String, mentioning text: String? = nil,
-                           sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectHeaderError(
+        _ kind: ImageError.Kind, path: String, mentioning text: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             let h = try ImageDecoder.header(path: path)
             Issue.record("read \(h) instead of throwing", sourceLocation: sourceLocation)

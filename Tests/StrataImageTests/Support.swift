@@ -1,10 +1,11 @@
 import Foundation
-import StrataTestSupport
 import StrataImage
+import StrataTestSupport
 import Testing
 
 /// Tests/StrataImageTests/Fixtures, made by Scripts/make_image_fixtures.py.
-let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    .path
 
 func fixturePath(_ name: String) -> String { fixtureDirectory + "/" + name }
 

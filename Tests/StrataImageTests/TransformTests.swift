@@ -12,7 +12,8 @@ import Testing
     @Test(arguments: expected.resize)
     func resizeMatchesPillow(entry: ResizeEntry) throws {
         let src = try Self.source(entry.file)
-        let out = entry.shorter.map { ImageTransforms.resizeShorterSide(src, to: $0) }
+        let out =
+            entry.shorter.map { ImageTransforms.resizeShorterSide(src, to: $0) }
             ?? ImageTransforms.resize(src, width: entry.width, height: entry.height)
         #expect((out.width, out.height) == (entry.width, entry.height))
         #expect(out.pixels.map(Int.init) == entry.pixels)
@@ -54,8 +55,10 @@ import Testing
     func evalOnPhotosMatchesTorchvision() throws {
         for (name, photo) in try #require(expected.photos) {
             guard let e = photo.eval else { continue }
-            let t = ImageTransforms.imageNetEval(try ImageDecoder.decode(path: photosDirectory + "/" + name, channels: 3))
-            let v = t.floats, tol = name.hasSuffix(".png") ? 1e-6 : 0.02
+            let t = ImageTransforms.imageNetEval(
+                try ImageDecoder.decode(path: photosDirectory + "/" + name, channels: 3))
+            let v = t.floats
+            let tol = name.hasSuffix(".png") ? 1e-6 : 0.02
             var worst = 0.0
             for (i, want) in zip(e.indices, e.values) { worst = max(worst, abs(Double(v[i]) - want)) }
             #expect(worst <= tol, "\(name): worst difference \(worst)")
@@ -64,7 +67,9 @@ import Testing
 
     /// Resize+crop computed together equals resize then crop, including for elongated images and
     /// crops larger than the resized image.
-    @Test(arguments: [[5, 60, 256, 224], [60, 5, 256, 224], [41, 31, 32, 32], [41, 31, 20, 32], [41, 31, 29, 27], [13, 9, 9, 9]])
+    @Test(arguments: [
+        [5, 60, 256, 224], [60, 5, 256, 224], [41, 31, 32, 32], [41, 31, 20, 32], [41, 31, 29, 27], [13, 9, 9, 9],
+    ])
     func resizeAndCropTogetherEqualsSeparately(sizes: [Int]) throws {
         let (w, h, resize, crop) = (sizes[0], sizes[1], sizes[2], sizes[3])
         var src = Image(width: w, height: h, channels: 3)

@@ -31,7 +31,7 @@ import Testing
     @Test func googlenetWithoutHeadsHasNone() throws {
         let model = try Self.hashModel { GoogLeNet(classes: 7, auxiliaryClassifiers: false) }
         model.train()
-        let out = withNoGrad { model.forwardWithAuxiliary(HashWeights.input([2, 3, 32, 32])) }   // 1×1 after maxpool4
+        let out = withNoGrad { model.forwardWithAuxiliary(HashWeights.input([2, 3, 32, 32])) } // 1×1 after maxpool4
         #expect(out.logits.shape == [2, 7])
         #expect(out.auxiliary.isEmpty)
     }

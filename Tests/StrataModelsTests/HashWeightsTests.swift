@@ -28,7 +28,9 @@ import Testing
         let entries = model.stateDict()
         #expect(try HashWeights.fill(entries) == entries.count)
         for (k, (key, t)) in entries.enumerated() {
-            let u = HashWeights.unit(k, 1), s = 2 * u - 1, v = t.count > 1 ? t.doubles[1] : t.doubles[0]
+            let u = HashWeights.unit(k, 1)
+            let s = 2 * u - 1
+            let v = t.count > 1 ? t.doubles[1] : t.doubles[0]
             switch key {
             case _ where key.hasSuffix("num_batches_tracked"): #expect(t.doubles == [0], "\(key)")
             case _ where key.hasSuffix("running_var"): #expect(v == 0.5 + u, "\(key)")

@@ -37,7 +37,9 @@ import Testing
         let expected = try #require(TimmFixtures.fixture.models[name])
         let model = try Self.model(name)
         let actual = model.stateDict().map { StateDictFixture.Entry(key: $0.key, shape: $0.tensor.shape) }
-        if let difference = StateDictTests.firstDifference(actual, expected.keys) { Issue.record("\(name): \(difference)") }
+        if let difference = StateDictTests.firstDifference(actual, expected.keys) {
+            Issue.record("\(name): \(difference)")
+        }
         #expect(model.parameterCount == expected.parameters, "\(name)")
     }
 
@@ -49,14 +51,17 @@ import Testing
         #expect(summary.outputShape == [1, 1000])
         #expect(summary.macs == expected.macs, "\(name)")
         #expect(summary.parameters == expected.parameters, "\(name)")
-        #expect(summary.rows.reduce(0) { $0 + $1.parameters } == expected.parameters, "\(name): rows must cover every parameter")
+        #expect(
+            summary.rows.reduce(0) { $0 + $1.parameters } == expected.parameters,
+            "\(name): rows must cover every parameter")
     }
 
     /// The declared minimum is the one timm takes (measured by the fixture script); the model runs
     /// there and `checkInput` refuses one pixel less.
     @Test(arguments: names)
     func minimumInputIsTimms(_ name: String) throws {
-        let entry = try Models.entry(name), m = entry.minimumInputSize
+        let entry = try Models.entry(name)
+        let m = entry.minimumInputSize
         #expect(m == TimmFixtures.fixture.models[name]?.minimum_input, "\(name)")
         #expect(entry.input == [3, 299, 299] && entry.classes == 1000)
         try entry.checkInput([3, m, m])
@@ -78,11 +83,13 @@ import Testing
         model.eval()
         let x64 = HashWeights.input(c.input, dtype: .float64)
         #expect(Array(x64.doubles.prefix(4)) == c.input_head, "\(c.name): input")
-        let expected = c.logits.data, scale = maxAbs(expected)
+        let expected = c.logits.data
+        let scale = maxAbs(expected)
 
         let y64 = withNoGrad { model(x64) }
         try #require(y64.shape == c.logits.shape, "\(c.name): logits shape")
-        let all64 = y64.doubles, kept64 = c.logits.indices.map { all64[$0] }
+        let all64 = y64.doubles
+        let kept64 = c.logits.indices.map { all64[$0] }
         let error64 = maxAbsDifference(kept64, expected)
         #expect(error64 <= 1e-9 * max(1, scale), "\(c.name) Float64: max |Δ| \(error64), max |logit| \(scale)")
         let sumError64 = abs(all64.reduce(0, +) - c.logits.sum)
@@ -91,17 +98,20 @@ import Testing
         model.converted(to: .float32)
         let y32 = withNoGrad { model(HashWeights.input(c.input, dtype: .float32)) }
         #expect(y32.dtype == .float32)
-        let all32 = y32.doubles, kept32 = c.logits.indices.map { all32[$0] }
+        let all32 = y32.doubles
+        let kept32 = c.logits.indices.map { all32[$0] }
         let error32 = maxAbsDifference(kept32, expected)
         #expect(error32 <= 1e-4 * scale, "\(c.name) Float32: max |Δ| \(error32), max |logit| \(scale)")
         let sumError32 = abs(all32.reduce(0, +) - c.logits.sum)
         #expect(sumError32 <= 1e-4 * c.logits.abs_sum, "\(c.name) Float32: Σ logits off by \(sumError32)")
         let timm32 = maxAbsDifference(c.logits.data32, expected)
 
-        print(String(format: "timm parity %@: max |logit| %.4g, max |Δ| Float64 %.2e (relative %.2e), Float32 %.2e "
-                     + "(relative %.2e; timm's own Float32 %.2e) (%.1f s)",
-                     c.name, scale, error64, error64 / max(1, scale), error32, error32 / scale, timm32 / scale,
-                     Date().timeIntervalSince(start)))
+        print(
+            String(
+                format: "timm parity %@: max |logit| %.4g, max |Δ| Float64 %.2e (relative %.2e), Float32 %.2e "
+                    + "(relative %.2e; timm's own Float32 %.2e) (%.1f s)",
+                c.name, scale, error64, error64 / max(1, scale), error32, error32 / scale, timm32 / scale,
+                Date().timeIntervalSince(start)))
     }
 }
 

@@ -8,10 +8,12 @@ import Testing
 /// the true minimum would trap here), and `checkInput` must refuse one pixel less, the wrong
 /// channel count, and for LeNet-5 anything but 32×32, with a message saying what is needed.
 @Suite struct InputSizeTests {
-    @Test("every model runs at its declared minimum input size", arguments: [
-        "lenet5", "alexnet", "alexnet2012", "alexnet_bn", "vgg11", "googlenet", "inception_v3", "densenet121",
-        "densenet_bc_100", "resnet18", "resnet20",
-    ])
+    @Test(
+        "every model runs at its declared minimum input size",
+        arguments: [
+            "lenet5", "alexnet", "alexnet2012", "alexnet_bn", "vgg11", "googlenet", "inception_v3", "densenet121",
+            "densenet_bc_100", "resnet18", "resnet20",
+        ])
     func minimumRuns(_ name: String) throws {
         let entry = try Models.entry(name)
         let m = entry.minimumInputSize

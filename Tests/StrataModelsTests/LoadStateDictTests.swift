@@ -45,7 +45,8 @@ import Testing
         let target = try Models.make("resnet20")
         let report = try target.loadStateDict(d, strict: true)
         #expect(report.missingKeys.isEmpty)
-        let loaded = Self.snapshot(target), expected = Self.snapshot(source)
+        let loaded = Self.snapshot(target)
+        let expected = Self.snapshot(source)
         for (key, bits) in loaded where !counters.contains(key) { #expect(bits == expected[key], "\(key)") }
         // Any other missing key is still an error.
         d["fc.bias"] = nil
@@ -54,10 +55,14 @@ import Testing
 
     /// torchvision's `googlenet(aux_logits=False)` / `inception_v3(aux_logits=False)` state dicts have no
     /// auxiliary-head keys; they load strictly into the model built for them, which then has no heads.
-    @Test("state dicts saved without auxiliary classifiers load for inference", arguments: [("googlenet", "aux1."), ("inception_v3", "AuxLogits.")])
+    @Test(
+        "state dicts saved without auxiliary classifiers load for inference",
+        arguments: [("googlenet", "aux1."), ("inception_v3", "AuxLogits.")])
     func stateDictWithoutAuxiliaryHeads(_ name: String, _ prefix: String) throws {
         let full = try Init.withoutInitialization { try Models.make(name) }
-        let keys = full.stateDict().map(\.key).filter { !$0.hasPrefix("aux1.") && !$0.hasPrefix("aux2.") && !$0.hasPrefix("AuxLogits.") }
+        let keys = full.stateDict().map(\.key).filter {
+            !$0.hasPrefix("aux1.") && !$0.hasPrefix("aux2.") && !$0.hasPrefix("AuxLogits.")
+        }
         #expect(keys.count < full.stateDict().count)
         let donor = try Init.withoutInitialization { try Models.make(name, forWeightKeys: keys) }
         #expect(donor.stateDict().map(\.key) == keys, "the model built for these keys has exactly them, in order")
@@ -79,21 +84,25 @@ import Testing
         let error = #expect(throws: StateDictError.self) { try target.loadStateDict(d) }
         #expect(error?.missingKeys == [Self.missing])
         #expect(error?.unexpectedKeys == [Self.unexpected])
-        #expect(error?.shapeMismatches.map { "\($0.key) \($0.expected) \($0.found)" } == ["fc.weight [10, 64] [10, 32]"])
+        #expect(
+            error?.shapeMismatches.map { "\($0.key) \($0.expected) \($0.found)" } == ["fc.weight [10, 64] [10, 32]"])
         let text = error?.description ?? ""
-        #expect(text.contains(Self.missing) && text.contains(Self.unexpected) && text.contains(Self.reshaped), "\(text)")
+        #expect(
+            text.contains(Self.missing) && text.contains(Self.unexpected) && text.contains(Self.reshaped), "\(text)")
         #expect(Self.snapshot(target) == before)
     }
 
     @Test func strictLoadsACompleteStateDict() throws {
-        let source = try Self.source(), target = try Models.make("resnet20")
+        let source = try Self.source()
+        let target = try Models.make("resnet20")
         let report = try target.loadStateDict(Self.tensors(source))
         #expect(report.missingKeys.isEmpty && report.unexpectedKeys.isEmpty && report.shapeMismatches.isEmpty)
         #expect(Self.snapshot(target) == Self.snapshot(source))
     }
 
     @Test func nonStrictLoadsTheRest() throws {
-        let source = try Self.source(), target = try Models.make("resnet20")
+        let source = try Self.source()
+        let target = try Models.make("resnet20")
         let before = Self.snapshot(target)
         let report = try target.loadStateDict(Self.damaged(source), strict: false)
         #expect(report.missingKeys == [Self.missing])
@@ -120,7 +129,9 @@ import Testing
         let x = HashWeights.input([2, 3, 32, 32])
         let expected = withNoGrad { source(x) }
 
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("strata-zoo-\(UUID().uuidString).safetensors").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "strata-zoo-\(UUID().uuidString).safetensors"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try SafeTensors.write(Self.tensors(source), to: path)
         let file = try SafeTensorsFile(path: path)

@@ -8,7 +8,8 @@ import Testing
 @Suite struct NoBatchNormTests {
     @Test(arguments: ["resnet20", "plain20"])
     func sameLayersWithoutBatchNorm(_ name: String) throws {
-        let with = try Models.make(name), without = try Models.make(name + "_nobn")
+        let with = try Models.make(name)
+        let without = try Models.make(name + "_nobn")
         let modules = without.namedModules()
         #expect(!modules.contains { $0.1 is BatchNorm2d })
         #expect(with.namedModules().contains { $0.1 is BatchNorm2d })
@@ -16,7 +17,10 @@ import Testing
         #expect(convs.count == 19 && convs.allSatisfy { $0.bias != nil })
         // Weight tensors: the same keys and shapes; parameters differ by BN's γ, β minus the conv biases.
         func weights(_ m: Module) -> [String: [Int]] {
-            Dictionary(uniqueKeysWithValues: m.namedParameters().filter { $0.0.hasSuffix("weight") && $0.1.rank > 1 }.map { ($0.0, $0.1.shape) })
+            Dictionary(
+                uniqueKeysWithValues: m.namedParameters().filter { $0.0.hasSuffix("weight") && $0.1.rank > 1 }.map {
+                    ($0.0, $0.1.shape)
+                })
         }
         #expect(weights(with) == weights(without))
         let bnParameters = with.namedModules().compactMap { $0.1 as? BatchNorm2d }.reduce(0) { $0 + $1.parameterCount }

@@ -1,6 +1,6 @@
-import Testing
 import StrataModels
 import StrataNN
+import Testing
 
 /// Parameter counts of torchvision's models and the papers' CIFAR nets (issue #3's list).
 @Suite struct ParameterCountTests {

@@ -39,7 +39,8 @@ import Testing
         let model = try makeHashModel(c.model, classes: c.classes, dtype: .float64)
         #expect(model.stateDict().count == c.state_entries, "\(c.name): state-dict entries")
         model.eval()
-        let expected = c.logits.data, scale = maxAbs(expected)
+        let expected = c.logits.data
+        let scale = maxAbs(expected)
 
         let y64 = withNoGrad { model(HashWeights.input(c.input, dtype: .float64)) }
         try #require(y64.shape == c.logits.shape, "\(c.name): logits shape")
@@ -52,7 +53,9 @@ import Testing
         let error32 = maxAbsDifference(y32.doubles, expected)
         #expect(error32 <= 1e-4 * scale, "\(c.name) Float32: max |Δ| \(error32), max |logit| \(scale)")
 
-        print(String(format: "parity %@: max |logit| %.4g, relative error Float64 %.2e, Float32 %.2e (%.1f s)",
-                     c.name, scale, error64 / max(1, scale), error32 / scale, Date().timeIntervalSince(start)))
+        print(
+            String(
+                format: "parity %@: max |logit| %.4g, relative error Float64 %.2e, Float32 %.2e (%.1f s)",
+                c.name, scale, error64 / max(1, scale), error32 / scale, Date().timeIntervalSince(start)))
     }
 }

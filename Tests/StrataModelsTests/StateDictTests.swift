@@ -16,7 +16,8 @@ import Testing
     }
 
     @Test func coversTheRegistry() {
-        let registered = Set(Models.all.map(\.name)), fixtures = Set(Self.names)
+        let registered = Set(Models.all.map(\.name))
+        let fixtures = Set(Self.names)
         // The fixture lists torchvision's and the papers' models; the registry may have more
         // depths (resnet32_b, plain110, …) and names the no-aux GoogLeNet differently.
         #expect(fixtures.subtracting(registered) == ["googlenet_noaux"])
@@ -34,8 +35,10 @@ import Testing
     /// Where two state-dict layouts first differ (key, order or shape), in words; nil if equal.
     static func firstDifference(_ actual: [StateDictFixture.Entry], _ expected: [StateDictFixture.Entry]) -> String? {
         let common = min(actual.count, expected.count)
-        guard let i = (0..<common).first(where: { actual[$0] != expected[$0] })
-            ?? (actual.count == expected.count ? nil : common) else { return nil }
+        guard
+            let i = (0..<common).first(where: { actual[$0] != expected[$0] })
+                ?? (actual.count == expected.count ? nil : common)
+        else { return nil }
         func show(_ list: [StateDictFixture.Entry]) -> String {
             i < list.count ? "\(list[i].key) \(list[i].shape)" : "nothing"
         }
@@ -44,13 +47,18 @@ import Testing
     }
 
     @Test func aDifferenceNamesTheFirstDifferingKey() {
-        let a = ZooFixtures.stateDicts.models["resnet20"]!.keys, b = ZooFixtures.stateDicts.models["resnet20_b"]!.keys
+        let a = ZooFixtures.stateDicts.models["resnet20"]!.keys
+        let b = ZooFixtures.stateDicts.models["resnet20_b"]!.keys
         #expect(Self.firstDifference(a, a) == nil)
         let message = Self.firstDifference(a, b) ?? ""
-        #expect(message.hasPrefix("state dicts first differ at entry 54: Strata has layer2.1.conv1.weight [32, 32, 3, 3], "
-            + "PyTorch has layer2.0.downsample.0.weight [32, 16, 1, 1]"), "\(message)")
+        #expect(
+            message.hasPrefix(
+                "state dicts first differ at entry 54: Strata has layer2.1.conv1.weight [32, 32, 3, 3], "
+                    + "PyTorch has layer2.0.downsample.0.weight [32, 16, 1, 1]"), "\(message)")
         let shorter = Self.firstDifference(Array(a.dropLast()), a) ?? ""
-        #expect(shorter.hasPrefix("state dicts first differ at entry 115: Strata has nothing, PyTorch has fc.bias [10]"), "\(shorter)")
+        #expect(
+            shorter.hasPrefix("state dicts first differ at entry 115: Strata has nothing, PyTorch has fc.bias [10]"),
+            "\(shorter)")
     }
 
     @Test func numBatchesTrackedIsAScalar() throws {

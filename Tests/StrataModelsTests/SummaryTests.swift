@@ -14,8 +14,12 @@ import Testing
         #expect(summary.macs == expected.macs, "\(name)")
         #expect(summary.parameters == expected.parameters, "\(name)")
         // Rows cover every module that ran: all parameters except the auxiliary heads, idle in eval mode.
-        let ran = model.namedParameters().filter { !$0.0.hasPrefix("aux") && !$0.0.hasPrefix("AuxLogits") }.reduce(0) { $0 + $1.1.count }
-        #expect(summary.rows.reduce(0) { $0 + $1.parameters } == ran, "\(name): rows must account for every parameter that ran")
+        let ran = model.namedParameters().filter { !$0.0.hasPrefix("aux") && !$0.0.hasPrefix("AuxLogits") }.reduce(0) {
+            $0 + $1.1.count
+        }
+        #expect(
+            summary.rows.reduce(0) { $0 + $1.parameters } == ran,
+            "\(name): rows must account for every parameter that ran")
     }
 
     @Test func tableNamesLayersAndTotals() {

@@ -50,9 +50,13 @@ import Testing
                 worstStatistic = max(worstStatistic, error)
                 #expect(error <= 1e-10, "\(name): \(prefix).\(suffix), relative error \(error)")
             }
-            #expect(state["\(prefix).num_batches_tracked"]?.item() == Double(expected.num_batches_tracked), "\(name): \(prefix)")
+            #expect(
+                state["\(prefix).num_batches_tracked"]?.item() == Double(expected.num_batches_tracked),
+                "\(name): \(prefix)")
         }
-        print(String(format: "training %@: relative error loss %.2e, logits %.2e, gradients %.2e, running stats %.2e",
-                     name, lossError, logitsError, worstGradient, worstStatistic))
+        print(
+            String(
+                format: "training %@: relative error loss %.2e, logits %.2e, gradients %.2e, running stats %.2e",
+                name, lossError, logitsError, worstGradient, worstStatistic))
     }
 }

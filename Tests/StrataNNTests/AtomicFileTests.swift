@@ -1,7 +1,8 @@
 import Foundation
 import StrataTestSupport
-@testable import StrataNN
 import Testing
+
+@testable import StrataNN
 
 @Suite struct AtomicFileTests {
     @Test func writesAndReplacesWithoutLeavingTemporaryFiles() throws {
@@ -97,7 +98,9 @@ import Testing
 
     @Test func symbolicLinksAreFollowedAndStayLinks() throws {
         let dir = TemporaryDirectory()
-        let real = dir.file("real.bin"), link = dir.file("link.bin"), dangling = dir.file("dangling.bin")
+        let real = dir.file("real.bin")
+        let link = dir.file("link.bin")
+        let dangling = dir.file("dangling.bin")
         try AtomicFile.write([1], to: real)
         #expect(symlink("real.bin", link) == 0)
         try AtomicFile.write([2, 3], to: link)
@@ -115,7 +118,7 @@ import Testing
         let dir = TemporaryDirectory()
         let fifo = dir.file("pipe")
         #expect(mkfifo(fifo, 0o600) == 0)
-        let reader = open(fifo, O_RDONLY | O_NONBLOCK)   // a reader, so opening for writing does not wait
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK) // a reader, so opening for writing does not wait
         #expect(reader >= 0)
         defer { close(reader) }
         try AtomicFile.write([7, 8, 9], to: fifo)
@@ -141,7 +144,8 @@ import Testing
     @Test func temporariesOfKilledWritersAreRemovedOnTheNextWrite() throws {
         let dir = TemporaryDirectory()
         let target = dir.file("ckpt.bin")
-        let dead = dir.file(".ckpt.bin.tmp-2147483647-x1"), live = dir.file(".ckpt.bin.tmp-\(getpid())-y2")
+        let dead = dir.file(".ckpt.bin.tmp-2147483647-x1")
+        let live = dir.file(".ckpt.bin.tmp-\(getpid())-y2")
         let other = dir.file(".other.bin.tmp-2147483647-z3")
         for path in [dead, live, other] { try AtomicFile.write([0], to: path) }
         try AtomicFile.write([5], to: target)

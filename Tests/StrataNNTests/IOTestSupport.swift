@@ -1,7 +1,7 @@
 import Foundation
-import StrataTestSupport
 import StrataNN
 import StrataTensor
+import StrataTestSupport
 import Testing
 
 /// The committed fixtures made by Scripts/make_io_fixtures.py.
@@ -36,8 +36,10 @@ struct BadFile: Sendable, CustomTestStringConvertible {
 
 /// Asserts that reading throws a ``FileFormatError`` that names `path`, and returns it.
 @discardableResult
-func expectFormatError(path: String, sourceLocation: SourceLocation = #_sourceLocation,
-                       _ body: () throws -> Void) -> FileFormatError? {
+func expectFormatError(
+    path: String, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws -> Void
+) -> FileFormatError? {
     do {
         try body()
         Issue.record("expected a FileFormatError for \(path), but reading succeeded", sourceLocation: sourceLocation)

@@ -5,8 +5,10 @@ import Testing
 /// safetensors header and the training run files go through, and the writer's exact text.
 @Suite struct JSONTests {
     @Test func writesKeysInOrderAndNumbersRoundTrip() throws {
-        let value = JSON.object([("z", .int(3)), ("a", .number(0.1)), ("m", .number(2)), ("n", .number(.nan)),
-                                 ("s", .string("q\"\\\n\u{1}é")), ("l", JSON([1, 2]))])
+        let value = JSON.object([
+            ("z", .int(3)), ("a", .number(0.1)), ("m", .number(2)), ("n", .number(.nan)),
+            ("s", .string("q\"\\\n\u{1}é")), ("l", JSON([1, 2])),
+        ])
         let text = value.serialized()
         #expect(text == #"{"z":3,"a":0.1,"m":2.0,"n":null,"s":"q\"\\\n\u0001é","l":[1,2]}"#)
         let back = try JSON.parse(text)
@@ -14,8 +16,11 @@ import Testing
         #expect(back["n"] == .null && back["n"]?.doubleValue?.isNaN == true)
         #expect(back["s"] == value["s"] && back["l"] == value["l"] && back["z"] == .int(3))
         #expect(back["a"]?.doubleValue == 0.1)
-        #expect(back["m"] == .number(2))  // "2.0" reads back as a Double, not an Int
-        guard case let .object(items) = back else { Issue.record("not an object"); return }
+        #expect(back["m"] == .number(2)) // "2.0" reads back as a Double, not an Int
+        guard case .object(let items) = back else {
+            Issue.record("not an object")
+            return
+        }
         #expect(items.map(\.0) == ["z", "a", "m", "n", "s", "l"])
         #expect(try JSON.parse(value.serialized(pretty: true)) == back)
     }

@@ -1,12 +1,14 @@
 import Foundation
-import StrataTestSupport
 import StrataNN
 import StrataTensor
+import StrataTestSupport
 import Testing
 
 /// An .npy file from a header dict literal (padded with spaces and '\n' to a multiple of 64
 /// unless `raw`), a format version and the data bytes.
-func npyBytes(_ dict: String, version: UInt8 = 1, data: [UInt8] = [], headerLength: Int? = nil, raw: Bool = false) -> [UInt8] {
+func npyBytes(_ dict: String, version: UInt8 = 1, data: [UInt8] = [], headerLength: Int? = nil, raw: Bool = false)
+    -> [UInt8]
+{
     var header = Array(dict.utf8)
     let prefix = version == 1 ? 10 : 12
     if !raw {
@@ -51,7 +53,9 @@ func npyBytes(_ dict: String, version: UInt8 = 1, data: [UInt8] = [], headerLeng
         #expect(String(decoding: readBytes(one), as: UTF8.self).contains("'shape': (1,), }"))
         let scalar = dir.file("scalar.npy")
         try NPY.write(Tensor(scalar: 1), to: scalar)
-        #expect(String(decoding: readBytes(scalar), as: UTF8.self).contains("'descr': '<f4', 'fortran_order': False, 'shape': (), }"))
+        #expect(
+            String(decoding: readBytes(scalar), as: UTF8.self).contains(
+                "'descr': '<f4', 'fortran_order': False, 'shape': (), }"))
     }
 
     // MARK: Files written by NumPy (Scripts/make_io_fixtures.py)
@@ -101,8 +105,10 @@ func npyBytes(_ dict: String, version: UInt8 = 1, data: [UInt8] = [], headerLeng
 
     @Test func acceptsPython2LongsAndDoubleQuotes() throws {
         let dir = TemporaryDirectory()
-        let path = dir.write(npyBytes(#"{"descr": "<f4", "shape": (1L, 2L), 'fortran_order': False}"#,
-                                      data: le(Float(1).bitPattern) + le(Float(2).bitPattern)), to: "py2.npy")
+        let path = dir.write(
+            npyBytes(
+                #"{"descr": "<f4", "shape": (1L, 2L), 'fortran_order': False}"#,
+                data: le(Float(1).bitPattern) + le(Float(2).bitPattern)), to: "py2.npy")
         let t = try NPY.read(path: path)
         #expect(t.shape == [1, 2] && t.floats == [1, 2])
     }
@@ -117,36 +123,71 @@ func npyBytes(_ dict: String, version: UInt8 = 1, data: [UInt8] = [], headerLeng
         BadFile(label: "9 bytes", bytes: Array(npyBytes(dict, data: eight)[0..<9])),
         BadFile(label: "bad magic", bytes: [0x93] + Array("NUMPZ".utf8) + Array(npyBytes(dict, data: eight)[6...])),
         BadFile(label: "version 4.0", bytes: npyBytes(dict, version: 4, data: eight)),
-        BadFile(label: "version 1.1", bytes: { var b = npyBytes(dict, data: eight); b[7] = 1; return b }()),
+        BadFile(
+            label: "version 1.1",
+            bytes: {
+                var b = npyBytes(dict, data: eight)
+                b[7] = 1
+                return b
+            }()),
         BadFile(label: "v2 file ending in the length field", bytes: [0x93] + Array("NUMPY".utf8) + [2, 0, 0x10, 0]),
         BadFile(label: "header length beyond the file", bytes: npyBytes(dict, data: eight, headerLength: 65535)),
-        BadFile(label: "v2 header length 4 GB", bytes: npyBytes(dict, version: 2, data: eight, headerLength: Int(UInt32.max))),
+        BadFile(
+            label: "v2 header length 4 GB",
+            bytes: npyBytes(dict, version: 2, data: eight, headerLength: Int(UInt32.max))),
         BadFile(label: "header not a dict", bytes: npyBytes("('<f4', False, (2,))", data: eight)),
         BadFile(label: "header garbage", bytes: npyBytes("{'descr': <f4}", data: eight)),
         BadFile(label: "unterminated string", bytes: npyBytes("{'descr': '<f4, }", data: eight)),
         BadFile(label: "text after the dict", bytes: npyBytes(dict + " x", data: eight)),
         BadFile(label: "missing shape", bytes: npyBytes("{'descr': '<f4', 'fortran_order': False}", data: eight)),
-        BadFile(label: "extra key", bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", data: eight)),
-        BadFile(label: "duplicate key", bytes: npyBytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", data: eight)),
-        BadFile(label: "unknown descr", bytes: npyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", data: eight)),
-        BadFile(label: "object descr", bytes: npyBytes("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", data: eight)),
-        BadFile(label: "structured descr",
-                bytes: npyBytes("{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (1,), }", data: eight)),
-        BadFile(label: "fortran_order not a bool", bytes: npyBytes("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", data: eight)),
-        BadFile(label: "shape a list", bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': [2], }", data: eight)),
-        BadFile(label: "shape of strings", bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': ('2',), }", data: eight)),
-        BadFile(label: "negative dimension", bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", data: eight)),
-        BadFile(label: "element count overflows",
-                bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", data: eight)),
-        BadFile(label: "byte count overflows",
-                bytes: npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,), }", data: eight)),
-        BadFile(label: "dimension overflows 64 bits",
-                bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", data: eight)),
-        BadFile(label: "absurd shape", bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }", data: eight)),
+        BadFile(
+            label: "extra key",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", data: eight)),
+        BadFile(
+            label: "duplicate key",
+            bytes: npyBytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", data: eight)),
+        BadFile(
+            label: "unknown descr",
+            bytes: npyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", data: eight)),
+        BadFile(
+            label: "object descr",
+            bytes: npyBytes("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", data: eight)),
+        BadFile(
+            label: "structured descr",
+            bytes: npyBytes(
+                "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (1,), }", data: eight)),
+        BadFile(
+            label: "fortran_order not a bool",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", data: eight)),
+        BadFile(
+            label: "shape a list",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': [2], }", data: eight)),
+        BadFile(
+            label: "shape of strings",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': ('2',), }", data: eight)),
+        BadFile(
+            label: "negative dimension",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", data: eight)),
+        BadFile(
+            label: "element count overflows",
+            bytes: npyBytes(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", data: eight)),
+        BadFile(
+            label: "byte count overflows",
+            bytes: npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,), }", data: eight)),
+        BadFile(
+            label: "dimension overflows 64 bits",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", data: eight)
+        ),
+        BadFile(
+            label: "absurd shape",
+            bytes: npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }", data: eight)),
         BadFile(label: "truncated data", bytes: Array(npyBytes(dict, data: eight).dropLast())),
         BadFile(label: "trailing data", bytes: npyBytes(dict, data: eight + [0])),
         BadFile(label: "deeply nested header", bytes: npyBytes(String(repeating: "(", count: 5000), data: eight)),
-        BadFile(label: "invalid UTF-8 header", bytes: npyBytes("{'descr': '\u{FF}'}", data: eight).map { $0 == 0xC3 ? 0xFF : $0 }),
+        BadFile(
+            label: "invalid UTF-8 header",
+            bytes: npyBytes("{'descr': '\u{FF}'}", data: eight).map { $0 == 0xC3 ? 0xFF : $0 }),
     ]
 
     @Test(arguments: badFiles)

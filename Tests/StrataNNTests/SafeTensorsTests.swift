@@ -1,7 +1,7 @@
 import Foundation
-import StrataTestSupport
 import StrataNN
 import StrataTensor
+import StrataTestSupport
 import Testing
 
 /// A safetensors file from a header string and a data buffer; `length` overrides the
@@ -24,9 +24,12 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         let empty = Tensor.zeros([0, 5])
         let emptyDouble = Tensor.zeros([3, 0], dtype: .float64)
         let metadata = ["format": "pt", "quote\"back\\slash": "line\nbreak\ttab \u{1} π 🎉", "": ""]
-        try SafeTensors.write(["conv.weight": a, "bn.running_var": b, "fc.bias": c, "scalar": scalar,
-                               "empty": empty, "emptyDouble": emptyDouble],
-                              metadata: metadata, to: path)
+        try SafeTensors.write(
+            [
+                "conv.weight": a, "bn.running_var": b, "fc.bias": c, "scalar": scalar,
+                "empty": empty, "emptyDouble": emptyDouble,
+            ],
+            metadata: metadata, to: path)
 
         let file = try SafeTensorsFile(path: path)
         #expect(file.metadata == metadata)
@@ -57,20 +60,24 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         let dir = TemporaryDirectory()
         let path = dir.file("layout.safetensors")
         // Odd element counts: alignment only holds because F64 tensors are laid out first.
-        try SafeTensors.write(["z32": Tensor([Float(1), 2, 3]), "a32": Tensor([Float(4)]),
-                               "m64": Tensor([1.0, 2.0, 3.0]), "b64": Tensor([5.0])],
-                              metadata: ["k": "v"], to: path)
+        try SafeTensors.write(
+            [
+                "z32": Tensor([Float(1), 2, 3]), "a32": Tensor([Float(4)]),
+                "m64": Tensor([1.0, 2.0, 3.0]), "b64": Tensor([5.0]),
+            ],
+            metadata: ["k": "v"], to: path)
         let bytes = readBytes(path)
         let n = Int(bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
         #expect(n % 8 == 0)
         let header = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
         let json = header.trimmingCharacters(in: .whitespaces)
-        #expect(n - json.utf8.count < 8)  // padded with at most 7 spaces
+        #expect(n - json.utf8.count < 8) // padded with at most 7 spaces
         #expect(header.utf8.dropFirst(json.utf8.count).allSatisfy { $0 == UInt8(ascii: " ") })
-        #expect(json == #"{"__metadata__":{"k":"v"},"a32":{"dtype":"F32","shape":[1],"data_offsets":[32,36]},"#
-            + #""b64":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"#
-            + #""m64":{"dtype":"F64","shape":[3],"data_offsets":[8,32]},"#
-            + #""z32":{"dtype":"F32","shape":[3],"data_offsets":[36,48]}}"#)
+        #expect(
+            json == #"{"__metadata__":{"k":"v"},"a32":{"dtype":"F32","shape":[1],"data_offsets":[32,36]},"#
+                + #""b64":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"#
+                + #""m64":{"dtype":"F64","shape":[3],"data_offsets":[8,32]},"#
+                + #""z32":{"dtype":"F32","shape":[3],"data_offsets":[36,48]}}"#)
         #expect(bytes.count == 8 + n + 48)
     }
 
@@ -100,7 +107,7 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         let file = try SafeTensorsFile(path: path)
         expectFormatError(path: path) { _ = try file.tensor("y") }
         #expect(throws: FileSystemError.self) { _ = try SafeTensorsFile(path: dir.file("absent.safetensors")) }
-        expectFormatError(path: dir.path) { _ = try SafeTensorsFile(path: dir.path) }  // a directory
+        expectFormatError(path: dir.path) { _ = try SafeTensorsFile(path: dir.path) } // a directory
     }
 
     // MARK: Files written by Python (Scripts/make_io_fixtures.py)
@@ -109,7 +116,8 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         let path = fixturePath("python.safetensors")
         let file = try SafeTensorsFile(path: path)
         #expect(file.metadata == ["format": "pt", "producer": "make_io_fixtures.py", "text": "π ≈ 3.14, \"quoted\""])
-        #expect(file.names == ["bf16", "bool", "empty", "f16", "f32", "f64", "i16", "i32", "i64", "i8", "scalar", "u8"])
+        #expect(
+            file.names == ["bf16", "bool", "empty", "f16", "f32", "f64", "i16", "i32", "i64", "i8", "scalar", "u8"])
         #expect(file.info("bf16")! == ("BF16", [5]))
         #expect(file.info("f16")! == ("F16", [8]))
 
@@ -126,7 +134,7 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         let f64: [Double] = [0.1, -1e300, .leastNonzeroMagnitude, 1.0 / 3.0]
         let f64Tensor = try file.tensor("f64", as: .float64)
         #expect(f64Tensor.shape == [2, 2] && bits(f64Tensor) == bits(f64))
-        #expect(bits(try file.tensor("f64")) == bits(f64.map(Float.init)))  // -1e300 → -inf, 5e-324 → 0
+        #expect(bits(try file.tensor("f64")) == bits(f64.map(Float.init))) // -1e300 → -inf, 5e-324 → 0
 
         let i64: [Int64] = [-9_007_199_254_740_993, 0, 42, 1 << 40]
         #expect(bits(try file.tensor("i64", as: .float64)) == bits(i64.map(Double.init)))
@@ -146,12 +154,14 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         // Not in the Python fixture (torch's FP8 needs newer hardware paths); values by hand.
         // E4M3FN: 0x38 = 1.0, 0xBC = -1.5 (s=1 e=7 m=4), 0x7E = 448 (max), 0x01 = 2^-9, 0x7F = NaN.
         // E5M2:   0x3C = 1.0, 0xC2 = -3.0, 0x7C = +inf, 0x01 = 2^-16.
-        let header = #"{"e4":{"dtype":"F8_E4M3","shape":[5],"data_offsets":[0,5]},"#
+        let header =
+            #"{"e4":{"dtype":"F8_E4M3","shape":[5],"data_offsets":[0,5]},"#
             + #""e5":{"dtype":"F8_E5M2","shape":[4],"data_offsets":[5,9]},"#
             + #""u16":{"dtype":"U16","shape":[1],"data_offsets":[9,11]},"#
             + #""u32":{"dtype":"U32","shape":[1],"data_offsets":[11,15]},"#
             + #""u64":{"dtype":"U64","shape":[1],"data_offsets":[15,23]}}"#
-        let data: [UInt8] = [0x38, 0xBC, 0x7E, 0x01, 0x7F, 0x3C, 0xC2, 0x7C, 0x01]
+        let data: [UInt8] =
+            [0x38, 0xBC, 0x7E, 0x01, 0x7F, 0x3C, 0xC2, 0x7C, 0x01]
             + le(UInt16(65535)) + le(UInt32(4_000_000_000)) + le(UInt64(1) << 63)
         let dir = TemporaryDirectory()
         let path = dir.write(safetensorsBytes(header, data: data), to: "fp8.safetensors")
@@ -165,7 +175,8 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
     }
 
     @Test func acceptsNullMetadataWhitespaceAndUnknownEntryFields() throws {
-        let header = " {\"__metadata__\": null,\n \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4], \"extra\": 1}} \t\r\n"
+        let header =
+            " {\"__metadata__\": null,\n \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4], \"extra\": 1}} \t\r\n"
         let dir = TemporaryDirectory()
         let path = dir.write(safetensorsBytes(header, data: le(Float(2).bitPattern)), to: "ok.safetensors")
         let file = try SafeTensorsFile(path: path)
@@ -176,7 +187,9 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
     // MARK: Malformed files
 
     static let four = le(Float(1).bitPattern)
-    static func entry(_ name: String, _ dtype: String = "F32", shape: String = "[1]", offsets: String = "[0,4]") -> String {
+    static func entry(_ name: String, _ dtype: String = "F32", shape: String = "[1]", offsets: String = "[0,4]")
+        -> String
+    {
         "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":\(offsets)}"
     }
 
@@ -194,39 +207,75 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         BadFile(label: "NUL padding", bytes: safetensorsBytes("{}\0\0")),
         BadFile(label: "invalid UTF-8 in a key", bytes: le(UInt64(6)) + [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31]),
         BadFile(label: "control character in a string", bytes: safetensorsBytes("{\"a\u{1}\":1}")),
-        BadFile(label: "deeply nested", bytes: safetensorsBytes("{\"x\":" + String(repeating: "[", count: 10_000) + "}")),
-        BadFile(label: "duplicate tensor name", bytes: safetensorsBytes("{" + entry("x") + "," + entry("x") + "}", data: four)),
-        BadFile(label: "integer overflows 64 bits",
-                bytes: safetensorsBytes("{" + entry("x", offsets: "[0,99999999999999999999]") + "}", data: four)),
+        BadFile(
+            label: "deeply nested", bytes: safetensorsBytes("{\"x\":" + String(repeating: "[", count: 10_000) + "}")),
+        BadFile(
+            label: "duplicate tensor name",
+            bytes: safetensorsBytes("{" + entry("x") + "," + entry("x") + "}", data: four)),
+        BadFile(
+            label: "integer overflows 64 bits",
+            bytes: safetensorsBytes("{" + entry("x", offsets: "[0,99999999999999999999]") + "}", data: four)),
         BadFile(label: "unknown dtype", bytes: safetensorsBytes("{" + entry("x", "F17") + "}", data: four)),
-        BadFile(label: "dtype not a string", bytes: safetensorsBytes("{\"x\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", data: four)),
-        BadFile(label: "missing dtype", bytes: safetensorsBytes("{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", data: four)),
-        BadFile(label: "negative dimension", bytes: safetensorsBytes("{" + entry("x", shape: "[-1]") + "}", data: four)),
-        BadFile(label: "fractional dimension", bytes: safetensorsBytes("{" + entry("x", shape: "[1.0]") + "}", data: four)),
-        BadFile(label: "shape not an array", bytes: safetensorsBytes("{" + entry("x", shape: "\"1\"") + "}", data: four)),
-        BadFile(label: "element count overflows",
-                bytes: safetensorsBytes("{" + entry("x", shape: "[4294967296,4294967296,4294967296]") + "}", data: four)),
-        BadFile(label: "byte count overflows",
-                bytes: safetensorsBytes("{" + entry("x", "F64", shape: "[2305843009213693952]") + "}", data: four)),
-        BadFile(label: "data_offsets with one number", bytes: safetensorsBytes("{" + entry("x", offsets: "[4]") + "}", data: four)),
-        BadFile(label: "data_offsets with strings", bytes: safetensorsBytes("{" + entry("x", offsets: "[\"0\",\"4\"]") + "}", data: four)),
-        BadFile(label: "data_offsets begin > end", bytes: safetensorsBytes("{" + entry("x", shape: "[0]", offsets: "[4,0]") + "}", data: four)),
-        BadFile(label: "data_offsets negative", bytes: safetensorsBytes("{" + entry("x", shape: "[0]", offsets: "[-4,-4]") + "}", data: four)),
-        BadFile(label: "end beyond the buffer", bytes: safetensorsBytes("{" + entry("x", shape: "[2]", offsets: "[0,8]") + "}", data: four)),
-        BadFile(label: "byte length ≠ count × size", bytes: safetensorsBytes("{" + entry("x", shape: "[2]") + "}", data: four)),
-        BadFile(label: "F16 byte length mismatch", bytes: safetensorsBytes("{" + entry("x", "F16", shape: "[1]") + "}", data: four)),
-        BadFile(label: "overlapping tensors",
-                bytes: safetensorsBytes("{" + entry("a", shape: "[2]", offsets: "[0,8]") + "," + entry("b", shape: "[2]", offsets: "[4,12]") + "}",
-                                        data: four + four + four)),
-        BadFile(label: "hole between tensors",
-                bytes: safetensorsBytes("{" + entry("a") + "," + entry("b", offsets: "[8,12]") + "}", data: four + four + four)),
-        BadFile(label: "hole at the start", bytes: safetensorsBytes("{" + entry("a", offsets: "[4,8]") + "}", data: four + four)),
+        BadFile(
+            label: "dtype not a string",
+            bytes: safetensorsBytes("{\"x\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", data: four)),
+        BadFile(
+            label: "missing dtype",
+            bytes: safetensorsBytes("{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", data: four)),
+        BadFile(
+            label: "negative dimension", bytes: safetensorsBytes("{" + entry("x", shape: "[-1]") + "}", data: four)),
+        BadFile(
+            label: "fractional dimension", bytes: safetensorsBytes("{" + entry("x", shape: "[1.0]") + "}", data: four)),
+        BadFile(
+            label: "shape not an array", bytes: safetensorsBytes("{" + entry("x", shape: "\"1\"") + "}", data: four)),
+        BadFile(
+            label: "element count overflows",
+            bytes: safetensorsBytes("{" + entry("x", shape: "[4294967296,4294967296,4294967296]") + "}", data: four)),
+        BadFile(
+            label: "byte count overflows",
+            bytes: safetensorsBytes("{" + entry("x", "F64", shape: "[2305843009213693952]") + "}", data: four)),
+        BadFile(
+            label: "data_offsets with one number",
+            bytes: safetensorsBytes("{" + entry("x", offsets: "[4]") + "}", data: four)),
+        BadFile(
+            label: "data_offsets with strings",
+            bytes: safetensorsBytes("{" + entry("x", offsets: "[\"0\",\"4\"]") + "}", data: four)),
+        BadFile(
+            label: "data_offsets begin > end",
+            bytes: safetensorsBytes("{" + entry("x", shape: "[0]", offsets: "[4,0]") + "}", data: four)),
+        BadFile(
+            label: "data_offsets negative",
+            bytes: safetensorsBytes("{" + entry("x", shape: "[0]", offsets: "[-4,-4]") + "}", data: four)),
+        BadFile(
+            label: "end beyond the buffer",
+            bytes: safetensorsBytes("{" + entry("x", shape: "[2]", offsets: "[0,8]") + "}", data: four)),
+        BadFile(
+            label: "byte length ≠ count × size",
+            bytes: safetensorsBytes("{" + entry("x", shape: "[2]") + "}", data: four)),
+        BadFile(
+            label: "F16 byte length mismatch",
+            bytes: safetensorsBytes("{" + entry("x", "F16", shape: "[1]") + "}", data: four)),
+        BadFile(
+            label: "overlapping tensors",
+            bytes: safetensorsBytes(
+                "{" + entry("a", shape: "[2]", offsets: "[0,8]") + "," + entry("b", shape: "[2]", offsets: "[4,12]")
+                    + "}",
+                data: four + four + four)),
+        BadFile(
+            label: "hole between tensors",
+            bytes: safetensorsBytes(
+                "{" + entry("a") + "," + entry("b", offsets: "[8,12]") + "}", data: four + four + four)),
+        BadFile(
+            label: "hole at the start",
+            bytes: safetensorsBytes("{" + entry("a", offsets: "[4,8]") + "}", data: four + four)),
         BadFile(label: "trailing bytes", bytes: safetensorsBytes("{" + entry("a") + "}", data: four + four)),
         BadFile(label: "no tensors but data", bytes: safetensorsBytes("{}", data: four)),
         BadFile(label: "entry is a number", bytes: safetensorsBytes("{\"x\":3}")),
         BadFile(label: "metadata not an object", bytes: safetensorsBytes("{\"__metadata__\":[\"a\"]}")),
         BadFile(label: "metadata value not a string", bytes: safetensorsBytes("{\"__metadata__\":{\"epoch\":3}}")),
-        BadFile(label: "missing data_offsets", bytes: safetensorsBytes("{\"x\":{\"dtype\":\"F32\",\"shape\":[1]}}", data: four)),
+        BadFile(
+            label: "missing data_offsets",
+            bytes: safetensorsBytes("{\"x\":{\"dtype\":\"F32\",\"shape\":[1]}}", data: four)),
     ]
 
     @Test(arguments: badFiles)
@@ -242,10 +291,14 @@ func safetensorsBytes(_ header: String, data: [UInt8] = [], length: UInt64? = ni
         let path = dir.write(safetensorsBytes("{}", length: 1 << 40), to: "long.safetensors")
         let e = expectFormatError(path: path) { _ = try SafeTensorsFile(path: path) }
         #expect(e?.offset == 0)
-        #expect(e?.description == "\(path): at byte 0: header length 1099511627776; expected at most 2 bytes (the file size minus 8)")
+        #expect(
+            e?.description
+                == "\(path): at byte 0: header length 1099511627776; expected at most 2 bytes (the file size minus 8)")
 
-        let hole = dir.write(safetensorsBytes("{" + Self.entry("a") + "," + Self.entry("b", offsets: "[8,12]") + "}",
-                                              data: Self.four + Self.four + Self.four), to: "hole.safetensors")
+        let hole = dir.write(
+            safetensorsBytes(
+                "{" + Self.entry("a") + "," + Self.entry("b", offsets: "[8,12]") + "}",
+                data: Self.four + Self.four + Self.four), to: "hole.safetensors")
         let h = expectFormatError(path: hole) { _ = try SafeTensorsFile(path: hole) }
         #expect(h?.found.contains("hole of 4 bytes before tensor \"b\"") == true)
     }

@@ -1,18 +1,21 @@
 import Foundation
 import StrataModels
 import StrataNN
-@testable import StrataONNX
 import StrataTensor
 import Testing
+
+@testable import StrataONNX
 
 /// The structure of exported ONNX models, read back with the generated protobuf types.
 /// (Numbers are checked against ONNX Runtime by Scripts/check_onnx.py.)
 @Suite struct ONNXExportTests {
     static func exported(_ name: String, input: [Int]? = nil, batch: ONNXExport.Batch = .fixed(1))
-        throws -> (model: Module, proto: Onnx_ModelProto, result: ONNXExport.Result) {
+        throws -> (model: Module, proto: Onnx_ModelProto, result: ONNXExport.Result)
+    {
         GlobalRandom.seed(0)
         let model = try Models.make(name, forWeightKeys: [String]())
-        let result = try ONNXExport.export(model, input: input ?? Models.entry(name).input, batch: batch, modelName: name)
+        let result = try ONNXExport.export(
+            model, input: input ?? Models.entry(name).input, batch: batch, modelName: name)
         return (model, try Onnx_ModelProto(serializedBytes: result.data), result)
     }
 
@@ -31,13 +34,17 @@ import Testing
         }
     }
 
-    static func count(_ proto: Onnx_ModelProto, _ op: String) -> Int { proto.graph.node.filter { $0.opType == op }.count }
+    static func count(_ proto: Onnx_ModelProto, _ op: String) -> Int {
+        proto.graph.node.filter { $0.opType == op }.count
+    }
 
     /// Every node input is the graph input, an initializer or an earlier node's output (topological order).
     static func checkTopologicalOrder(_ proto: Onnx_ModelProto) {
         var known = Set(proto.graph.input.map(\.name) + proto.graph.initializer.map(\.name))
         for node in proto.graph.node {
-            for input in node.input where !input.isEmpty { #expect(known.contains(input), "\(node.name) reads \(input) before it exists") }
+            for input in node.input where !input.isEmpty {
+                #expect(known.contains(input), "\(node.name) reads \(input) before it exists")
+            }
             for output in node.output { #expect(known.insert(output).inserted, "\(output) written twice") }
         }
         #expect(known.contains(ONNXExport.outputName))
@@ -48,8 +55,11 @@ import Testing
         #expect(proto.irVersion == ONNXExport.irVersion)
         #expect(proto.opsetImport.map(\.version) == [Int64(ONNXExport.opset)])
         #expect(proto.opsetImport.map(\.domain) == [""])
-        #expect(proto.graph.node.map(\.opType) == ["Conv", "Tanh", "AveragePool", "Conv", "Tanh", "AveragePool", "Flatten",
-                                                  "Gemm", "Tanh", "Gemm", "Tanh", "Gemm"])
+        #expect(
+            proto.graph.node.map(\.opType) == [
+                "Conv", "Tanh", "AveragePool", "Conv", "Tanh", "AveragePool", "Flatten",
+                "Gemm", "Tanh", "Gemm", "Tanh", "Gemm",
+            ])
         #expect(proto.graph.input.map(\.name) == ["input"])
         #expect(proto.graph.output.map(\.name) == ["logits"])
         #expect(Self.dims(proto.graph.input[0]) == ["1", "1", "32", "32"])
@@ -67,7 +77,9 @@ import Testing
             #expect(t.dims == tensor.shape.map(Int64.init))
             #expect(t.dataType == Int32(Onnx_TensorProto.DataType.float.rawValue))
             let floats = t.rawData.withUnsafeBytes { raw in
-                (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+                (0..<(raw.count / 4)).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                }
             }
             #expect(floats == tensor.floats)
         }
@@ -96,8 +108,10 @@ import Testing
         #expect(bn.attribute.first { $0.name == "epsilon" }?.f == 1e-5)
         let pad = try #require(proto.graph.node.first { $0.opType == "Pad" })
         let padsNode = try #require(proto.graph.node.first { $0.output == [pad.input[1]] })
-        let pads = padsNode.attribute[0].t.rawData.withUnsafeBytes { raw in (0..<8).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) } }
-        #expect(pads == [0, 8, 0, 0, 0, 8, 0, 0])   // 16 → 32 channels: 8 zeros before, 8 after
+        let pads = padsNode.attribute[0].t.rawData.withUnsafeBytes { raw in
+            (0..<8).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) }
+        }
+        #expect(pads == [0, 8, 0, 0, 0, 8, 0, 0]) // 16 → 32 channels: 8 zeros before, 8 after
         Self.checkTopologicalOrder(proto)
     }
 
@@ -114,17 +128,19 @@ import Testing
     }
 
     @Test func auxiliaryHeadsAndDropoutAreLeftOut() throws {
-        let model = Init.withoutInitialization { GoogLeNet(classes: 5) }   // with its two auxiliary heads
+        let model = Init.withoutInitialization { GoogLeNet(classes: 5) } // with its two auxiliary heads
         model.train()
         let result = try ONNXExport.export(model, input: [3, 64, 64])
         let proto = try Onnx_ModelProto(serializedBytes: result.data)
-        #expect(model.training)   // the mode is restored
+        #expect(model.training) // the mode is restored
         let used = Self.usedState(model).filter { !$0.key.hasPrefix("aux") }
         #expect(proto.graph.initializer.count == used.count)
         #expect(!proto.graph.node.contains { $0.opType == "Dropout" })
         #expect(Self.count(proto, "Concat") == 9)
         #expect(Self.dims(proto.graph.output[0]) == ["1", "5"])
-        let ceil = proto.graph.node.filter { $0.opType == "MaxPool" }.compactMap { $0.attribute.first { $0.name == "ceil_mode" }?.i }
+        let ceil = proto.graph.node.filter { $0.opType == "MaxPool" }.compactMap {
+            $0.attribute.first { $0.name == "ceil_mode" }?.i
+        }
         #expect(ceil.count == 13 && ceil.allSatisfy { $0 == 1 })
         Self.checkTopologicalOrder(proto)
     }
@@ -135,7 +151,9 @@ import Testing
         let features = try #require(model.namedChildren().first { $0.0 == "features" }?.1)
         let proto = try Onnx_ModelProto(serializedBytes: ONNXExport.export(features, input: [3, 224, 224]).data)
         #expect(Self.dims(proto.graph.output[0]) == ["1", "256", "6", "6"])
-        let groups = proto.graph.node.filter { $0.opType == "Conv" }.map { $0.attribute.first { $0.name == "group" }?.i }
+        let groups = proto.graph.node.filter { $0.opType == "Conv" }.map {
+            $0.attribute.first { $0.name == "group" }?.i
+        }
         #expect(groups == [1, 2, 1, 2, 2])
         let lrn = proto.graph.node.filter { $0.opType == "LRN" }
         #expect(lrn.count == 2)

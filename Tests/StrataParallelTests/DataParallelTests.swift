@@ -30,25 +30,31 @@ let tolerance = 2e-4
 
 /// Runs `np` ranks of this test binary as workers in `mode`; kills mpirun after `timeout` seconds.
 func launch(np: Int, mode: String, environment extra: [String: String] = [:], timeout: Double) throws -> MPIRun {
-    try runTestBinaryUnderMPI(np: np, variable: "STRATA_PARALLEL_WORKER", mode: mode, filter: "ParallelWorker/worker",
-                              environment: extra, timeout: timeout)
+    try runTestBinaryUnderMPI(
+        np: np, variable: "STRATA_PARALLEL_WORKER", mode: mode, filter: "ParallelWorker/worker",
+        environment: extra, timeout: timeout)
 }
 
 @Suite(.serialized) struct DataParallelTests {
     /// N ranks × B/N against 1 rank × B (rank 0 computes the single-process reference itself).
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: parallelWorker == nil, "this process is itself a worker"),
-          arguments: ["resnet20", "densenet_bc_10_k4"], [1, 2, 3])
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+        .enabled(if: parallelWorker == nil, "this process is itself a worker"),
+        arguments: ["resnet20", "densenet_bc_10_k4"], [1, 2, 3])
     func ranksMatchOneProcess(model: String, ranks: Int) throws {
         for syncBN in [true, false] {
-            let run = try launch(np: ranks, mode: "equivalence",
-                                 environment: ["STRATA_PARALLEL_MODEL": model, "STRATA_PARALLEL_SYNC_BN": syncBN ? "1" : "0"], timeout: 240)
+            let run = try launch(
+                np: ranks, mode: "equivalence",
+                environment: ["STRATA_PARALLEL_MODEL": model, "STRATA_PARALLEL_SYNC_BN": syncBN ? "1" : "0"],
+                timeout: 240)
             let what = "\(model), \(ranks) rank(s), sync BN \(syncBN)"
             #expect(!run.timedOut, "\(what): still running after 240 s:\n\(run.output)")
             #expect(run.status == 0, "\(what): mpirun exited with \(run.status):\n\(run.output)")
             #expect(run.output.contains("PARALLEL ok"), "\(what):\n\(run.output)")
             #expect(!run.output.contains("PARALLEL FAIL"), "\(what):\n\(run.output)")
-            for line in run.output.split(separator: "\n") where line.hasPrefix("PARALLEL ok") { print("\(what): \(line) (\(String(format: "%.1f", run.seconds)) s)") }
+            for line in run.output.split(separator: "\n") where line.hasPrefix("PARALLEL ok") {
+                print("\(what): \(line) (\(String(format: "%.1f", run.seconds)) s)")
+            }
         }
     }
 
@@ -57,11 +63,14 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
     /// against one process with the same accumulation; synchronized batch norm, so that both compute
     /// the same per-micro-batch statistics. The allreduces start after the backward here
     /// (`--no-overlap`), which must not change any result.
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: parallelWorker == nil, "this process is itself a worker"))
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+        .enabled(if: parallelWorker == nil, "this process is itself a worker"))
     func accumulatingRanksMatchOneProcess() throws {
-        let environment = ["STRATA_PARALLEL_MODEL": "resnet20", "STRATA_PARALLEL_SYNC_BN": "1",
-                           "STRATA_PARALLEL_ACCUMULATE": "3", "STRATA_PARALLEL_BATCH": "10", "STRATA_PARALLEL_NO_OVERLAP": "1"]
+        let environment = [
+            "STRATA_PARALLEL_MODEL": "resnet20", "STRATA_PARALLEL_SYNC_BN": "1",
+            "STRATA_PARALLEL_ACCUMULATE": "3", "STRATA_PARALLEL_BATCH": "10", "STRATA_PARALLEL_NO_OVERLAP": "1",
+        ]
         let run = try launch(np: 2, mode: "equivalence", environment: environment, timeout: 240)
         #expect(!run.timedOut, "still running after 240 s:\n\(run.output)")
         #expect(run.status == 0, "mpirun exited with \(run.status):\n\(run.output)")
@@ -74,9 +83,10 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
 
     /// A rank that dies (exit) or throws (rank 0's report write fails) ends every rank within seconds;
     /// the last checkpoint stays loadable.
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: parallelWorker == nil, "this process is itself a worker"),
-          arguments: ["die", "throw"])
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+        .enabled(if: parallelWorker == nil, "this process is itself a worker"),
+        arguments: ["die", "throw"])
     func aFailingRankEndsEveryRank(mode: String) throws {
         let directory = NSTemporaryDirectory() + "strata-parallel-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -101,8 +111,9 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
     }
 
     /// Ranks started with different settings and data stop at the start, the error naming both differences.
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: parallelWorker == nil, "this process is itself a worker"))
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+        .enabled(if: parallelWorker == nil, "this process is itself a worker"))
     func aMismatchIsReportedAtStart() throws {
         let run = try launch(np: 3, mode: "mismatch", timeout: 60)
         #expect(!run.timedOut, "still running after 60 s:\n\(run.output)")
@@ -124,7 +135,9 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
             func beginBackward(parameters: [Tensor]) {}
             func gradientReady(_ parameter: Tensor) {}
             func finishBackward() throws {}
-            func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws -> EvaluationResult {
+            func evaluate(_ dataset: any Dataset, model: Module, _ evaluate: (any Dataset) -> EvaluationResult) throws
+                -> EvaluationResult
+            {
                 evaluate(dataset)
             }
         }
@@ -132,7 +145,9 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
         trainer.synchronizer = Fake()
         #expect {
             try trainer.fit(train: Noise(count: 24, seed: 1), validation: Noise(count: 10, seed: 2))
-        } throws: { "\($0)".contains("the batch size 12 is the global batch of all 5 processes and must be divisible by 5") }
+        } throws: {
+            "\($0)".contains("the batch size 12 is the global batch of all 5 processes and must be divisible by 5")
+        }
     }
 
     /// The loader's parts of a global batch are the single loader's batch, in order.
@@ -157,9 +172,11 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
         let unused = Tensor([1] as [Float], shape: [1]).requiringGrad()
         let y = ((a * b).sum() + (a * a).sum() + unused.detached().sum())
         var reported: [String] = []
-        y.backward(nil, onGradientReady: { t in
-            reported.append(t === a ? "a \(t.grad!.floats)" : t === b ? "b \(t.grad!.floats)" : "other")
-        })
+        y.backward(
+            nil,
+            onGradientReady: { t in
+                reported.append(t === a ? "a \(t.grad!.floats)" : t === b ? "b \(t.grad!.floats)" : "other")
+            })
         #expect(reported.sorted() == ["a [6.0, 9.0, 12.0]", "b [1.0, 2.0, 3.0]"])
     }
 }
@@ -209,7 +226,9 @@ func configuration() -> TrainingConfiguration {
             case "equivalence": try equivalence(group)
             case "die", "throw": try fault(group, die: parallelWorker == "die")
             case "mismatch": try mismatch(group)
-            default: throw DataParallelError(message: "unknown STRATA_PARALLEL_WORKER \(parallelWorker ?? "")", collective: false)
+            default:
+                throw DataParallelError(
+                    message: "unknown STRATA_PARALLEL_WORKER \(parallelWorker ?? "")", collective: false)
             }
         } catch {
             DataParallel.fail(error, group: group)
@@ -227,11 +246,14 @@ func configuration() -> TrainingConfiguration {
         if let seed = env["STRATA_PARALLEL_SEED"].flatMap(UInt64.init) { c.seed = seed }
         if let steps = env["STRATA_PARALLEL_ACCUMULATE"].flatMap(Int.init) {
             // The reference below without sync BN assumes one micro-batch per step.
-            guard syncBN else { throw DataParallelError(message: "accumulation is compared with sync BN only", collective: false) }
+            guard syncBN else {
+                throw DataParallelError(message: "accumulation is compared with sync BN only", collective: false)
+            }
             c.accumulateSteps = steps
         }
         if let batch = env["STRATA_PARALLEL_BATCH"].flatMap(Int.init) { c.batchSize = batch }
-        let train = Noise(count: 24, seed: 1), validation = Noise(count: 10, seed: 2)
+        let train = Noise(count: 24, seed: 1)
+        let validation = Noise(count: 10, seed: 2)
         GlobalRandom.seed(c.seed)
         let initial = try Models.make(name, classes: 10)
         func copyOf(_ m: Module) throws -> Module {
@@ -241,10 +263,11 @@ func configuration() -> TrainingConfiguration {
         }
         // N ranks.
         let model = try copyOf(initial)
-        if group.rank != 0 { for (_, p) in model.namedParameters() { p.assign(p * 0) } }   // rank 0's weights must win
+        if group.rank != 0 { for (_, p) in model.namedParameters() { p.assign(p * 0) } } // rank 0's weights must win
         let trainer = Trainer(model: model, configuration: c)
         // Several buckets even for these small models.
-        let parallel = DataParallel(group: group, bucketMegabytes: Double(env["STRATA_PARALLEL_BUCKET_MB"] ?? "") ?? 0.05)
+        let parallel = DataParallel(
+            group: group, bucketMegabytes: Double(env["STRATA_PARALLEL_BUCKET_MB"] ?? "") ?? 0.05)
         parallel.overlapsCommunication = env["STRATA_PARALLEL_NO_OVERLAP"] != "1"
         trainer.synchronizer = parallel
         if syncBN { DataParallel.synchronizeBatchNorm(in: model, group: group) }
@@ -275,8 +298,11 @@ func configuration() -> TrainingConfiguration {
                 optimizer.zeroGrad()
                 var total = 0.0
                 for r in 0..<group.size {
-                    let part = BatchLoader(train, batchSize: c.batchSize, shuffleSeed: trainer.shuffleSeed(epoch: epoch), shard: (r, group.size))
-                        .batch(step % 2)
+                    let part = BatchLoader(
+                        train, batchSize: c.batchSize, shuffleSeed: trainer.shuffleSeed(epoch: epoch),
+                        shard: (r, group.size)
+                    )
+                    .batch(step % 2)
                     let loss = crossEntropy(reference(part.images), labels: part.labels)
                     total += loss.item() * Double(part.labels.count)
                     (loss * (Double(part.labels.count) / Double(batch.labels.count))).backward()
@@ -289,7 +315,10 @@ func configuration() -> TrainingConfiguration {
         var failures: [String] = []
         var worst = 0.0
         func compare(_ what: String, _ a: [Double], _ b: [Double]) {
-            guard a.count == b.count else { failures.append("\(what): \(a.count) vs \(b.count) values"); return }
+            guard a.count == b.count else {
+                failures.append("\(what): \(a.count) vs \(b.count) values")
+                return
+            }
             let scale = Swift.max(1, b.map(abs).max() ?? 0)
             let d = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             worst = Swift.max(worst, d / scale)
@@ -307,14 +336,19 @@ func configuration() -> TrainingConfiguration {
         if syncBN {
             let buffers = Dictionary(uniqueKeysWithValues: reference.namedBuffers())
             for (key, t) in model.namedBuffers() { compare("buffer \(key)", t.doubles, buffers[key]!.doubles) }
-            compare("validation", validations.flatMap { [$0.loss, $0.top1, $0.top5] },
-                    referenceValidations.flatMap { [$0.loss, $0.top1, $0.top5] })
-            if validations.map(\.confusion) != referenceValidations.map(\.confusion) { failures.append("validation confusion matrices differ") }
+            compare(
+                "validation", validations.flatMap { [$0.loss, $0.top1, $0.top5] },
+                referenceValidations.flatMap { [$0.loss, $0.top1, $0.top5] })
+            if validations.map(\.confusion) != referenceValidations.map(\.confusion) {
+                failures.append("validation confusion matrices differ")
+            }
         }
         for f in failures { say("PARALLEL FAIL \(f)") }
         if !failures.isEmpty { say("PARALLEL FAIL losses \(losses) reference \(referenceLosses)") }
         if failures.isEmpty {
-            say("PARALLEL ok ranks=\(group.size) steps=\(losses.count) buckets=\(parallel.bucketSizes.count) overlap=\(parallel.overlapsCommunication) worst relative difference \(String(format: "%.2e", worst)) losses \(losses.map { String(format: "%.6f", $0) })")
+            say(
+                "PARALLEL ok ranks=\(group.size) steps=\(losses.count) buckets=\(parallel.bucketSizes.count) overlap=\(parallel.overlapsCommunication) worst relative difference \(String(format: "%.2e", worst)) losses \(losses.map { String(format: "%.6f", $0) })"
+            )
         }
     }
 
@@ -331,7 +365,10 @@ func configuration() -> TrainingConfiguration {
         if group.rank == 0 {
             trainer.runDirectory = try RunDirectory(directory)
             // A directory where the report goes: writing it fails after the epoch's checkpoint.
-            if !die { try FileManager.default.createDirectory(atPath: directory + "/report.html", withIntermediateDirectories: true) }
+            if !die {
+                try FileManager.default.createDirectory(
+                    atPath: directory + "/report.html", withIntermediateDirectories: true)
+            }
         }
         // The failing rank prints the wall-clock time of the failure; the parent compares it with mpirun's end.
         trainer.onStep = { info in

@@ -32,16 +32,18 @@ let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24,
 
 @Suite(.serialized) struct ModelParallelTests {
     /// Logits, gradients, trained weights and the checkpoint of 2 towers against one process.
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: towerWorker == nil && parallelWorker == nil, "this process is itself a worker"))
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+        .enabled(if: towerWorker == nil && parallelWorker == nil, "this process is itself a worker"))
     func towersMatchOneProcess() throws {
         try checkTowers(config: "scaled", timeout: 240)
     }
 
     /// The same with alexnet2012 itself (57 M parameters at 10 classes; 24 min in a debug build on a busy 2-core machine).
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed"),
-          .enabled(if: towerWorker == nil && parallelWorker == nil, "this process is itself a worker"),
-          .enabled(if: ProcessInfo.processInfo.environment["STRATA_HEAVY_TESTS"] == "1", "set STRATA_HEAVY_TESTS=1"))
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed"),
+        .enabled(if: towerWorker == nil && parallelWorker == nil, "this process is itself a worker"),
+        .enabled(if: ProcessInfo.processInfo.environment["STRATA_HEAVY_TESTS"] == "1", "set STRATA_HEAVY_TESTS=1"))
     func alexnet2012TowersMatchOneProcess() throws {
         try checkTowers(config: "alexnet2012", timeout: 2400)
     }
@@ -50,14 +52,17 @@ let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24,
         let directory = NSTemporaryDirectory() + "strata-towers-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try runTestBinaryUnderMPI(np: 2, variable: "STRATA_TOWER_WORKER", mode: "equivalence", filter: "TowerWorker/worker",
-                                            environment: ["STRATA_TOWER_CONFIG": config, "STRATA_TOWER_DIR": directory], timeout: timeout)
+        let run = try runTestBinaryUnderMPI(
+            np: 2, variable: "STRATA_TOWER_WORKER", mode: "equivalence", filter: "TowerWorker/worker",
+            environment: ["STRATA_TOWER_CONFIG": config, "STRATA_TOWER_DIR": directory], timeout: timeout)
         #expect(!run.timedOut, "still running after \(timeout) s:\n\(run.output)")
         #expect(run.status == 0, "mpirun exited with \(run.status):\n\(run.output)")
         #expect(!run.output.contains("TOWER FAIL"), "\(run.output)")
         for rank in 0..<2 { #expect(run.output.contains("TOWER ok rank \(rank)"), "\(run.output)") }
         #expect(run.output.contains("TOWER ok checkpoint"), "\(run.output)")
-        for line in run.output.split(separator: "\n") where line.hasPrefix("TOWER ok") { print("\(config): \(line) (\(String(format: "%.1f", run.seconds)) s)") }
+        for line in run.output.split(separator: "\n") where line.hasPrefix("TOWER ok") {
+            print("\(config): \(line) (\(String(format: "%.1f", run.seconds)) s)")
+        }
     }
 
     /// Splitting a state dict (and SGD/AdamW-style optimizer state) into the towers' parts and
@@ -74,8 +79,8 @@ let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24,
         }
         let parts = (0..<2).map { config.part($0, of: full) }
         #expect(parts[0]["features.0.weight"]!.shape == [4, 3, 11, 11])
-        #expect(parts[1]["features.4.weight"]!.shape == [8, 4, 5, 5])      // its group: conv2 reads its own 4 maps
-        #expect(parts[1]["features.8.weight"]!.shape == [12, 16, 3, 3])    // conv3 reads both towers' 16
+        #expect(parts[1]["features.4.weight"]!.shape == [8, 4, 5, 5]) // its group: conv2 reads its own 4 maps
+        #expect(parts[1]["features.8.weight"]!.shape == [12, 16, 3, 3]) // conv3 reads both towers' 16
         #expect(parts[0]["classifier.6.weight"]!.shape == [3, 32])
         #expect(parts[1]["classifier.6.weight"]!.shape == [4, 32])
         #expect(parts[1]["classifier.1.weight/momentum_buffer"]!.shape == [16, 576])
@@ -97,10 +102,13 @@ let scaledAlexNet = ModelParallelAlexNet.Configuration(channels: [8, 16, 24, 24,
         let zoo = try Models.make("alexnet2012", classes: 7)
         GlobalRandom.seed(3)
         let mine = ModelParallelAlexNet.Configuration.alexnet2012(classes: 7).makeSingleProcessModel()
-        let zooState = zoo.stateDict(), mineState = mine.stateDict()
+        let zooState = zoo.stateDict()
+        let mineState = mine.stateDict()
         #expect(zooState.map(\.key) == mineState.map(\.key))
         #expect(zooState.map(\.tensor.shape) == mineState.map(\.tensor.shape))
-        for (a, b) in zip(zooState, mineState) where a.key == b.key { #expect(a.tensor.floats == b.tensor.floats, "\(a.key)") }
+        for (a, b) in zip(zooState, mineState) where a.key == b.key {
+            #expect(a.tensor.floats == b.tensor.floats, "\(a.key)")
+        }
     }
 
     /// One process, a width that does not split, a state dict of another network: errors naming what is wrong.
@@ -138,8 +146,11 @@ func runStrataBinary(_ arguments: [String]) throws -> (status: Int32, stdout: St
     process.executableURL = dir.appendingPathComponent("strata")
     process.arguments = arguments
     // Not under this test's mpirun (if any): a plain single process.
-    process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
-    let out = Pipe(), err = Pipe()
+    process.environment = ProcessInfo.processInfo.environment.filter {
+        !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_")
+    }
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
@@ -172,7 +183,8 @@ struct NoiseImages: Dataset {
         do {
             switch towerWorker {
             case "equivalence": try equivalence(group)
-            default: throw DataParallelError(message: "unknown STRATA_TOWER_WORKER \(towerWorker ?? "")", collective: false)
+            default:
+                throw DataParallelError(message: "unknown STRATA_TOWER_WORKER \(towerWorker ?? "")", collective: false)
             }
         } catch {
             DataParallel.fail(error, group: group)
@@ -189,7 +201,8 @@ struct NoiseImages: Dataset {
         var worst = 0.0
         func compare(_ what: String, _ a: Tensor?, _ b: Tensor?) {
             guard let a, let b, a.shape == b.shape else {
-                failures.append("\(what): shapes \(a?.shape ?? []) vs \(b?.shape ?? [])"); return
+                failures.append("\(what): shapes \(a?.shape ?? []) vs \(b?.shape ?? [])")
+                return
             }
             let (x, y) = (a.doubles, b.doubles)
             let scale = Swift.max(1, y.map(abs).max() ?? 0)
@@ -197,8 +210,12 @@ struct NoiseImages: Dataset {
             worst = Swift.max(worst, d / scale)
             if !(d <= towerTolerance * scale) { failures.append("\(what): max difference \(d) (scale \(scale))") }
         }
-        func makeFull() throws -> Module { heavy ? try Models.make("alexnet2012", classes: 10) : config.makeSingleProcessModel() }
-        func dict(_ m: Module) -> [String: Tensor] { Dictionary(uniqueKeysWithValues: m.stateDict().map { ($0.key, $0.tensor.copy()) }) }
+        func makeFull() throws -> Module {
+            heavy ? try Models.make("alexnet2012", classes: 10) : config.makeSingleProcessModel()
+        }
+        func dict(_ m: Module) -> [String: Tensor] {
+            Dictionary(uniqueKeysWithValues: m.stateDict().map { ($0.key, $0.tensor.copy()) })
+        }
 
         var c = TrainingConfiguration()
         c.model = "alexnet2012"
@@ -221,16 +238,20 @@ struct NoiseImages: Dataset {
         #expect(GlobalRandom.state == afterInit)
 
         // 1. Logits (evaluation mode) and gradients (training mode, dropout active, the same masks).
-        let images = Tensor.stack((0..<4).map { i -> Tensor in
-            var pixels = [Float](repeating: 0, count: 3 * 63 * 63)
-            _ = pixels.withUnsafeMutableBufferPointer { NoiseImages(count: 4, seed: 5).load(i, into: $0) }
-            return Tensor(pixels, shape: [3, 63, 63])
-        })
+        let images = Tensor.stack(
+            (0..<4).map { i -> Tensor in
+                var pixels = [Float](repeating: 0, count: 3 * 63 * 63)
+                _ = pixels.withUnsafeMutableBufferPointer { NoiseImages(count: 4, seed: 5).load(i, into: $0) }
+                return Tensor(pixels, shape: [3, 63, 63])
+            })
         let labels = [1, 7, 3, 9]
-        full.eval(); tower.eval()
-        let logits = tower(images), reference = full(images)
+        full.eval()
+        tower.eval()
+        let logits = tower(images)
+        let reference = full(images)
         compare("logits", logits, reference)
-        full.train(); tower.train()
+        full.train()
+        tower.train()
         GlobalRandom.seed(99)
         let towerLoss = crossEntropy(tower(images), labels: labels)
         towerLoss.backward()
@@ -238,7 +259,8 @@ struct NoiseImages: Dataset {
         let referenceLoss = crossEntropy(full(images), labels: labels)
         referenceLoss.backward()
         compare("training loss", towerLoss, referenceLoss)
-        let referenceGrads = config.part(rank, of: Dictionary(uniqueKeysWithValues: full.namedParameters().map { ($0.0, $0.1.grad!) }))
+        let referenceGrads = config.part(
+            rank, of: Dictionary(uniqueKeysWithValues: full.namedParameters().map { ($0.0, $0.1.grad!) }))
         for (key, p) in tower.namedParameters() { compare("gradient \(key)", p.grad, referenceGrads[key]) }
         let gradientWorst = worst
 
@@ -252,7 +274,8 @@ struct NoiseImages: Dataset {
         if rank == 0 { trainer.runDirectory = try RunDirectory(directory) }
         var losses: [Double] = []
         trainer.onStep = { losses.append($0.loss) }
-        let train = NoiseImages(count: 6, seed: 1), validation = NoiseImages(count: 4, seed: 2)
+        let train = NoiseImages(count: 6, seed: 1)
+        let validation = NoiseImages(count: 4, seed: 2)
         try trainer.fit(train: train, validation: validation)
 
         let single = try makeFull()
@@ -262,15 +285,20 @@ struct NoiseImages: Dataset {
         var referenceLosses: [Double] = []
         oneProcess.onStep = { referenceLosses.append($0.loss) }
         try oneProcess.fit(train: train, validation: validation)
-        compare("losses", Tensor(losses, shape: [losses.count]), Tensor(referenceLosses, shape: [referenceLosses.count]))
+        compare(
+            "losses", Tensor(losses, shape: [losses.count]), Tensor(referenceLosses, shape: [referenceLosses.count]))
         let trained = config.part(rank, of: dict(single))
-        for (key, p) in tower.namedParameters() { compare("weight \(key) after \(losses.count) steps", p, trained[key]) }
+        for (key, p) in tower.namedParameters() {
+            compare("weight \(key) after \(losses.count) steps", p, trained[key])
+        }
         let momentum = config.part(rank, of: oneProcess.optimizer.stateDict())
         for (key, t) in trainer.optimizer.stateDict() { compare("optimizer \(key)", t, momentum[key]) }
 
         for f in failures { say("TOWER FAIL rank \(rank): \(f)") }
         if failures.isEmpty {
-            say("TOWER ok rank \(rank): logits, gradients (worst relative difference \(String(format: "%.2e", gradientWorst))) and \(losses.count) steps (worst \(String(format: "%.2e", worst))); losses \(losses.map { String(format: "%.6f", $0) })")
+            say(
+                "TOWER ok rank \(rank): logits, gradients (worst relative difference \(String(format: "%.2e", gradientWorst))) and \(losses.count) steps (worst \(String(format: "%.2e", worst))); losses \(losses.map { String(format: "%.6f", $0) })"
+            )
         }
         guard rank == 0 else { return }
 
@@ -279,14 +307,26 @@ struct NoiseImages: Dataset {
         failures = []
         let checkpoint = try Checkpoint.load(directory + "/last.safetensors")
         let loaded = try makeFull()
-        do { try loaded.loadStateDict(checkpoint.model) } catch { checkpointFailures.append("checkpoint does not load in one process: \(error)") }
+        do { try loaded.loadStateDict(checkpoint.model) } catch {
+            checkpointFailures.append("checkpoint does not load in one process: \(error)")
+        }
         for (key, t) in single.stateDict() { compare("checkpoint \(key)", checkpoint.model[key], t) }
-        for (key, t) in oneProcess.optimizer.stateDict() { compare("checkpoint optimizer \(key)", checkpoint.optimizer[key], t) }
+        for (key, t) in oneProcess.optimizer.stateDict() {
+            compare("checkpoint optimizer \(key)", checkpoint.optimizer[key], t)
+        }
         let resumed = Trainer(model: try makeFull(), configuration: c)
-        do { try resumed.restore(from: checkpoint) } catch { checkpointFailures.append("one process cannot resume: \(error)") }
-        if resumed.progress.step != losses.count { checkpointFailures.append("resumed at step \(resumed.progress.step)") }
+        do { try resumed.restore(from: checkpoint) } catch {
+            checkpointFailures.append("one process cannot resume: \(error)")
+        }
+        if resumed.progress.step != losses.count {
+            checkpointFailures.append("resumed at step \(resumed.progress.step)")
+        }
         checkpointFailures += failures
         for f in checkpointFailures { say("TOWER FAIL checkpoint: \(f)") }
-        if checkpointFailures.isEmpty { say("TOWER ok checkpoint: \(checkpoint.model.count) tensors of alexnet2012's keys, loads and resumes in one process") }
+        if checkpointFailures.isEmpty {
+            say(
+                "TOWER ok checkpoint: \(checkpoint.model.count) tensors of alexnet2012's keys, loads and resumes in one process"
+            )
+        }
     }
 }

@@ -23,14 +23,17 @@ import Testing
 let resumeWorker = ProcessInfo.processInfo.environment["STRATA_RESUME_WORKER"]
 
 @Suite struct ResumeAcrossRanksTests {
-    @Test(.enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-          .enabled(if: resumeWorker == nil && towerWorker == nil && parallelWorker == nil, "this process is itself a worker"))
+    @Test(
+        .enabled(if: mpirunPath != nil, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+        .enabled(
+            if: resumeWorker == nil && towerWorker == nil && parallelWorker == nil, "this process is itself a worker"))
     func twoRankCheckpointResumesInOneProcess() throws {
         let directory = NSTemporaryDirectory() + "strata-resume-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try runTestBinaryUnderMPI(np: 2, variable: "STRATA_RESUME_WORKER", mode: "resume", filter: "ResumeWorker/worker",
-                                            environment: ["STRATA_RESUME_DIR": directory], timeout: 240)
+        let run = try runTestBinaryUnderMPI(
+            np: 2, variable: "STRATA_RESUME_WORKER", mode: "resume", filter: "ResumeWorker/worker",
+            environment: ["STRATA_RESUME_DIR": directory], timeout: 240)
         #expect(!run.timedOut, "still running after 240 s:\n\(run.output)")
         #expect(run.status == 0, "mpirun exited with \(run.status):\n\(run.output)")
         #expect(run.output.contains("RESUME ok"), "\(run.output)")
@@ -49,10 +52,11 @@ let resumeWorker = ProcessInfo.processInfo.environment["STRATA_RESUME_WORKER"]
 
     func resume(_ group: any ProcessGroup) throws {
         let directory = ProcessInfo.processInfo.environment["STRATA_RESUME_DIR"]!
-        var c = configuration()          // ResNet-20, batch 12, seed 6 (DataParallelTests)
+        var c = configuration() // ResNet-20, batch 12, seed 6 (DataParallelTests)
         c.maxSteps = nil
         c.epochs = 2
-        let train = Noise(count: 24, seed: 1), validation = Noise(count: 10, seed: 2)
+        let train = Noise(count: 24, seed: 1)
+        let validation = Noise(count: 10, seed: 2)
         GlobalRandom.seed(c.seed)
         let initial = try Models.make("resnet20", classes: 10)
         let initialState = Dictionary(uniqueKeysWithValues: initial.stateDict().map { ($0.key, $0.tensor.copy()) })
@@ -69,12 +73,14 @@ let resumeWorker = ProcessInfo.processInfo.environment["STRATA_RESUME_WORKER"]
         var twoRankLosses: [Double] = []
         trainer.onStep = { info in
             twoRankLosses.append(info.loss)
-            if info.step == 1 { trainer.requestStop() }   // agreed in step 2's sums: stops after epoch 1
+            if info.step == 1 { trainer.requestStop() } // agreed in step 2's sums: stops after epoch 1
         }
         let outcome = try trainer.fit(train: train, validation: validation)
         guard group.rank == 0 else { return }
         var failures: [String] = []
-        if outcome != .interrupted(step: 2) { failures.append("the 2-rank run ended \(outcome), expected interrupted at step 2") }
+        if outcome != .interrupted(step: 2) {
+            failures.append("the 2-rank run ended \(outcome), expected interrupted at step 2")
+        }
 
         // One process resumes the 2-rank checkpoint for epoch 2.
         let checkpoint = try Checkpoint.load(directory + "/last.safetensors")
@@ -96,21 +102,28 @@ let resumeWorker = ProcessInfo.processInfo.environment["STRATA_RESUME_WORKER"]
 
         var worst = 0.0
         func compare(_ what: String, _ a: [Double], _ b: [Double]) {
-            guard a.count == b.count else { failures.append("\(what): \(a.count) vs \(b.count) values"); return }
+            guard a.count == b.count else {
+                failures.append("\(what): \(a.count) vs \(b.count) values")
+                return
+            }
             let scale = Swift.max(1, b.map(abs).max() ?? 0)
             let d = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             worst = Swift.max(worst, d / scale)
             if !(d <= tolerance * scale) { failures.append("\(what): max difference \(d) (scale \(scale))") }
         }
         compare("losses (2 ranks, then 1 resumed)", twoRankLosses + resumedLosses, losses)
-        if resumed.progress.step != 4 { failures.append("the resumed run ended at step \(resumed.progress.step), expected 4") }
+        if resumed.progress.step != 4 {
+            failures.append("the resumed run ended at step \(resumed.progress.step), expected 4")
+        }
         let reference = Dictionary(uniqueKeysWithValues: single.namedParameters())
         for (key, p) in resumedModel.namedParameters() { compare("weight \(key)", p.doubles, reference[key]!.doubles) }
         let buffers = Dictionary(uniqueKeysWithValues: single.namedBuffers())
         for (key, t) in resumedModel.namedBuffers() { compare("buffer \(key)", t.doubles, buffers[key]!.doubles) }
         for f in failures { say("RESUME FAIL \(f)") }
         if failures.isEmpty {
-            say("RESUME ok: 2 ranks (steps 1-2) + 1 resumed process (steps 3-4) = 1 process (steps 1-4), worst relative difference \(String(format: "%.2e", worst)); losses \((twoRankLosses + resumedLosses).map { String(format: "%.6f", $0) }) vs \(losses.map { String(format: "%.6f", $0) })")
+            say(
+                "RESUME ok: 2 ranks (steps 1-2) + 1 resumed process (steps 3-4) = 1 process (steps 1-4), worst relative difference \(String(format: "%.2e", worst)); losses \((twoRankLosses + resumedLosses).map { String(format: "%.6f", $0) }) vs \(losses.map { String(format: "%.6f", $0) })"
+            )
         }
     }
 }

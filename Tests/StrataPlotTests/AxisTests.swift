@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StrataPlot
 
 @Suite struct AxisTests {
@@ -9,7 +10,8 @@ import Testing
         let b = Axis(covering: [-3, 47], scale: .linear)
         #expect(b.ticks.first?.value == -10 && b.ticks.last?.value == 50)
         #expect(b.ticks.map(\.label).contains("20"))
-        #expect(Axis.niceStep(0.7) == 1 && Axis.niceStep(1.2) == 2 && Axis.niceStep(3) == 5 && Axis.niceStep(0.03) == 0.05)
+        #expect(
+            Axis.niceStep(0.7) == 1 && Axis.niceStep(1.2) == 2 && Axis.niceStep(3) == 5 && Axis.niceStep(0.03) == 0.05)
     }
 
     @Test func logAxisHasDecades() {

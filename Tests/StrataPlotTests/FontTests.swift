@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StrataPlot
 
 @Suite struct FontTests {

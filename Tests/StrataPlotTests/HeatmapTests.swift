@@ -1,6 +1,6 @@
-import Testing
 import StrataImage
 import StrataPlot
+import Testing
 
 @Suite struct HeatmapTests {
     @Test func overlayHasTheImageSize() {

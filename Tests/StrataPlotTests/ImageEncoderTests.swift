@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import StrataImage
+import Testing
 
 @Suite struct ImageEncoderTests {
     static func scratch(_ name: String) -> String {
@@ -10,7 +10,8 @@ import StrataImage
     }
 
     @Test(arguments: [1, 3]) func pngRoundTripIsExact(channels: Int) throws {
-        let w = 37, h = 11
+        let w = 37
+        let h = 11
         var rng = SystemRandomNumberGenerator()
         let pixels = (0..<(w * h * channels)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let image = Image(width: w, height: h, channels: channels, pixels: pixels)
@@ -24,7 +25,9 @@ import StrataImage
         #expect(try ImageDecoder.decode(path: path) == image)
         // Written atomically: no temporary file is left beside it.
         let dir = (path as NSString).deletingLastPathComponent
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".round-trip-\(channels).png.tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+            $0.hasPrefix(".round-trip-\(channels).png.tmp-")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -44,6 +47,8 @@ import StrataImage
     }
 
     @Test func emptyImageIsAnErrorNotATrap() {
-        #expect(throws: ImageError.self) { try ImageEncoder.pngBytes(Image(width: 0, height: 0, channels: 3, pixels: [])) }
+        #expect(throws: ImageError.self) {
+            try ImageEncoder.pngBytes(Image(width: 0, height: 0, channels: 3, pixels: []))
+        }
     }
 }

@@ -1,6 +1,6 @@
-import Testing
 import StrataImage
 import StrataPlot
+import Testing
 
 @Suite struct ImageGridTests {
     @Test func layoutSizeArithmetic() {
@@ -9,12 +9,14 @@ import StrataPlot
         let g = ImageGrid.make(tiles, padding: 2, scale: 5, background: 255)
         #expect(g.width == 4 * 15 + 5 * 2 && g.height == 3 * 10 + 4 * 2 && g.channels == 1)
         #expect(g[y: 0, x: 0, c: 0] == 255)
-        #expect(g[y: 2, x: 2, c: 0] == 0)                   // tile 0, top-left
-        #expect(g[y: 2, x: 2 + 15 + 2, c: 0] == 20)         // tile 1
-        #expect(g[y: 2 + 10 + 2, x: 2, c: 0] == 80)         // tile 4 starts row 2
+        #expect(g[y: 2, x: 2, c: 0] == 0) // tile 0, top-left
+        #expect(g[y: 2, x: 2 + 15 + 2, c: 0] == 20) // tile 1
+        #expect(g[y: 2 + 10 + 2, x: 2, c: 0] == 80) // tile 4 starts row 2
         let two = ImageGrid.make(tiles, columns: 5, padding: 0)
         #expect(two.width == 15 && two.height == 4)
-        let mixed = ImageGrid.make([Image(width: 2, height: 2, channels: 3, filledWith: 9), Image(width: 4, height: 1, channels: 1)])
+        let mixed = ImageGrid.make([
+            Image(width: 2, height: 2, channels: 3, filledWith: 9), Image(width: 4, height: 1, channels: 1),
+        ])
         #expect(mixed.channels == 3 && mixed.width == 2 * 4 + 3 && mixed.height == 2 + 2)
         #expect(ImageGrid.make([]).width >= 1)
     }

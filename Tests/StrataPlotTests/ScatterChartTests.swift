@@ -1,15 +1,18 @@
-import Testing
 import StrataImage
+import Testing
+
 @testable import StrataPlot
 
 @Suite struct ScatterChartTests {
     @Test func pointsInGroupColours() throws {
-        let chart = ScatterChart(title: "Efficiency", xLabel: "parameters", yLabel: "accuracy", xScale: .log10, points: [
-            .init(label: "resnet20", x: 270_000, y: 91.3, group: "ResNet"),
-            .init(label: "resnet56", x: 850_000, y: 93.0, group: "ResNet"),
-            .init(label: "densenet", x: 800_000, y: 95.5, group: "DenseNet"),
-            .init(label: "bad", x: -1, y: .nan, group: "ResNet"),
-        ])
+        let chart = ScatterChart(
+            title: "Efficiency", xLabel: "parameters", yLabel: "accuracy", xScale: .log10,
+            points: [
+                .init(label: "resnet20", x: 270_000, y: 91.3, group: "ResNet"),
+                .init(label: "resnet56", x: 850_000, y: 93.0, group: "ResNet"),
+                .init(label: "densenet", x: 800_000, y: 95.5, group: "DenseNet"),
+                .init(label: "bad", x: -1, y: .nan, group: "ResNet"),
+            ])
         let path = ImageEncoderTests.scratch("scatter.png")
         try chart.writePNG(to: path, width: 600, height: 400)
         let image = try ImageDecoder.decode(path: path)

@@ -1,6 +1,6 @@
 import Foundation
-import StrataData
 import StrataDNNL
+import StrataData
 import StrataModels
 import StrataNN
 import StrataPretrained
@@ -36,25 +36,34 @@ let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     }
 
     /// The stated accuracy holds on the real test sets (first 2,000 images; within 2 points).
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: sharedData + "/cifar10/test_batch.bin"), "needs ../shared/data/cifar10"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: sharedData + "/cifar10/test_batch.bin"),
+            "needs ../shared/data/cifar10"))
     func resnet20AccuracyOnCIFAR10() throws {
         let w = try PretrainedWeights.named(model: "resnet20", dataset: "cifar10")
         let model = try Models.make("resnet20")
         try model.loadStateDict(try Checkpoint.modelWeights(try w.path).tensors)
         let test = Subset(try CIFAR10(directory: sharedData + "/cifar10", split: .test), indices: Array(0..<2000))
         // Direct convolution: the debug build's Swift Winograd transforms (AVX2 machines) would take minutes.
-        let r = Backends.with(DNNLBackend(convolutionAlgorithm: .direct)) { evaluate(model, on: test, batchSize: 250, transform: .normalization(.cifar10)) }
+        let r = Backends.with(DNNLBackend(convolutionAlgorithm: .direct)) {
+            evaluate(model, on: test, batchSize: 250, transform: .normalization(.cifar10))
+        }
         #expect(abs(r.top1 - w.top1) < 0.02, "top-1 \(r.top1) vs stated \(w.top1)")
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: sharedData + "/mnist/t10k-images-idx3-ubyte.gz"), "needs ../shared/data/mnist"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: sharedData + "/mnist/t10k-images-idx3-ubyte.gz"),
+            "needs ../shared/data/mnist"))
     func lenet5AccuracyOnMNIST() throws {
         let w = try PretrainedWeights.named(model: "lenet5", dataset: "mnist")
         let model = try Models.make("lenet5")
         try model.loadStateDict(try Checkpoint.modelWeights(try w.path).tensors)
         let test = Subset(try MNIST(directory: sharedData + "/mnist", split: .test), indices: Array(0..<2000))
         let r = Backends.with(DNNLBackend()) {
-            evaluate(model, on: test, batchSize: 250, transform: ImageTransform([.centerCrop(size: 32), .normalize(.mnist)]))
+            evaluate(
+                model, on: test, batchSize: 250, transform: ImageTransform([.centerCrop(size: 32), .normalize(.mnist)]))
         }
         #expect(abs(r.top1 - w.top1) < 0.02, "top-1 \(r.top1) vs stated \(w.top1)")
     }

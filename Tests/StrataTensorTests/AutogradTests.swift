@@ -59,7 +59,8 @@ struct AutogradTests {
 
     @Test("ops on tensors that need no gradient are not recorded")
     func noRecordingWithoutGrad() {
-        let a = Tensor([1.0, 2]), b = Tensor([3.0, 4])
+        let a = Tensor([1.0, 2])
+        let b = Tensor([3.0, 4])
         let c = (a * b).sum()
         #expect(!c.requiresGrad && c.gradFn == nil)
         let x = Tensor([1.0]).requiringGrad()
@@ -97,7 +98,7 @@ struct AutogradTests {
         #expect(x.grad?.doubles == [5001, 5001])
         // A long chain of unary ops, then dropped without a backward pass.
         var z = x
-        for _ in 0..<100_000 { z = z * 1.0 }   // freed iteratively (GradNode.deinit)
+        for _ in 0..<100_000 { z = z * 1.0 } // freed iteratively (GradNode.deinit)
         #expect(z.requiresGrad)
         z = Tensor([0.0])
         #expect(!z.requiresGrad)
@@ -108,9 +109,11 @@ struct AutogradTests {
     /// captured it in the closure stored in its own gradFn, a retain cycle.
     static let recordedOps: [(name: String, op: @Sendable (Tensor) -> Tensor)] = [
         ("exp", { $0.exp() }), ("log", { $0.abs().log() }), ("sqrt", { $0.abs().sqrt() }), ("abs", { $0.abs() }),
-        ("squared", { $0.squared() }), ("sigmoid", { $0.sigmoid() }), ("tanh", { $0.tanh() }), ("pow", { $0.abs().pow(1.5) }),
+        ("squared", { $0.squared() }), ("sigmoid", { $0.sigmoid() }), ("tanh", { $0.tanh() }),
+        ("pow", { $0.abs().pow(1.5) }),
         ("relu", { $0.relu() }), ("add", { $0 + $0 }), ("mul", { $0 * $0 }), ("div", { $0 / 2 }), ("neg", { -$0 }),
-        ("maximum", { $0.maximum($0 * 2) }), ("softmax", { $0.softmax(axis: 1) }), ("logSoftmax", { $0.logSoftmax(axis: 1) }),
+        ("maximum", { $0.maximum($0 * 2) }), ("softmax", { $0.softmax(axis: 1) }),
+        ("logSoftmax", { $0.logSoftmax(axis: 1) }),
         ("sum", { $0.sum(axis: 0) }), ("max", { $0.max(axis: 1) }), ("permuted", { $0.permuted([1, 0]) }),
         ("slice", { $0.slice(axis: 1, start: 1) }), ("concatenate", { Tensor.concatenate([$0, $0], axis: 0) }),
         ("padded", { $0.padded([(1, 1)]) }), ("matmul", { $0.matmul($0.transposed()) }), ("to", { $0.to(.float32) }),
@@ -121,7 +124,13 @@ struct AutogradTests {
         ("adaptiveAvgPool2d", { adaptiveAvgPool2d($0.reshaped([1, 1, 2, 3]), outputSize: (1, 1)) }),
         ("batchNorm2d", { batchNorm2d($0, runningMean: nil, runningVar: nil, weight: nil, bias: nil, training: true) }),
         ("localResponseNorm", { localResponseNorm($0.reshaped([1, 3, 2, 1]), size: 2) }),
-        ("dropout", { var g = RandomGenerator(seed: 1); return dropout($0, p: 0.5, training: true, generator: &g) }),
+        (
+            "dropout",
+            {
+                var g = RandomGenerator(seed: 1)
+                return dropout($0, p: 0.5, training: true, generator: &g)
+            }
+        ),
     ]
 
     @Test("a graph dropped without a backward pass is freed", arguments: recordedOps)
@@ -165,7 +174,8 @@ struct AutogradTests {
 
     @Test("gradients of a composite expression match finite differences")
     func composite() {
-        let x = randomTensor([3, 4], seed: 110), w = randomTensor([4, 2], seed: 111)
+        let x = randomTensor([3, 4], seed: 110)
+        let w = randomTensor([4, 2], seed: 111)
         checkGradients([x, w], "composite") { t in
             let h = t[0].matmul(t[1]).tanh()
             return (h * h.sigmoid() - h.mean(axis: 0, keepDims: true)).softmax(axis: 1).log()

@@ -17,7 +17,8 @@ import Testing
 
     @Test func unacceptedValuesAreNamedAndKeepTheDefault() {
         let (c, problems) = StrataConfiguration.parse(environment: [
-            "STRATA_NUM_THREADS": "abc", "STRATA_BACKEND": "cuda", "STRATA_DNNL_POOL_MIB": "-1", "STRATA_DNNL_FUSION": "yes",
+            "STRATA_NUM_THREADS": "abc", "STRATA_BACKEND": "cuda", "STRATA_DNNL_POOL_MIB": "-1",
+            "STRATA_DNNL_FUSION": "yes",
         ])
         #expect(c == StrataConfiguration())
         #expect(problems.count == 4)

@@ -60,10 +60,13 @@ struct ElementwiseTests {
         checkGradients([a], "s / x") { 2 / $0[0] }
     }
 
-    @Test("maximum and minimum, with broadcasting", arguments: [([3, 4], [3, 4]), ([2, 3, 4], [3, 1]), ([4], [2, 3, 4])])
+    @Test(
+        "maximum and minimum, with broadcasting",
+        arguments: [([3, 4], [3, 4]), ([2, 3, 4], [3, 1]), ([4], [2, 3, 4])])
     func maximumMinimum(_ shapes: ([Int], [Int])) {
         // Both operands drawn from one set of distinct values: no ties within a step.
-        let n0 = shapes.0.reduce(1, *), n1 = shapes.1.reduce(1, *)
+        let n0 = shapes.0.reduce(1, *)
+        let n1 = shapes.1.reduce(1, *)
         let pool = distinctTensor([n0 + n1], seed: 7, spacing: 0.1).doubles
         let a = Tensor(Array(pool[..<n0]), shape: shapes.0)
         let b = Tensor(Array(pool[n0...]), shape: shapes.1)
@@ -73,11 +76,13 @@ struct ElementwiseTests {
 
     @Test("maximum and minimum forward values and tie rule")
     func maximumMinimumValues() {
-        let a = Tensor([1.0, 5, 3, -2]), b = Tensor([2.0, 4, 3, -3])
+        let a = Tensor([1.0, 5, 3, -2])
+        let b = Tensor([2.0, 4, 3, -3])
         #expect(a.maximum(b).doubles == [2, 5, 3, -2])
         #expect(a.minimum(b).doubles == [1, 4, 3, -3])
         // Ties: the gradient goes to self only.
-        let x = Tensor([3.0]).requiringGrad(), y = Tensor([3.0]).requiringGrad()
+        let x = Tensor([3.0]).requiringGrad()
+        let y = Tensor([3.0]).requiringGrad()
         x.maximum(y).sum().backward()
         #expect(x.grad?.doubles == [1])
         #expect(y.grad?.doubles == [0])
@@ -148,7 +153,8 @@ struct ElementwiseTests {
 
     @Test("Float32 ops compute in Float32")
     func float32() {
-        let a = Tensor([Float(1.5), 2.5, -3]), b = Tensor([Float(2), 4, 8])
+        let a = Tensor([Float(1.5), 2.5, -3])
+        let b = Tensor([Float(2), 4, 8])
         let y = (a * b + 1) / b
         #expect(y.dtype == .float32)
         #expect(y.floats == [Float(1.5 * 2 + 1) / 2, Float(2.5 * 4 + 1) / 4, Float(-3 * 8 + 1) / 8])

@@ -32,7 +32,8 @@ struct GradientCheckerTests {
 
     @Test("an input left out of the graph is reported")
     func flagsMissingGradient() {
-        let a = randomTensor([2], seed: 122), b = randomTensor([2], seed: 123)
+        let a = randomTensor([2], seed: 122)
+        let b = randomTensor([2], seed: 123)
         withKnownIssue {
             checkGradients([a, b], "b unused") { $0[0] * 2 }
         }

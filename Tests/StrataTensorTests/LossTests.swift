@@ -5,7 +5,9 @@ import Testing
 /// softmax, logSoftmax and crossEntropy (Ops/Loss.swift). PyTorch values: FixtureTests.
 @Suite("Softmax and cross-entropy")
 struct LossTests {
-    static let softmaxCases: [([Int], Int)] = [([3, 5], 1), ([4, 3], 0), ([2, 3, 4], -1), ([2, 4, 2, 3], 1), ([1, 6], 1), ([5], 0)]
+    static let softmaxCases: [([Int], Int)] = [
+        ([3, 5], 1), ([4, 3], 0), ([2, 3, 4], -1), ([2, 4, 2, 3], 1), ([1, 6], 1), ([5], 0),
+    ]
 
     @Test("softmax and logSoftmax gradients", arguments: softmaxCases)
     func softmaxGrad(_ c: ([Int], Int)) {
@@ -23,14 +25,17 @@ struct LossTests {
         expectClose(y, e.map { $0 / z } + e.map { $0 / z }, shape: [2, 3], tolerance: 1e-15, "softmax")
         let ly = x.logSoftmax(axis: 1)
         // Near 1000 one ulp is 1.1e-13: x − logsumexp(x) keeps about 13 digits of the result.
-        expectClose(ly, e.map { Double.log($0 / z) } + e.map { Double.log($0 / z) }, shape: [2, 3], tolerance: 1e-13, "logSoftmax")
+        expectClose(
+            ly, e.map { Double.log($0 / z) } + e.map { Double.log($0 / z) }, shape: [2, 3], tolerance: 1e-13,
+            "logSoftmax")
         let col = x.softmax(axis: 0).doubles
         expectClose(col, [0, 0, 0, 1, 1, 1], tolerance: 1e-15, "softmax over axis 0 of far-apart rows")
         #expect(x.logSoftmax(axis: 0).doubles.allSatisfy { $0.isFinite })
     }
 
     static let ceCases: [(n: Int, k: Int, smoothing: Double, reduction: LossReduction)] = [
-        (4, 5, 0, .mean), (4, 5, 0, .sum), (3, 7, 0.1, .mean), (3, 7, 0.1, .sum), (1, 3, 0, .mean), (1, 3, 0.1, .sum), (5, 2, 0.1, .mean),
+        (4, 5, 0, .mean), (4, 5, 0, .sum), (3, 7, 0.1, .mean), (3, 7, 0.1, .sum), (1, 3, 0, .mean), (1, 3, 0.1, .sum),
+        (5, 2, 0.1, .mean),
     ]
 
     @Test("crossEntropy gradients", arguments: ceCases)
@@ -54,9 +59,13 @@ struct LossTests {
         let eps = 0.1
         var smoothed = 0.0
         for i in 0..<2 { for j in 0..<3 { smoothed -= ((j == labels[i] ? 1 - eps : 0) + eps / 3) * lp[i * 3 + j] } }
-        expectClose(crossEntropy(logits, labels: labels, labelSmoothing: eps, reduction: .sum).item(), smoothed, tolerance: 1e-14, "smoothed")
+        expectClose(
+            crossEntropy(logits, labels: labels, labelSmoothing: eps, reduction: .sum).item(), smoothed,
+            tolerance: 1e-14, "smoothed")
         // Uniform logits: log K.
-        expectClose(crossEntropy(Tensor.zeros([3, 4], dtype: .float64), labels: [0, 1, 3]).item(), Double.log(4), tolerance: 1e-15, "log K")
+        expectClose(
+            crossEntropy(Tensor.zeros([3, 4], dtype: .float64), labels: [0, 1, 3]).item(), Double.log(4),
+            tolerance: 1e-15, "log K")
         #expect(crossEntropy(logits.to(.float32), labels: labels).dtype == .float32)
     }
 

@@ -13,9 +13,11 @@ struct NormalizationTests {
     func batchNormByHand() {
         let eps = 1e-5
         let x = Tensor([1.0, 2, 3, 4], shape: [1, 1, 2, 2]).requiringGrad()
-        let runningMean = Tensor([0.0]), runningVar = Tensor([1.0])
-        let y = batchNorm2d(x, runningMean: runningMean, runningVar: runningVar, weight: nil, bias: nil,
-                            training: true, momentum: 0.1, eps: eps)
+        let runningMean = Tensor([0.0])
+        let runningVar = Tensor([1.0])
+        let y = batchNorm2d(
+            x, runningMean: runningMean, runningVar: runningVar, weight: nil, bias: nil,
+            training: true, momentum: 0.1, eps: eps)
         let s = 1 / (1.25 + eps).squareRoot()
         expectClose(y, [-1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s], shape: [1, 1, 2, 2], tolerance: 1e-15, "y")
         // running = 0.9·running + 0.1·batch, with the unbiased variance 5/3.
@@ -26,10 +28,12 @@ struct NormalizationTests {
         // ∂x_i = s·(g_i − mean(g) − x̂_i·mean(g·x̂)) = s·(g_i − 0.25 + 0.3·(x_i − 2.5))
         //      = s·[0.3, −0.4, −0.1, 0.2].
         let x0 = Tensor([1.0, 2, 3, 4], shape: [1, 1, 2, 2]).requiringGrad()
-        let w = Tensor([2.0]).requiringGrad(), b = Tensor([0.5]).requiringGrad()
+        let w = Tensor([2.0]).requiringGrad()
+        let b = Tensor([0.5]).requiringGrad()
         let y0 = batchNorm2d(x0, runningMean: nil, runningVar: nil, weight: w, bias: b, training: true, eps: 0)
         let s0 = 1 / 1.25.squareRoot()
-        expectClose(y0, [-3 * s0 + 0.5, -s0 + 0.5, s0 + 0.5, 3 * s0 + 0.5], shape: [1, 1, 2, 2], tolerance: 1e-15, "affine y")
+        expectClose(
+            y0, [-3 * s0 + 0.5, -s0 + 0.5, s0 + 0.5, 3 * s0 + 0.5], shape: [1, 1, 2, 2], tolerance: 1e-15, "affine y")
         y0.backward(Tensor([1.0, 0, 0, 0], shape: [1, 1, 2, 2]))
         // γ = 2 scales ∂x; ∂γ = Σ g·x̂ = x̂_0 = −1.5·s; ∂β = Σ g = 1.
         expectClose(x0.grad!, [0.6 * s0, -0.8 * s0, -0.2 * s0, 0.4 * s0], shape: [1, 1, 2, 2], tolerance: 1e-15, "∂x")
@@ -41,9 +45,11 @@ struct NormalizationTests {
     func batchNormLayouts() {
         // [1, 2, 3, 4] as 4 images of 1×1, and as 2 images of 1×2: identical statistics.
         for shape in [[4, 1, 1, 1], [2, 1, 1, 2], [4, 1]] {
-            let rv = Tensor([1.0]), rm = Tensor([0.0])
-            let y = batchNorm2d(Tensor([1.0, 2, 3, 4], shape: shape), runningMean: rm, runningVar: rv,
-                                weight: nil, bias: nil, training: true, momentum: 0.5, eps: 0)
+            let rv = Tensor([1.0])
+            let rm = Tensor([0.0])
+            let y = batchNorm2d(
+                Tensor([1.0, 2, 3, 4], shape: shape), runningMean: rm, runningVar: rv,
+                weight: nil, bias: nil, training: true, momentum: 0.5, eps: 0)
             let s = 1 / 1.25.squareRoot()
             expectClose(y, [-1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s], shape: shape, tolerance: 1e-15, "\(shape)")
             expectClose(rm.item(), 1.25, tolerance: 1e-15, "running mean \(shape)")
@@ -54,8 +60,10 @@ struct NormalizationTests {
     @Test("batch norm eval uses the running statistics and leaves them alone")
     func batchNormEval() {
         let x = Tensor([1.0, 2, 3, 4, 10, 20, 30, 40], shape: [1, 2, 2, 2])
-        let rm = Tensor([1.0, 10]), rv = Tensor([4.0, 100])
-        let w = Tensor([1.0, 3]), b = Tensor([0.0, -1])
+        let rm = Tensor([1.0, 10])
+        let rv = Tensor([4.0, 100])
+        let w = Tensor([1.0, 3])
+        let b = Tensor([0.0, -1])
         let y = batchNorm2d(x, runningMean: rm, runningVar: rv, weight: w, bias: b, training: false, eps: 0)
         expectClose(y, [0, 0.5, 1, 1.5, -1, 2, 5, 8], shape: [1, 2, 2, 2], tolerance: 1e-15, "eval y")
         #expect(rm.doubles == [1, 10])
@@ -64,7 +72,8 @@ struct NormalizationTests {
 
     @Test("batch norm: two training steps compound the running statistics")
     func batchNormRunningTwice() {
-        let rm = Tensor([0.0]), rv = Tensor([1.0])
+        let rm = Tensor([0.0])
+        let rv = Tensor([1.0])
         let x = Tensor([1.0, 2, 3, 4], shape: [4, 1])
         for _ in 0..<2 {
             _ = batchNorm2d(x, runningMean: rm, runningVar: rv, weight: nil, bias: nil, training: true, momentum: 0.1)
@@ -88,7 +97,9 @@ struct NormalizationTests {
     static let bnCases: [BNCase] = [
         BNCase(name: "training, affine, 2x3x3x3", shape: [2, 3, 3, 3], training: true, weight: true, bias: true),
         BNCase(name: "training, no affine, 3x2x2x3", shape: [3, 2, 2, 3], training: true, weight: false, bias: false),
-        BNCase(name: "training, weight only, batch 1, 1x3x3x5", shape: [1, 3, 3, 5], training: true, weight: true, bias: false),
+        BNCase(
+            name: "training, weight only, batch 1, 1x3x3x5", shape: [1, 3, 3, 5], training: true, weight: true,
+            bias: false),
         BNCase(name: "training, bias only, 4x2x1x1", shape: [4, 2, 1, 1], training: true, weight: false, bias: true),
         BNCase(name: "training, affine, [N, C] input 5x3", shape: [5, 3], training: true, weight: true, bias: true),
         BNCase(name: "eval, affine, 2x3x3x3", shape: [2, 3, 3, 3], training: false, weight: true, bias: true),
@@ -109,8 +120,9 @@ struct NormalizationTests {
             let w = c.weight ? t[1] : nil
             let b = c.bias ? t[c.weight ? 2 : 1] : nil
             // Fresh running statistics each call: training updates them in place.
-            return batchNorm2d(t[0], runningMean: runningMean.copy(), runningVar: runningVar.copy(),
-                               weight: w, bias: b, training: c.training, momentum: 0.1, eps: 1e-3)
+            return batchNorm2d(
+                t[0], runningMean: runningMean.copy(), runningVar: runningVar.copy(),
+                weight: w, bias: b, training: c.training, momentum: 0.1, eps: 1e-3)
         }
     }
 
@@ -127,7 +139,8 @@ struct NormalizationTests {
     // MARK: Local response norm
 
     static let lrnCases: [(size: Int, alpha: Double, beta: Double, k: Double, channels: Int)] = [
-        (5, 0.5, 0.75, 2, 7), (4, 0.3, 0.75, 1, 6), (3, 0.5, 0.5, 1, 4), (2, 0.2, 0.75, 1, 3), (1, 0.4, 1.2, 1.5, 3), (7, 1.0, 0.75, 1, 3),
+        (5, 0.5, 0.75, 2, 7), (4, 0.3, 0.75, 1, 6), (3, 0.5, 0.5, 1, 4), (2, 0.2, 0.75, 1, 3), (1, 0.4, 1.2, 1.5, 3),
+        (7, 1.0, 0.75, 1, 3),
     ]
 
     @Test("local response norm gradients", arguments: lrnCases)
@@ -142,9 +155,11 @@ struct NormalizationTests {
         // scale_c = 1 + (α/3)·Σ x² over channels c−1…c+1.
         let x = Tensor([1.0, 2, 3], shape: [1, 3, 1, 1])
         let y = localResponseNorm(x, size: 3, alpha: 3, beta: 1, k: 1)
-        expectClose(y, [1 / (1 + 1 + 4), 2 / (1 + 1 + 4 + 9), 3 / (1 + 4 + 9)], shape: [1, 3, 1, 1], tolerance: 1e-15, "size 3")
+        expectClose(
+            y, [1 / (1 + 1 + 4), 2 / (1 + 1 + 4 + 9), 3 / (1 + 4 + 9)], shape: [1, 3, 1, 1], tolerance: 1e-15, "size 3")
         // Even size 2: the window is [c − 1, c].
         let y2 = localResponseNorm(x, size: 2, alpha: 2, beta: 1, k: 1)
-        expectClose(y2, [1 / (1 + 1), 2 / (1 + 1 + 4), 3 / (1 + 4 + 9)], shape: [1, 3, 1, 1], tolerance: 1e-15, "size 2")
+        expectClose(
+            y2, [1 / (1 + 1), 2 / (1 + 1 + 4), 3 / (1 + 4 + 9)], shape: [1, 3, 1, 1], tolerance: 1e-15, "size 2")
     }
 }

@@ -20,13 +20,20 @@ struct PoolingTests {
         Case(name: "k2 s2 ceil, odd 7x7", input: [1, 2, 7, 7], p: .init(kernel: 2, ceilMode: true)),
         Case(name: "k3 s2 p1, 7x5", input: [2, 2, 7, 5], p: .init(kernel: 3, stride: 2, padding: 1)),
         Case(name: "k3 s2 ceil, 8x6", input: [1, 3, 8, 6], p: .init(kernel: 3, stride: 2, ceilMode: true)),
-        Case(name: "k3 s2 p1 ceil, 6x6", input: [1, 2, 6, 6], p: .init(kernel: 3, stride: 2, padding: 1, ceilMode: true)),
-        Case(name: "k3 s2 p1 ceil, 8x5 (window beyond the bottom pad)", input: [1, 2, 8, 5],
-             p: .init(kernel: 3, stride: 2, padding: 1, ceilMode: true)),
-        Case(name: "k2 s2 p1 ceil, 5x5 (last window dropped)", input: [2, 1, 5, 5], p: .init(kernel: 2, stride: 2, padding: 1, ceilMode: true)),
+        Case(
+            name: "k3 s2 p1 ceil, 6x6", input: [1, 2, 6, 6], p: .init(kernel: 3, stride: 2, padding: 1, ceilMode: true)),
+        Case(
+            name: "k3 s2 p1 ceil, 8x5 (window beyond the bottom pad)", input: [1, 2, 8, 5],
+            p: .init(kernel: 3, stride: 2, padding: 1, ceilMode: true)),
+        Case(
+            name: "k2 s2 p1 ceil, 5x5 (last window dropped)", input: [2, 1, 5, 5],
+            p: .init(kernel: 2, stride: 2, padding: 1, ceilMode: true)),
         Case(name: "k3 s1 p1, 5x5", input: [1, 2, 5, 5], p: .init(kernel: 3, stride: 1, padding: 1)),
-        Case(name: "k3x2 s2x1 p1x0, 7x5", input: [1, 2, 7, 5], p: .init(kernel: (3, 2), stride: (2, 1), padding: (1, 0))),
-        Case(name: "k2x3 s1x2 p0x1 ceil, 5x6", input: [2, 1, 5, 6], p: .init(kernel: (2, 3), stride: (1, 2), padding: (0, 1), ceilMode: true)),
+        Case(
+            name: "k3x2 s2x1 p1x0, 7x5", input: [1, 2, 7, 5], p: .init(kernel: (3, 2), stride: (2, 1), padding: (1, 0))),
+        Case(
+            name: "k2x3 s1x2 p0x1 ceil, 5x6", input: [2, 1, 5, 6],
+            p: .init(kernel: (2, 3), stride: (1, 2), padding: (0, 1), ceilMode: true)),
     ]
 
     /// Both divisor rules for average pooling.
@@ -53,7 +60,8 @@ struct PoolingTests {
 
     static let adaptiveCases: [([Int], (Int, Int))] = [
         ([2, 2, 7, 7], (1, 1)), ([1, 3, 5, 3], (1, 1)), ([2, 2, 7, 7], (3, 3)), ([1, 2, 5, 5], (2, 2)),
-        ([2, 2, 3, 3], (5, 5)), ([1, 2, 9, 7], (4, 3)), ([1, 2, 5, 5], (5, 5)), ([2, 1, 6, 6], (3, 2)), ([1, 2, 4, 6], (3, 4)),
+        ([2, 2, 3, 3], (5, 5)), ([1, 2, 9, 7], (4, 3)), ([1, 2, 5, 5], (5, 5)), ([2, 1, 6, 6], (3, 2)),
+        ([1, 2, 4, 6], (3, 4)),
     ]
 
     @Test("adaptiveAvgPool2d gradients", arguments: adaptiveCases)
@@ -73,19 +81,32 @@ struct PoolingTests {
             if p.ceilMode && (out - 1) * s >= size + pad { out -= 1 }
             return out
         }
-        let oh = length(h, p.kernelH, p.strideH, p.padH), ow = length(w, p.kernelW, p.strideW, p.padW)
+        let oh = length(h, p.kernelH, p.strideH, p.padH)
+        let ow = length(w, p.kernelW, p.strideW, p.padW)
         let xv = x.doubles
         var y: [Double] = []
-        for plane in 0..<(n * c) { for i in 0..<oh { for j in 0..<ow {
-            let y0 = i * p.strideH - p.padH, x0 = j * p.strideW - p.padW
-            var best = -Double.infinity, sum = 0.0, inside = 0
-            for iy in y0..<(y0 + p.kernelH) { for ix in x0..<(x0 + p.kernelW) where iy >= 0 && iy < h && ix >= 0 && ix < w {
-                let v = xv[plane * h * w + iy * w + ix]
-                best = Swift.max(best, v); sum += v; inside += 1
-            } }
-            let padded = (Swift.min(y0 + p.kernelH, h + p.padH) - y0) * (Swift.min(x0 + p.kernelW, w + p.padW) - x0)
-            y.append(max ? best : sum / Double(p.countIncludePad ? padded : inside))
-        } } }
+        for plane in 0..<(n * c) {
+            for i in 0..<oh {
+                for j in 0..<ow {
+                    let y0 = i * p.strideH - p.padH
+                    let x0 = j * p.strideW - p.padW
+                    var best = -Double.infinity
+                    var sum = 0.0
+                    var inside = 0
+                    for iy in y0..<(y0 + p.kernelH) {
+                        for ix in x0..<(x0 + p.kernelW) where iy >= 0 && iy < h && ix >= 0 && ix < w {
+                            let v = xv[plane * h * w + iy * w + ix]
+                            best = Swift.max(best, v)
+                            sum += v
+                            inside += 1
+                        }
+                    }
+                    let padded =
+                        (Swift.min(y0 + p.kernelH, h + p.padH) - y0) * (Swift.min(x0 + p.kernelW, w + p.padW) - x0)
+                    y.append(max ? best : sum / Double(p.countIncludePad ? padded : inside))
+                }
+            }
+        }
         return (y, [n, c, oh, ow])
     }
 

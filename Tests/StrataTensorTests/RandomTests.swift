@@ -8,7 +8,8 @@ import Testing
 struct RandomTests {
     @Test("the same seed gives the same sequence")
     func reproducible() {
-        var a = RandomGenerator(seed: 42), b = RandomGenerator(seed: 42)
+        var a = RandomGenerator(seed: 42)
+        var b = RandomGenerator(seed: 42)
         #expect(a == b)
         for _ in 0..<1000 { #expect(a.next() == b.next()) }
         for _ in 0..<100 {
@@ -19,16 +20,18 @@ struct RandomTests {
         }
         #expect(a.permutation(50) == b.permutation(50))
         #expect(a == b)
-        var c = RandomGenerator(seed: 42), d = RandomGenerator(seed: 42)
+        var c = RandomGenerator(seed: 42)
+        var d = RandomGenerator(seed: 42)
         #expect(Tensor.normal([4, 5], generator: &c).floats == Tensor.normal([4, 5], generator: &d).floats)
-        #expect(Tensor.uniform([7], low: -1, high: 1, dtype: .float64, generator: &c).doubles
+        #expect(
+            Tensor.uniform([7], low: -1, high: 1, dtype: .float64, generator: &c).doubles
                 == Tensor.uniform([7], low: -1, high: 1, dtype: .float64, generator: &d).doubles)
     }
 
     @Test("a copied generator continues identically; its state restores it")
     func copies() {
         var a = RandomGenerator(seed: 3)
-        _ = a.nextNormal()   // leaves a spare normal pending
+        _ = a.nextNormal() // leaves a spare normal pending
         var b = a
         #expect(a.nextNormal() == b.nextNormal())
         #expect(a.next() == b.next())
@@ -44,7 +47,8 @@ struct RandomTests {
             return (0..<4).map { _ in g.next() }
         }
         #expect(Set(seqs.map { $0.description }).count == 8)
-        var a = RandomGenerator(seed: 1), b = RandomGenerator(seed: 2)
+        var a = RandomGenerator(seed: 1)
+        var b = RandomGenerator(seed: 2)
         let same = (0..<1000).filter { _ in a.next() == b.next() }.count
         #expect(same == 0)
     }

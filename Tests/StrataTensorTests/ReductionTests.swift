@@ -12,7 +12,9 @@ struct ReductionTests {
     func sumGrad(_ axes: [Int]?) {
         let x = randomTensor([2, 3, 4], seed: 20)
         for keep in [false, true] {
-            checkGradients([x], "sum axes \(String(describing: axes)) keepDims \(keep)") { $0[0].sum(axes: axes, keepDims: keep) }
+            checkGradients([x], "sum axes \(String(describing: axes)) keepDims \(keep)") {
+                $0[0].sum(axes: axes, keepDims: keep)
+            }
         }
     }
 
@@ -20,7 +22,9 @@ struct ReductionTests {
     func meanGrad(_ axes: [Int]?) {
         let x = randomTensor([2, 3, 4], seed: 21)
         for keep in [false, true] {
-            checkGradients([x], "mean axes \(String(describing: axes)) keepDims \(keep)") { $0[0].mean(axes: axes, keepDims: keep) }
+            checkGradients([x], "mean axes \(String(describing: axes)) keepDims \(keep)") {
+                $0[0].mean(axes: axes, keepDims: keep)
+            }
         }
     }
 

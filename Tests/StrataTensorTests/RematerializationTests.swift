@@ -15,8 +15,9 @@ struct RematerializationTests {
     /// conv → BN (batch statistics, running statistics updated) → ReLU → conv → weighted sum.
     func network(_ t: [Tensor], observe: ((Tensor, Tensor) -> Void)? = nil) -> Tensor {
         let c = conv2d(t[0], weight: t[1], bias: nil, Conv2dParameters(padding: 1))
-        let y = batchNorm2d(c, runningMean: .zeros([4], dtype: .float64), runningVar: .ones([4], dtype: .float64),
-                            weight: t[2], bias: t[3], training: true)
+        let y = batchNorm2d(
+            c, runningMean: .zeros([4], dtype: .float64), runningVar: .ones([4], dtype: .float64),
+            weight: t[2], bias: t[3], training: true)
         let r = y.relu()
         observe?(y, r)
         let out = conv2d(r, weight: t[4], bias: nil, Conv2dParameters(stride: 2))
@@ -41,7 +42,8 @@ struct RematerializationTests {
                 return (freed, leaves.map { $0.grad!.doubles })
             }
         }
-        let rebuilt = run(rematerialize: true), kept = run(rematerialize: false)
+        let rebuilt = run(rematerialize: true)
+        let kept = run(rematerialize: false)
         #expect(rebuilt.freed, "with rematerialization nothing keeps the BN and ReLU outputs")
         #expect(!kept.freed, "without it, the ReLU and the second convolution keep them")
         // The reference backend normalizes the same way in both passes: bit-for-bit equal gradients.
@@ -51,7 +53,9 @@ struct RematerializationTests {
     @Test("no recipe without recording, and a BN output fed straight to a convolution is rebuilt too")
     func recipesOnlyWhenRecording() {
         let c = x.copy().requiringGrad()
-        let inference = withNoGrad { batchNorm2d(c, runningMean: nil, runningVar: nil, weight: nil, bias: nil, training: true) }
+        let inference = withNoGrad {
+            batchNorm2d(c, runningMean: nil, runningVar: nil, weight: nil, bias: nil, training: true)
+        }
         #expect(inference.rematerialization == nil)
         let y = batchNorm2d(c, runningMean: nil, runningVar: nil, weight: nil, bias: nil, training: true)
         #expect(y.rematerialization != nil)

@@ -32,7 +32,9 @@ struct ShapeOpsTests {
         #expect(x.unsqueezed(3).squeezed(3).shape == [2, 3, 4])
     }
 
-    @Test("permute and transpose gradients", arguments: [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0], [0, 2, 1], [-1, 0, 1]])
+    @Test(
+        "permute and transpose gradients",
+        arguments: [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0], [0, 2, 1], [-1, 0, 1]])
     func permuteGrad(_ order: [Int]) {
         let x = randomTensor([2, 3, 4], seed: 42)
         checkGradients([x], "permuted \(order)") { $0[0].permuted(order) }
@@ -43,10 +45,15 @@ struct ShapeOpsTests {
         let x = Tensor.arange(0, 24, dtype: .float64).reshaped([2, 3, 4])
         let p = x.permuted([2, 0, 1])
         #expect(p.shape == [4, 2, 3])
-        let xv = x.doubles, pv = p.doubles
-        for i in 0..<4 { for j in 0..<2 { for k in 0..<3 {
-            #expect(pv[(i * 2 + j) * 3 + k] == xv[(j * 3 + k) * 4 + i])
-        } } }
+        let xv = x.doubles
+        let pv = p.doubles
+        for i in 0..<4 {
+            for j in 0..<2 {
+                for k in 0..<3 {
+                    #expect(pv[(i * 2 + j) * 3 + k] == xv[(j * 3 + k) * 4 + i])
+                }
+            }
+        }
         let m = Tensor([1.0, 2, 3, 4, 5, 6], shape: [2, 3])
         #expect(m.transposed().shape == [3, 2])
         #expect(m.transposed().doubles == [1, 4, 2, 5, 3, 6])
@@ -56,9 +63,12 @@ struct ShapeOpsTests {
         #expect(y.transposed(1, 3).shape == [2, 5, 4, 3])
     }
 
-    @Test("slice gradients, with step", arguments: [
-        (0, 0, nil, 1), (0, 1, 2, 1), (1, 1, nil, 2), (1, 0, 5, 3), (2, 2, 6, 2), (-1, 1, nil, 4), (2, 0, 100, 1), (1, 3, 3, 1),
-    ] as [(Int, Int, Int?, Int)])
+    @Test(
+        "slice gradients, with step",
+        arguments: [
+            (0, 0, nil, 1), (0, 1, 2, 1), (1, 1, nil, 2), (1, 0, 5, 3), (2, 2, 6, 2), (-1, 1, nil, 4), (2, 0, 100, 1),
+            (1, 3, 3, 1),
+        ] as [(Int, Int, Int?, Int)])
     func sliceGrad(_ s: (Int, Int, Int?, Int)) {
         let (axis, start, end, step) = s
         let x = randomTensor([2, 5, 7], seed: 44)
@@ -95,12 +105,15 @@ struct ShapeOpsTests {
         shapes[2][a] = 2
         let xs = shapes.enumerated().map { randomTensor($1, seed: 45 + UInt64($0)) }
         checkGradients(xs, "concatenate axis \(axis)") { Tensor.concatenate($0, axis: axis) }
-        checkGradients(xs, wrt: [1], "concatenate axis \(axis), only the middle input") { Tensor.concatenate($0, axis: axis) }
+        checkGradients(xs, wrt: [1], "concatenate axis \(axis), only the middle input") {
+            Tensor.concatenate($0, axis: axis)
+        }
     }
 
     @Test("concatenate and stack values")
     func concatenateValues() {
-        let a = Tensor([1.0, 2, 3, 4], shape: [2, 2]), b = Tensor([5.0, 6], shape: [2, 1])
+        let a = Tensor([1.0, 2, 3, 4], shape: [2, 2])
+        let b = Tensor([5.0, 6], shape: [2, 1])
         let c = Tensor.concatenate([a, b], axis: 1)
         #expect(c.shape == [2, 3])
         #expect(c.doubles == [1, 2, 5, 3, 4, 6])

@@ -68,7 +68,7 @@ struct TensorTests {
         #expect(a.doubles == [1, 2, 3] && b.doubles == [10, 2, 3])
         a.assign(Tensor([4.0, 5, 6]))
         #expect(a.doubles == [4, 5, 6])
-        a.assign(Tensor([Float(7), 8, 9]))   // converts
+        a.assign(Tensor([Float(7), 8, 9])) // converts
         #expect(a.doubles == [7, 8, 9] && a.dtype == .float64)
         // Reshape shares storage; a detached tensor too.
         let r = a.reshaped([3, 1])
@@ -103,7 +103,8 @@ struct TensorTests {
 
     @Test("comparisons give 1 where true and 0 elsewhere")
     func comparisons() {
-        let a = Tensor([1.0, 2, 3, 4]), b = Tensor([2.0, 2, 2, 5])
+        let a = Tensor([1.0, 2, 3, 4])
+        let b = Tensor([2.0, 2, 2, 5])
         #expect(a.eq(b).doubles == [0, 1, 0, 0])
         #expect(a.ne(b).doubles == [1, 0, 1, 1])
         #expect(a.lt(b).doubles == [1, 0, 0, 1])
@@ -114,7 +115,8 @@ struct TensorTests {
         #expect(a.lt(2.5).doubles == [1, 1, 0, 0])
         #expect(a.gt(2.5).doubles == [0, 0, 1, 1])
         // Broadcasting: a column against a row.
-        let col = Tensor([1.0, 3], shape: [2, 1]), row = Tensor([0.0, 2, 4], shape: [3])
+        let col = Tensor([1.0, 3], shape: [2, 1])
+        let row = Tensor([0.0, 2, 4], shape: [3])
         #expect(col.gt(row).shape == [2, 3])
         #expect(col.gt(row).doubles == [1, 0, 0, 1, 1, 0])
         // Not differentiable: never recorded.

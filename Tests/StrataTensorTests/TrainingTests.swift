@@ -15,7 +15,8 @@ struct TrainingTests {
         var labels = [Int]()
         for i in 0..<n {
             let label = i % 2
-            let x0 = label == 0 ? rng.nextInt(below: 3) : 4 + rng.nextInt(below: 3), y0 = rng.nextInt(below: 7)
+            let x0 = label == 0 ? rng.nextInt(below: 3) : 4 + rng.nextInt(below: 3)
+            let y0 = rng.nextInt(below: 7)
             for dy in 0..<2 { for dx in 0..<2 { pixels[i * 64 + (y0 + dy) * 8 + x0 + dx] = 1 } }
             for j in 0..<64 { pixels[i * 64 + j] += 0.1 * rng.nextNormal() }
             labels.append(label)
@@ -25,14 +26,16 @@ struct TrainingTests {
         let convBias = Tensor.zeros([4], dtype: dtype).requiringGrad()
         let bnWeight = Tensor.ones([4], dtype: dtype).requiringGrad()
         let bnBias = Tensor.zeros([4], dtype: dtype).requiringGrad()
-        let runningMean = Tensor.zeros([4], dtype: dtype), runningVar = Tensor.ones([4], dtype: dtype)
+        let runningMean = Tensor.zeros([4], dtype: dtype)
+        let runningVar = Tensor.ones([4], dtype: dtype)
         let fc = Tensor.normal([2, 4 * 4 * 4], std: 0.1, dtype: dtype, generator: &rng).requiringGrad()
         let fcBias = Tensor.zeros([2], dtype: dtype).requiringGrad()
         let parameters = [conv, convBias, bnWeight, bnBias, fc, fcBias]
 
         func forward(training: Bool) -> Tensor {
             var h = conv2d(images, weight: conv, bias: convBias, .init(padding: 1))
-            h = batchNorm2d(h, runningMean: runningMean, runningVar: runningVar, weight: bnWeight, bias: bnBias, training: training)
+            h = batchNorm2d(
+                h, runningMean: runningMean, runningVar: runningVar, weight: bnWeight, bias: bnBias, training: training)
             h = maxPool2d(h.relu(), .init(kernel: 2)).flattened()
             return linear(h, weight: fc, bias: fcBias)
         }
@@ -44,7 +47,10 @@ struct TrainingTests {
             for p in parameters { p.zeroGrad() }
             loss.backward()
             for p in parameters {
-                guard let g = p.grad else { Issue.record("a parameter got no gradient"); return }
+                guard let g = p.grad else {
+                    Issue.record("a parameter got no gradient")
+                    return
+                }
                 p.assign(withNoGrad { p - g * 0.1 })
             }
         }

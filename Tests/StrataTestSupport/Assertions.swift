@@ -11,7 +11,8 @@ import Testing
 /// NaN anywhere in `actual` gives `.infinity`.
 public func scaledError(_ actual: [Double], _ expected: [Double], floor: Double = 1e-12) -> Double {
     precondition(actual.count == expected.count, "scaledError: \(actual.count) vs \(expected.count) values")
-    var worst = 0.0, scale = 0.0
+    var worst = 0.0
+    var scale = 0.0
     for (a, e) in zip(actual, expected) {
         if a.isNaN != e.isNaN { return .infinity }
         if a.isNaN { continue }
@@ -22,15 +23,20 @@ public func scaledError(_ actual: [Double], _ expected: [Double], floor: Double 
 }
 
 /// Records an issue unless `actual` has `expected`'s shape and `scaledError(actual, expected) <= tolerance`.
-public func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Double, _ label: String = "",
-                        sourceLocation: SourceLocation = #_sourceLocation) {
-    expectClose(actual, expected.doubles, shape: expected.shape, tolerance: tolerance, label, sourceLocation: sourceLocation)
+public func expectClose(
+    _ actual: Tensor, _ expected: Tensor, tolerance: Double, _ label: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    expectClose(
+        actual, expected.doubles, shape: expected.shape, tolerance: tolerance, label, sourceLocation: sourceLocation)
 }
 
 /// Records an issue unless `actual` has shape `shape` (when given) and values within `tolerance`
 /// of `expected` in the sense of ``scaledError(_:_:floor:)``.
-public func expectClose(_ actual: Tensor, _ expected: [Double], shape: [Int]? = nil, tolerance: Double,
-                        _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+public func expectClose(
+    _ actual: Tensor, _ expected: [Double], shape: [Int]? = nil, tolerance: Double,
+    _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation
+) {
     if let shape, actual.shape != shape {
         Issue.record("\(label): shape \(actual.shape), expected \(shape)", sourceLocation: sourceLocation)
         return
@@ -44,19 +50,26 @@ public func expectClose(_ actual: Tensor, _ expected: [Double], shape: [Int]? = 
 }
 
 /// Records an issue unless `a` and `b` differ by at most `tolerance` (absolute).
-public func expectClose(_ a: Double, _ b: Double, tolerance: Double, _ label: String = "",
-                        sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(Swift.abs(a - b) <= tolerance, "\(label): \(a) vs \(b) (tolerance \(tolerance))", sourceLocation: sourceLocation)
+public func expectClose(
+    _ a: Double, _ b: Double, tolerance: Double, _ label: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        Swift.abs(a - b) <= tolerance, "\(label): \(a) vs \(b) (tolerance \(tolerance))", sourceLocation: sourceLocation
+    )
 }
 
 /// Records an issue unless the two arrays are equal elementwise within `tolerance` (absolute).
-public func expectClose(_ a: [Double], _ b: [Double], tolerance: Double, _ label: String = "",
-                        sourceLocation: SourceLocation = #_sourceLocation) {
+public func expectClose(
+    _ a: [Double], _ b: [Double], tolerance: Double, _ label: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard a.count == b.count else {
         Issue.record("\(label): \(a.count) values vs \(b.count)", sourceLocation: sourceLocation)
         return
     }
     let worst = zip(a, b).map { Swift.abs($0 - $1) }.max() ?? 0
-    #expect(worst <= tolerance, "\(label): \(a) vs \(b) (max difference \(worst), tolerance \(tolerance))",
-            sourceLocation: sourceLocation)
+    #expect(
+        worst <= tolerance, "\(label): \(a) vs \(b) (max difference \(worst), tolerance \(tolerance))",
+        sourceLocation: sourceLocation)
 }

@@ -14,14 +14,22 @@ public struct FixtureTensor: Decodable, Sendable {
 
 /// A parameter value in a fixture case: a bool, a number, a string or a list of them.
 public enum FixtureValue: Decodable, Sendable, Equatable {
-    case bool(Bool), number(Double), string(String), list([FixtureValue])
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case list([FixtureValue])
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else { self = .list(try c.decode([FixtureValue].self)) }
+        if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let d = try? c.decode(Double.self) {
+            self = .number(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else {
+            self = .list(try c.decode([FixtureValue].self))
+        }
     }
 }
 
@@ -46,26 +54,26 @@ public struct OpFixture: Decodable, Sendable, CustomStringConvertible {
     }
 
     public func double(_ key: String) -> Double {
-        guard case let .number(v)? = params[key] else { preconditionFailure("\(name): no number param '\(key)'") }
+        guard case .number(let v)? = params[key] else { preconditionFailure("\(name): no number param '\(key)'") }
         return v
     }
 
     public func int(_ key: String) -> Int { Int(double(key)) }
 
     public func bool(_ key: String) -> Bool {
-        guard case let .bool(v)? = params[key] else { preconditionFailure("\(name): no bool param '\(key)'") }
+        guard case .bool(let v)? = params[key] else { preconditionFailure("\(name): no bool param '\(key)'") }
         return v
     }
 
     public func string(_ key: String) -> String {
-        guard case let .string(v)? = params[key] else { preconditionFailure("\(name): no string param '\(key)'") }
+        guard case .string(let v)? = params[key] else { preconditionFailure("\(name): no string param '\(key)'") }
         return v
     }
 
     public func ints(_ key: String) -> [Int] {
-        guard case let .list(v)? = params[key] else { preconditionFailure("\(name): no list param '\(key)'") }
+        guard case .list(let v)? = params[key] else { preconditionFailure("\(name): no list param '\(key)'") }
         return v.map {
-            guard case let .number(d) = $0 else { preconditionFailure("\(name): '\(key)' holds a non-number") }
+            guard case .number(let d) = $0 else { preconditionFailure("\(name): '\(key)' holds a non-number") }
             return Int(d)
         }
     }
@@ -80,7 +88,7 @@ public enum FixtureError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unreadable(path, underlying): return "cannot read fixture \(path): \(underlying)"
+        case .unreadable(let path, let underlying): return "cannot read fixture \(path): \(underlying)"
         }
     }
 }
@@ -96,7 +104,9 @@ public func fixturePath(_ name: String, filePath: String = #filePath) -> String 
 
 /// Loads the op cases of a PyTorch reference file (by default `Fixtures/ops.json` next to the
 /// calling test file), optionally only those of one `op`.
-public func loadOpFixtures(_ name: String = "ops.json", op: String? = nil, filePath: String = #filePath) throws -> [OpFixture] {
+public func loadOpFixtures(_ name: String = "ops.json", op: String? = nil, filePath: String = #filePath) throws
+    -> [OpFixture]
+{
     let path = fixturePath(name, filePath: filePath)
     let cases: [OpFixture]
     do {

@@ -44,10 +44,12 @@ public struct GradientCheckResult: Sendable, CustomStringConvertible {
 /// Inputs must sit away from an op's kinks (see `awayFromZeroTensor`, `distinctTensor`).
 /// Costs two forwards per input element: keep inputs to a few hundred elements.
 @discardableResult
-public func checkGradients(_ inputs: [Tensor], wrt: Set<Int>? = nil, step: Double = 1e-5, tolerance: Double = 1e-6,
-                           seed: UInt64 = 0x5EED, _ label: String = "",
-                           sourceLocation: SourceLocation = #_sourceLocation,
-                           _ f: ([Tensor]) -> Tensor) -> [GradientCheckResult] {
+public func checkGradients(
+    _ inputs: [Tensor], wrt: Set<Int>? = nil, step: Double = 1e-5, tolerance: Double = 1e-6,
+    seed: UInt64 = 0x5EED, _ label: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ f: ([Tensor]) -> Tensor
+) -> [GradientCheckResult] {
     let checked = wrt ?? Set(inputs.indices)
     let xs = inputs.enumerated().map { i, t -> Tensor in
         let leaf = withNoGrad { t.to(.float64) }.copy()
@@ -83,12 +85,14 @@ public func checkGradients(_ inputs: [Tensor], wrt: Set<Int>? = nil, step: Doubl
             continue
         }
         guard grad.shape == x.shape, grad.dtype == .float64 else {
-            Issue.record("\(label): input \(i) has gradient \(grad.shape) \(grad.dtype), expected \(x.shape) float64",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "\(label): input \(i) has gradient \(grad.shape) \(grad.dtype), expected \(x.shape) float64",
+                sourceLocation: sourceLocation)
             continue
         }
         let analytic = grad.doubles
-        var maxAbsError = 0.0, scale = 0.0
+        var maxAbsError = 0.0
+        var scale = 0.0
         x.withUnsafeMutableBuffer(as: Double.self) { p in
             for k in 0..<p.count {
                 let v = p[k]
@@ -102,8 +106,9 @@ public func checkGradients(_ inputs: [Tensor], wrt: Set<Int>? = nil, step: Doubl
                 scale = Swift.max(scale, Swift.abs(numeric))
             }
         }
-        let result = GradientCheckResult(input: i, maxAbsError: maxAbsError, scale: scale,
-                                         relativeError: maxAbsError / Swift.max(scale, 1e-3))
+        let result = GradientCheckResult(
+            input: i, maxAbsError: maxAbsError, scale: scale,
+            relativeError: maxAbsError / Swift.max(scale, 1e-3))
         #expect(result.relativeError <= tolerance, "\(label): \(result)", sourceLocation: sourceLocation)
         results.append(result)
     }
@@ -118,9 +123,11 @@ public func checkGradients(_ inputs: [Tensor], wrt: Set<Int>? = nil, step: Doubl
 /// Catches kernels whose single-precision path differs from the double one (the finite
 /// difference check runs in Float64 only). Also checks that each gradient comes back in
 /// the dtype of its input.
-public func expectFloat32GradientsMatch(_ inputs: [Tensor], tolerance: Double = 1e-5, seed: UInt64 = 0x5EED,
-                                        _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation,
-                                        _ f: ([Tensor]) -> Tensor) {
+public func expectFloat32GradientsMatch(
+    _ inputs: [Tensor], tolerance: Double = 1e-5, seed: UInt64 = 0x5EED,
+    _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation,
+    _ f: ([Tensor]) -> Tensor
+) {
     func gradients(_ dtype: DType) -> (output: Tensor, grads: [Tensor?]) {
         let xs = inputs.map { t in withNoGrad { t.to(dtype) }.copy().requiringGrad() }
         let y = f(xs)
@@ -130,9 +137,11 @@ public func expectFloat32GradientsMatch(_ inputs: [Tensor], tolerance: Double = 
         loss.backward()
         return (y, xs.map { $0.grad })
     }
-    let single = gradients(.float32), double = gradients(.float64)
-    #expect(single.output.dtype == .float32, "\(label): Float32 inputs gave a \(single.output.dtype) output",
-            sourceLocation: sourceLocation)
+    let single = gradients(.float32)
+    let double = gradients(.float64)
+    #expect(
+        single.output.dtype == .float32, "\(label): Float32 inputs gave a \(single.output.dtype) output",
+        sourceLocation: sourceLocation)
     expectClose(single.output, double.output, tolerance: tolerance, "\(label) output", sourceLocation: sourceLocation)
     for (i, (g32, g64)) in zip(single.grads, double.grads).enumerated() {
         guard let g32, let g64 else {

@@ -22,7 +22,8 @@ public enum HashWeights {
     /// The 32-bit hash of element `i` of entry `k`.
     @inline(__always)
     public static func hash(_ k: Int, _ i: Int) -> UInt32 {
-        var x = UInt32(truncatingIfNeeded: i) &* 2_654_435_761
+        var x =
+            UInt32(truncatingIfNeeded: i) &* 2_654_435_761
             &+ (UInt32(truncatingIfNeeded: k + 1) &* 40503 &+ 12345)
         x ^= x >> 15
         x &*= 2_246_822_519
@@ -63,26 +64,36 @@ public enum HashWeights {
     // multiplier; s = 2u − 1 = x·2⁻³¹ − 1 exactly.
 
     static func write(_ p: UnsafeMutableBufferPointer<Double>, k: Int, rule: (offset: Double, factor: Double)?) {
-        guard let (offset, factor) = rule else { p.update(repeating: 0); return }
+        guard let (offset, factor) = rule else {
+            p.update(repeating: 0)
+            return
+        }
         var next = UInt32(truncatingIfNeeded: k + 1) &* 40503 &+ 12345
         for i in 0..<p.count {
             var x = next
             next = next &+ 2_654_435_761
-            x ^= x &>> 15; x = x &* 2_246_822_519
-            x ^= x &>> 13; x = x &* 3_266_489_917
+            x ^= x &>> 15
+            x = x &* 2_246_822_519
+            x ^= x &>> 13
+            x = x &* 3_266_489_917
             x ^= x &>> 16
             p[i] = offset + factor * (Double(x) * 0x1p-31 - 1)
         }
     }
 
     static func write(_ p: UnsafeMutableBufferPointer<Float>, k: Int, rule: (offset: Double, factor: Double)?) {
-        guard let (offset, factor) = rule else { p.update(repeating: 0); return }
+        guard let (offset, factor) = rule else {
+            p.update(repeating: 0)
+            return
+        }
         var next = UInt32(truncatingIfNeeded: k + 1) &* 40503 &+ 12345
         for i in 0..<p.count {
             var x = next
             next = next &+ 2_654_435_761
-            x ^= x &>> 15; x = x &* 2_246_822_519
-            x ^= x &>> 13; x = x &* 3_266_489_917
+            x ^= x &>> 15
+            x = x &* 2_246_822_519
+            x ^= x &>> 13
+            x = x &* 3_266_489_917
             x ^= x &>> 16
             p[i] = Float(offset + factor * (Double(x) * 0x1p-31 - 1))
         }

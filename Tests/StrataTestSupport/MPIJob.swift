@@ -14,15 +14,18 @@ public struct MPIRun: Sendable {
 /// Runs `np` ranks of this very test binary, filtered to the worker test `filter`, with `variable`=`mode`
 /// (and `environment`) passed to every rank; kills mpirun after `timeout` seconds (it forwards SIGTERM).
 /// `--bind-to none`: ranks must not be pinned to cores the rest of the test suite shares.
-public func runTestBinaryUnderMPI(np: Int, variable: String, mode: String, filter: String,
-                                  environment extra: [String: String] = [:], timeout: Double) throws -> MPIRun {
+public func runTestBinaryUnderMPI(
+    np: Int, variable: String, mode: String, filter: String,
+    environment extra: [String: String] = [:], timeout: Double
+) throws -> MPIRun {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: mpirunPath!)
     var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
     environment[variable] = mode
     process.environment = environment
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-    process.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "\(np)", "-x", variable]
+    process.arguments =
+        ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "\(np)", "-x", variable]
         + extra.keys.sorted().flatMap { ["-x", $0] }
         + [binary, "--testing-library", "swift-testing", "--filter", filter]
     let pipe = Pipe()
@@ -40,19 +43,26 @@ public func runTestBinaryUnderMPI(np: Int, variable: String, mode: String, filte
     if exited.wait(timeout: .now() + timeout) == .timedOut {
         timedOut = true
         process.terminate()
-        if exited.wait(timeout: .now() + 5) == .timedOut { kill(process.processIdentifier, SIGKILL); exited.wait() }
+        if exited.wait(timeout: .now() + 5) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
+        }
     }
     let seconds = Date().timeIntervalSince(start)
     try? pipe.fileHandleForWriting.close()
     _ = collected.finished.wait(timeout: .now() + 5)
-    return MPIRun(status: process.terminationStatus, output: collected.text, seconds: seconds, timedOut: timedOut,
-                  ended: start.timeIntervalSince1970 + seconds)
+    return MPIRun(
+        status: process.terminationStatus, output: collected.text, seconds: seconds, timedOut: timedOut,
+        ended: start.timeIntervalSince1970 + seconds)
 }
 
 private final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
     let finished = DispatchSemaphore(value: 0)
-    func append(_ d: Data) { lock.withLock { data.append(d) }; finished.signal() }
+    func append(_ d: Data) {
+        lock.withLock { data.append(d) }
+        finished.signal()
+    }
     var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

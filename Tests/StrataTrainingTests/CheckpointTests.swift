@@ -1,21 +1,25 @@
 import Foundation
-import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 import StrataData
 import StrataModels
 import StrataNN
 import StrataTensor
+import Testing
+
 @testable import StrataTraining
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Checkpoints and exact resume. The models here have no dropout: GlobalRandom is shared with
 /// tests running in parallel, so a run that drew from it could not be compared bit for bit.
 @Suite(.serialized) struct ResumeTests {
     /// 2 epochs straight vs 1 epoch, save, reload into new model and optimizer objects, 1 epoch:
     /// bitwise-identical weights, BN statistics and optimizer state.
-    func checkEpochBoundaryResume(_ config: TrainingConfiguration, make: () -> Module, train: any Dataset = smallTrain,
-                                  validation: any Dataset = smallValidation) throws {
+    func checkEpochBoundaryResume(
+        _ config: TrainingConfiguration, make: () -> Module, train: any Dataset = smallTrain,
+        validation: any Dataset = smallValidation
+    ) throws {
         let initial = make()
         let straight = Trainer(model: try clone(initial, make), configuration: config)
         var straightReports: [EpochReport] = []
@@ -25,7 +29,8 @@ import StrataTensor
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = Trainer(model: try clone(initial, make), configuration: config)
         first.runDirectory = try RunDirectory(dir)
-        let outcome = try first.fit(train: train, validation: validation) { r in if r.epoch == 1 { first.requestStop() } }
+        let outcome = try first.fit(train: train, validation: validation) { r in if r.epoch == 1 { first.requestStop() }
+        }
         #expect(outcome == .interrupted(step: config.stepsPerEpoch(examples: train.count)))
 
         // "Fresh process": new model (different initial weights) and trainer, everything from the files.
@@ -63,8 +68,9 @@ import StrataTensor
         var c = smallConfiguration()
         c.model = "lenet5"
         c.schedule = .multistep
-        try checkEpochBoundaryResume(c, make: { LeNet5(classes: 10) }, train: SyntheticShapes(count: 32, seed: 5),
-                                     validation: SyntheticShapes(count: 10, seed: 6))
+        try checkEpochBoundaryResume(
+            c, make: { LeNet5(classes: 10) }, train: SyntheticShapes(count: 32, seed: 5),
+            validation: SyntheticShapes(count: 10, seed: 6))
     }
 
     /// Stopped mid-epoch (what Ctrl-C does), resumed from the files: the same as straight through.
@@ -79,7 +85,7 @@ import StrataTensor
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = Trainer(model: try clone(initial, tinyNet), configuration: c)
         first.runDirectory = try RunDirectory(dir)
-        first.onStep = { if $0.step == 5 { first.requestStop() } }   // epoch 2, batch 2 of 3
+        first.onStep = { if $0.step == 5 { first.requestStop() } } // epoch 2, batch 2 of 3
         #expect(try first.fit(train: smallTrain, validation: smallValidation) == .interrupted(step: 5))
         let checkpoint = try Checkpoint.load(dir)
         #expect(checkpoint.state.progress.epoch == 1 && checkpoint.state.progress.batchInEpoch == 2)
@@ -108,20 +114,27 @@ import StrataTensor
         trainer.runDirectory = try RunDirectory(dir)
         trainer.stopOnInterrupt = true
         InterruptSignal.install()
-        defer { InterruptSignal.uninstall(); InterruptSignal.reset() }
+        defer {
+            InterruptSignal.uninstall()
+            InterruptSignal.reset()
+        }
         var stepsSeen: [Int] = []
         trainer.onStep = { info in
             stepsSeen.append(info.step)
             guard info.step == 2 else { return }
-            kill(getpid(), SIGINT)   // process-directed (test threads may block it), so delivered asynchronously:
-            for _ in 0..<2000 where InterruptSignal.received == 0 { usleep(1000) }   // wait for the handler
+            kill(getpid(), SIGINT) // process-directed (test threads may block it), so delivered asynchronously:
+            for _ in 0..<2000 where InterruptSignal.received == 0 { usleep(1000) } // wait for the handler
         }
         #expect(try trainer.fit(train: smallTrain, validation: smallValidation) == .interrupted(step: 2))
         #expect(InterruptSignal.received == SIGINT)
         #expect(stepsSeen == [1, 2])
         let checkpoint = try Checkpoint.load(dir)
         #expect(checkpoint.state.progress.step == 2 && checkpoint.state.progress.batchInEpoch == 2)
-        #expect(bits(checkpoint.model.mapValues { $0.to(.float64) }) == bits(Dictionary(uniqueKeysWithValues: trainer.model.stateDict().map { ($0.key, $0.tensor.to(.float64)) })))
+        #expect(
+            bits(checkpoint.model.mapValues { $0.to(.float64) })
+                == bits(
+                    Dictionary(uniqueKeysWithValues: trainer.model.stateDict().map { ($0.key, $0.tensor.to(.float64)) })
+                ))
     }
 
     @Test func restoreRejectsAMismatchedModelOrOptimizer() throws {
@@ -135,7 +148,9 @@ import StrataTensor
         } catch { #expect("\(error)".contains("does not fit")) }
         var adam = c
         adam.optimizer = .adamw
-        #expect(throws: TrainingError.self) { try Trainer(model: tinyNet(), configuration: adam).restore(from: checkpoint) }
+        #expect(throws: TrainingError.self) {
+            try Trainer(model: tinyNet(), configuration: adam).restore(from: checkpoint)
+        }
         #expect(throws: TrainingError.self) { try Checkpoint.load(temporaryDirectory()) }
     }
 }
@@ -158,7 +173,7 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try trainOneEpoch(into: dir)
         let path = dir + "/" + Checkpoint.lastName
-        _ = try Checkpoint.load(dir)   // intact: loads
+        _ = try Checkpoint.load(dir) // intact: loads
         let st = try SafeTensorsFile(path: path)
         #expect(st.metadata[Checkpoint.checksumKey] != nil)
         let name = st.names.first { !$0.hasPrefix("optimizer/") && st.info($0)?.dtype == "F32" }!
@@ -176,7 +191,9 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
                 try load()
                 Issue.record("a damaged checkpoint loaded")
             } catch {
-                #expect("\(error)".contains(path) && "\(error)".contains("tensor \(name) fails its CRC-32C check"), "\(error)")
+                #expect(
+                    "\(error)".contains(path) && "\(error)".contains("tensor \(name) fails its CRC-32C check"),
+                    "\(error)")
             }
         }
     }
@@ -188,11 +205,15 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         let path = dir + "/" + Checkpoint.lastName
         let st = try SafeTensorsFile(path: path)
         var tensors: [String: Tensor] = [:]
-        for name in st.names { tensors[name] = try st.tensor(name, as: st.info(name)?.dtype == "F64" ? .float64 : .float32) }
-        var state = try JSONSerialization.jsonObject(with: Data(st.metadata[Checkpoint.stateKey]!.utf8)) as! [String: Any]
+        for name in st.names {
+            tensors[name] = try st.tensor(name, as: st.info(name)?.dtype == "F64" ? .float64 : .float32)
+        }
+        var state =
+            try JSONSerialization.jsonObject(with: Data(st.metadata[Checkpoint.stateKey]!.utf8)) as! [String: Any]
         edit(&state)
         var metadata = st.metadata
-        metadata[Checkpoint.stateKey] = String(decoding: try JSONSerialization.data(withJSONObject: state), as: UTF8.self)
+        metadata[Checkpoint.stateKey] = String(
+            decoding: try JSONSerialization.data(withJSONObject: state), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: metadata, to: path)
     }
 
@@ -201,7 +222,9 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let c = try trainOneEpoch(into: dir)
-        for (key, value, message) in [("epoch", -3, "epoch -3"), ("batch_in_epoch", -1, "batch_in_epoch -1"), ("step", -7, "step -7")] {
+        for (key, value, message) in [
+            ("epoch", -3, "epoch -3"), ("batch_in_epoch", -1, "batch_in_epoch -1"), ("step", -7, "step -7"),
+        ] {
             try edited(dir) { $0[key] = value }
             do {
                 _ = try Checkpoint.load(dir)
@@ -257,7 +280,9 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         #expect(Set(try Checkpoint.modelWeights(dir + "/last.safetensors").tensors.keys) == Set(best.tensors.keys))
 
         // The readable JSON copy matches the metadata.
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/last.json"))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/last.json")))
+            as! [String: Any]
         #expect(json["epoch"] as? Int == 1 && json["step"] as? Int == 3 && json["kind"] as? String == "last")
         let rng = json["rng"] as! [String: Any]
         #expect((rng["global_random"] as? [String])?.count == 4)
@@ -268,13 +293,17 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         var p = TrainingProgress()
         (p.epoch, p.batchInEpoch, p.step, p.lossSum, p.correct, p.seen) = (3, 2, 77, 0.1 + 0.2, 5, 32)
         p.globalRandom = (0xFFFF_FFFF_FFFF_FFFF, 1, 0x8000_0000_0000_0000, 12345)
-        p.history = [EpochSummary(epoch: 1, step: 25, trainLoss: 2.302585092994046, trainAccuracy: 0.1, validationLoss: .pi,
-                                  validationTop1: 1.0 / 3, validationTop5: 1, learningRate: 1e-5, imagesPerSecond: 1234.5, seconds: 0.007)]
+        p.history = [
+            EpochSummary(
+                epoch: 1, step: 25, trainLoss: 2.302585092994046, trainAccuracy: 0.1, validationLoss: .pi,
+                validationTop1: 1.0 / 3, validationTop5: 1, learningRate: 1e-5, imagesPerSecond: 1234.5, seconds: 0.007)
+        ]
         (p.bestTop1, p.bestEpoch) = (1.0 / 3, 1)
         var c = smallConfiguration()
         (c.maxSteps, c.clipGradNorm, c.seed, c.milestones) = (100, 2.5, UInt64.max, [10, 20])
-        let s = CheckpointState(kind: "last", configuration: c, progress: p, classNames: ["a \"quoted\" name", "ü", "tab\t"],
-                                shuffleSeed: 99, schedule: "x", nextLearningRate: 0.01, totalSteps: 100, wallTime: 1.5)
+        let s = CheckpointState(
+            kind: "last", configuration: c, progress: p, classNames: ["a \"quoted\" name", "ü", "tab\t"],
+            shuffleSeed: 99, schedule: "x", nextLearningRate: 0.01, totalSteps: 100, wallTime: 1.5)
         let back = try CheckpointState(json: try JSON.parse(s.json.serialized()))
         #expect(back.progress == p)
         #expect(back.configuration == c)
@@ -299,7 +328,7 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         let run = try RunDirectory(dir)
         run.writeSafeTensors = { _, _, path in
             try AtomicFile.write(to: path) { out in
-                try out.write([UInt8](repeating: 7, count: 4096))   // part of the file made it
+                try out.write([UInt8](repeating: 7, count: 4096)) // part of the file made it
                 throw FileSystemError(path: path, operation: "write (temporary file)", code: ENOSPC)
             }
         }
@@ -309,7 +338,10 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
             try resumed.fit(train: smallTrain, validation: smallValidation)
             Issue.record("expected the checkpoint write to fail")
         } catch let error as TrainingError {
-            guard case .writeFailed = error else { Issue.record("unexpected \(error)"); return }
+            guard case .writeFailed = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
             let text = "\(error)"
             #expect(text.contains("No space left on device"))
             #expect(text.contains("last.safetensors (epoch 1, step 3)"))
@@ -324,7 +356,10 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
     /// The same with a real failure: a run directory that cannot be written (not as root, which may write anyway).
     @Test(.enabled(if: getuid() != 0)) func unwritableRunDirectoryIsAClearError() throws {
         let dir = temporaryDirectory()
-        defer { chmod(dir, 0o755); try? FileManager.default.removeItem(atPath: dir) }
+        defer {
+            chmod(dir, 0o755)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
         let c = smallConfiguration(epochs: 2)
         let t = Trainer(model: tinyNet(), configuration: c)
         t.runDirectory = try RunDirectory(dir)
@@ -350,7 +385,7 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         let last = dir + "/last.safetensors"
         var before: [UInt8]?
         t.onStep = { info in
-            if info.step == 4 {   // after epoch 1's checkpoint: corrupt a weight as a diverging run would
+            if info.step == 4 { // after epoch 1's checkpoint: corrupt a weight as a diverging run would
                 before = fileBytes(last)
                 let w = t.model.namedParameters().first { $0.0 == "5.weight" }!.1
                 w.withUnsafeMutableBuffer(as: Float.self) { $0[17] = .infinity }
@@ -409,7 +444,7 @@ func trainOneEpoch(into dir: String) throws -> TrainingConfiguration {
         for (k, v) in ckpt.optimizer { tensors[Checkpoint.optimizerPrefix + k] = v }
         let st = try SafeTensorsFile(path: dir + "/last.safetensors")
         var metadata = st.metadata
-        metadata.removeValue(forKey: Checkpoint.checksumKey)   // as a file without checksums would be
+        metadata.removeValue(forKey: Checkpoint.checksumKey) // as a file without checksums would be
         try SafeTensors.write(tensors, metadata: metadata, to: dir + "/last.safetensors")
         #expect { try Checkpoint.load(dir) } throws: { "\($0)".contains("0.weight holds NaN") }
     }

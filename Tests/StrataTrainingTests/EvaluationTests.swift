@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import StrataData
 import StrataNN
 import StrataTensor
+import Testing
+
 @testable import StrataTraining
 
 /// `evaluate` against loss, top-k and confusion computed here from the raw logits, with and without
@@ -34,7 +35,9 @@ import StrataTensor
     func expected(probabilities: [[Double]], labels: [Int]) -> (Double, Double, Double, [[Int]]) {
         let k = probabilities[0].count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
-        var loss = 0.0, top1 = 0, top5 = 0
+        var loss = 0.0
+        var top1 = 0
+        var top5 = 0
         for (p, label) in zip(probabilities, labels) {
             loss -= Foundation.log(p[label])
             let ranked = p.indices.sorted { p[$0] > p[$1] }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import StrataTensor
 import StrataTestSupport
+import Testing
+
 @testable import StrataTraining
 
 /// Optimizers, schedules and clipping against PyTorch (`Scripts/make_training_fixtures.py`).
@@ -50,9 +51,14 @@ import StrataTestSupport
         let tol = dtype == .float32 ? 2e-6 : 1e-12
         let params = c.`init`!.map { Tensor($0, shape: [$0.count]).to(dtype).requiringGrad() }
         // Parameter 0 is decayed, parameter 1 not (the fixture uses two parameter groups).
-        let optimizer: any Optimizer = name.hasPrefix("adamw")
-            ? AdamW(params, names: ["a", "b"], beta1: c.beta1!, beta2: c.beta2!, epsilon: c.eps!, weightDecay: c.weight_decay!, decays: [true, false])
-            : SGD(params, names: ["a", "b"], momentum: c.momentum!, nesterov: c.nesterov!, weightDecay: c.weight_decay!, decays: [true, false])
+        let optimizer: any Optimizer =
+            name.hasPrefix("adamw")
+            ? AdamW(
+                params, names: ["a", "b"], beta1: c.beta1!, beta2: c.beta2!, epsilon: c.eps!,
+                weightDecay: c.weight_decay!, decays: [true, false])
+            : SGD(
+                params, names: ["a", "b"], momentum: c.momentum!, nesterov: c.nesterov!, weightDecay: c.weight_decay!,
+                decays: [true, false])
         for (s, grads) in c.grads!.enumerated() {
             for (p, g) in zip(params, grads) { p.grad = Tensor(g, shape: [g.count]).to(dtype) }
             optimizer.step(lr: c.lrs?[s] ?? c.lr!)
@@ -71,7 +77,9 @@ import StrataTestSupport
         case "multistep": return .multiStep(base: base, milestones: c.milestones!, gamma: c.gamma!)
         case "cosine": return .cosine(base: base, warmup: c.warmup!, total: c.total!)
         case "onecycle": return .oneCycle(OneCycle(maxLR: base, total: c.total!, pctStart: c.pct_start ?? 0.3))
-        case "multistep_warmup": return .linearWarmup(steps: c.warmup!, then: .multiStep(base: base, milestones: c.milestones!, gamma: c.gamma!))
+        case "multistep_warmup":
+            return .linearWarmup(
+                steps: c.warmup!, then: .multiStep(base: base, milestones: c.milestones!, gamma: c.gamma!))
         case "constant_warmup": return .linearWarmup(steps: c.warmup!, then: .constant(base))
         default: fatalError("unknown schedule \(c.schedule!)")
         }
@@ -82,7 +90,9 @@ import StrataTestSupport
         let c = Self.cases.first { $0.name == name }!
         let s = Self.schedule(for: c)
         for (step, expected) in c.lrs!.enumerated() {
-            #expect(Self.close(s.learningRate(at: step), expected, 1e-12), "\(name) step \(step): \(s.learningRate(at: step)) vs PyTorch \(expected)")
+            #expect(
+                Self.close(s.learningRate(at: step), expected, 1e-12),
+                "\(name) step \(step): \(s.learningRate(at: step)) vs PyTorch \(expected)")
         }
         if let momentums = c.momentums {
             for (step, expected) in momentums.enumerated() {
@@ -140,7 +150,10 @@ import StrataTestSupport
         #expect(throws: TrainingError.self) { try c.validate() }
         c = TrainingConfiguration()
         c.milestones = [10, 5]
-        do { try c.validate(); Issue.record("expected an error") } catch { #expect("\(error)".contains("milestones")) }
+        do {
+            try c.validate()
+            Issue.record("expected an error")
+        } catch { #expect("\(error)".contains("milestones")) }
     }
 
     /// The trainer decays only tensors of rank > 1 unless told otherwise (no decay on BN and biases).

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import StrataData
 import StrataNN
 import StrataTensor
+import Testing
+
 @testable import StrataTraining
 
 /// A conv net without batch norm (whose per-micro-batch statistics would make accumulation differ
@@ -16,7 +17,8 @@ func worstRelativeDifference(_ a: Module, _ b: Module) -> Float {
     let other = Dictionary(uniqueKeysWithValues: b.stateDict().map { ($0.key, $0.tensor.floats) })
     var worst: Float = 0
     for (key, tensor) in a.stateDict() {
-        let x = tensor.floats, y = other[key] ?? []
+        let x = tensor.floats
+        let y = other[key] ?? []
         guard x.count == y.count else { return .infinity }
         let scale = Swift.max(y.map(abs).max() ?? 0, Float.leastNormalMagnitude)
         for (u, v) in zip(x, y) { worst = Swift.max(worst, abs(u - v) / scale) }
@@ -43,8 +45,9 @@ func worstRelativeDifference(_ a: Module, _ b: Module) -> Float {
 
     /// The trained trainer and what `onStep` saw at each step.
     func trained(_ initial: Module, batchSize: Int, accumulateSteps: Int) throws -> (Trainer, [StepInfo]) {
-        let trainer = Trainer(model: try clone(initial, batchNormFreeNet),
-                              configuration: configuration(batchSize: batchSize, accumulateSteps: accumulateSteps))
+        let trainer = Trainer(
+            model: try clone(initial, batchNormFreeNet),
+            configuration: configuration(batchSize: batchSize, accumulateSteps: accumulateSteps))
         var steps: [StepInfo] = []
         trainer.onStep = { steps.append($0) }
         #expect(try trainer.fit(train: Self.train, validation: Self.validation) == .completed)
@@ -142,7 +145,7 @@ func worstRelativeDifference(_ a: Module, _ b: Module) -> Float {
         let text = try Data(contentsOf: URL(fileURLWithPath: dir + "/last.json"))
         let json = try JSONSerialization.jsonObject(with: text) as! [String: Any]
         #expect((json["config"] as? [String: Any])?["accumulate_steps"] as? Int == 2)
-        #expect(json["step"] as? Int == 2)   // 3 batches of 16 (the last of 14) in steps of 2
+        #expect(json["step"] as? Int == 2) // 3 batches of 16 (the last of 14) in steps of 2
         #expect(try Checkpoint.load(dir).state.configuration == c)
 
         try editCheckpointState(dir) { state in
@@ -169,8 +172,9 @@ func worstRelativeDifference(_ a: Module, _ b: Module) -> Float {
             try resumed.fit(train: Self.train, validation: Self.validation)
             Issue.record("a checkpoint in the middle of an optimizer step was resumed")
         } catch {
-            #expect("\(error)".contains("batch_in_epoch 1 is not the end of an optimizer step of 2 batches"),
-                    "\(error)")
+            #expect(
+                "\(error)".contains("batch_in_epoch 1 is not the end of an optimizer step of 2 batches"),
+                "\(error)")
         }
     }
 

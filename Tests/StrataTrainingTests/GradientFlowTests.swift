@@ -4,6 +4,7 @@ import StrataModels
 import StrataNN
 import StrataTensor
 import Testing
+
 @testable import StrataTraining
 
 /// Per-layer gradient norms (GradientFlow): exact against hand and finite-difference gradients,
@@ -28,19 +29,25 @@ import Testing
     /// One linear layer: ∂L/∂W = (softmax(Wx + b) − onehot)ᵀ x / N by hand.
     @Test func linearLayerMatchesTheHandGradient() throws {
         let layer = Linear(3, 2).converted(to: .float64)
-        let x = Self.input([4, 3]), labels = [0, 1, 1, 0]
+        let x = Self.input([4, 3])
+        let labels = [0, 1, 1, 0]
         let flow = GradientFlow.measure(layer, images: x, labels: labels, learningRate: 0.1)
-        let w = layer.weight.doubles, b = layer.bias!.doubles, xs = x.doubles
+        let w = layer.weight.doubles
+        let b = layer.bias!.doubles
+        let xs = x.doubles
         var g = [Double](repeating: 0, count: 6)
         for n in 0..<4 {
             let z = (0..<2).map { o in b[o] + (0..<3).reduce(0.0) { $0 + w[o * 3 + $1] * xs[n * 3 + $1] } }
-            let m = z.max()!, e = z.map { exp($0 - m) }, s = e.reduce(0, +)
+            let m = z.max()!
+            let e = z.map { exp($0 - m) }
+            let s = e.reduce(0, +)
             for o in 0..<2 {
                 let d = e[o] / s - (labels[n] == o ? 1 : 0)
                 for i in 0..<3 { g[o * 3 + i] += d * xs[n * 3 + i] / 4 }
             }
         }
-        let norm = g.reduce(0) { $0 + $1 * $1 }.squareRoot(), wNorm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let norm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let wNorm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
         #expect(flow.layers.count == 1)
         let l = try #require(flow.layers.first)
         #expect(l.layer == "" && l.kind == "Linear" && l.depth == 1)
@@ -53,10 +60,13 @@ import Testing
     /// A conv net (conv → ReLU → conv → flatten → linear): every weight layer's ‖g‖ equals the norm
     /// of the central finite-difference gradient, layers in forward order by dotted path, BN skipped.
     @Test func convNetMatchesFiniteDifferences() throws {
-        let model = Sequential(Conv2d(2, 3, kernel: 3, padding: 1), BatchNorm2d(3), ReLU(), Conv2d(3, 2, kernel: 3, stride: 2, padding: 1),
-                               Flatten(), Linear(2 * 2 * 2, 3)).converted(to: .float64)
-        model.eval()   // fixed statistics: the loss is a function of the weights alone
-        let x = Self.input([2, 2, 4, 4]), labels = [2, 0]
+        let model = Sequential(
+            Conv2d(2, 3, kernel: 3, padding: 1), BatchNorm2d(3), ReLU(), Conv2d(3, 2, kernel: 3, stride: 2, padding: 1),
+            Flatten(), Linear(2 * 2 * 2, 3)
+        ).converted(to: .float64)
+        model.eval() // fixed statistics: the loss is a function of the weights alone
+        let x = Self.input([2, 2, 4, 4])
+        let labels = [2, 0]
         let flow = GradientFlow.measure(model, images: x, labels: labels, learningRate: 0.5)
         #expect(flow.layers.map(\.layer) == ["0", "3", "5"])
         #expect(flow.layers.map(\.kind) == ["Conv2d", "Conv2d", "Linear"])
@@ -102,7 +112,8 @@ import Testing
     /// The weights come from a local generator (tests run in parallel and share the global one),
     /// so the measured ratios are the same on every run.
     @Test func deepPlainNetVanishesWhileResidualDoesNot() {
-        let width = 16, depth = 24
+        let width = 16
+        let depth = 24
         func layers(residual: Bool) -> Sequential {
             let s = Sequential(Linear(8, width))
             for _ in 0..<depth {
@@ -124,7 +135,9 @@ import Testing
         let residual = GradientFlow.measure(layers(residual: true), images: x, labels: labels, learningRate: 0.1)
         #expect(plain.layers.count == depth + 2 && residual.layers.count == depth + 2)
         #expect(plain.firstToLastRatio < 1e-4, "plain first/last \(plain.firstToLastRatio)")
-        #expect(residual.firstToLastRatio > 0.03 && residual.firstToLastRatio < 30, "residual first/last \(residual.firstToLastRatio)")
+        #expect(
+            residual.firstToLastRatio > 0.03 && residual.firstToLastRatio < 30,
+            "residual first/last \(residual.firstToLastRatio)")
     }
 
     /// Tracking: a measurement at step 0 and after each requested step count, weights changed by training.
@@ -133,7 +146,8 @@ import Testing
         let data = SyntheticShapes(count: 32, seed: 3)
         let probe = BatchLoader(data, batchSize: 8).batch(0)
         let before = model.stateDict().map { $0.tensor.copy() }
-        let flows = GradientFlow.track(model, probe: probe, dataset: data, transform: nil, batchSize: 8, learningRate: 0.05, after: [5, 2])
+        let flows = GradientFlow.track(
+            model, probe: probe, dataset: data, transform: nil, batchSize: 8, learningRate: 0.05, after: [5, 2])
         #expect(flows.map(\.step) == [0, 2, 5])
         #expect(flows.allSatisfy { $0.layers.map(\.layer) == ["0", "5"] })
         #expect(flows[0].layers[0].weightNorm == l2Norm(before[0]))
@@ -142,14 +156,22 @@ import Testing
     }
 
     @Test func tableAndJSON() throws {
-        let flow = GradientFlow(layers: [LayerGradientStatistics(layer: "conv1", kind: "Conv2d", depth: 1, gradientNorm: 0.00012345,
-                                                                 weightNorm: 2, updateRatio: 6.1726e-6)],
-                                loss: 2.3, learningRate: 0.1, step: 0)
+        let flow = GradientFlow(
+            layers: [
+                LayerGradientStatistics(
+                    layer: "conv1", kind: "Conv2d", depth: 1, gradientNorm: 0.00012345,
+                    weightNorm: 2, updateRatio: 6.1726e-6)
+            ],
+            loss: 2.3, learningRate: 0.1, step: 0)
         let lines = flow.table().split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines[1].contains("conv1") && lines[1].contains("1.235e-04") && lines[1].contains("2.000e+00") && lines[1].contains("6.173e-06"))
+        #expect(
+            lines[1].contains("conv1") && lines[1].contains("1.235e-04") && lines[1].contains("2.000e+00")
+                && lines[1].contains("6.173e-06"))
         let json = try JSON.parse(flow.json.serialized())
         #expect(json["layers"]?.arrayValue?.first?["gradient_norm"]?.doubleValue == 0.00012345)
-        #expect(scientific(0) == "0" && scientific(1000) == "1.000e+03" && scientific(9.9996) == "1.000e+01" && scientific(.nan) == "nan")
+        #expect(
+            scientific(0) == "0" && scientific(1000) == "1.000e+03" && scientific(9.9996) == "1.000e+01"
+                && scientific(.nan) == "nan")
     }
 }

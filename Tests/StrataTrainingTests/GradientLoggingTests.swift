@@ -3,6 +3,7 @@ import StrataData
 import StrataNN
 import StrataTensor
 import Testing
+
 @testable import StrataTraining
 
 /// `Trainer.gradientLogInterval`: "gradients" records in metrics.jsonl, TensorBoard scalars and
@@ -21,20 +22,29 @@ import Testing
         try trainer.fit(train: smallTrain, validation: smallValidation)
         // 48 examples / 16 = 3 steps per epoch, 6 in all: the gradients of steps 1, 3 and 5.
         #expect(seen.map(\.step) == [1, 3, 5])
-        let lines = try #require(readTextFile(dir + "/metrics.jsonl")).split(separator: "\n").map { try JSON.parse(String($0)) }
+        let lines = try #require(readTextFile(dir + "/metrics.jsonl")).split(separator: "\n").map {
+            try JSON.parse(String($0))
+        }
         let gradients = lines.filter { $0["type"]?.stringValue == "gradients" }
         #expect(gradients.map { $0["step"]?.intValue } == [1, 3, 5])
         #expect(lines.filter { $0["type"]?.stringValue == "epoch" }.count == 2)
         #expect(lines.filter { $0["type"]?.stringValue == "step" }.map { $0["step"]?.intValue } == [2, 4, 6])
         let layers = try #require(gradients.first?["layers"]?.arrayValue)
         #expect(layers.map { $0["layer"]?.stringValue } == ["0", "5"])
-        #expect(layers.allSatisfy { ($0["gradient_norm"]?.doubleValue ?? 0) > 0 && ($0["weight_norm"]?.doubleValue ?? 0) > 0 })
-        #expect(abs(layers[0]["gradient_norm"]!.doubleValue! - seen[0].layers[0].gradientNorm) <= 1e-12 * seen[0].layers[0].gradientNorm)
+        #expect(
+            layers.allSatisfy {
+                ($0["gradient_norm"]?.doubleValue ?? 0) > 0 && ($0["weight_norm"]?.doubleValue ?? 0) > 0
+            })
+        #expect(
+            abs(layers[0]["gradient_norm"]!.doubleValue! - seen[0].layers[0].gradientNorm) <= 1e-12
+                * seen[0].layers[0].gradientNorm)
         // The event file holds the scalars and the histograms under their tags.
         let events = try #require(trainer.runDirectory?.eventFiles.first)
         let records = try #require(TFRecord.records(in: fileBytes(events) ?? []))
         let text = records.map { String(decoding: $0, as: UTF8.self) }.joined()
-        for tag in ["gradients/0", "gradients/5", "gradient_histograms/0", "gradient_histograms/5"] { #expect(text.contains(tag), "\(tag)") }
+        for tag in ["gradients/0", "gradients/5", "gradient_histograms/0", "gradient_histograms/5"] {
+            #expect(text.contains(tag), "\(tag)")
+        }
     }
 
     @Test func histogramSummarizesValues() {
@@ -46,7 +56,7 @@ import Testing
         #expect(single.bucketLimits == [2] && single.bucketCounts == [2])
         // Encoding: Summary.Value field 5 (histo) holds min (field 1, a double) first.
         let event = TensorBoardEvent.histograms([("t", h)], step: 3, wallTime: 0)
-        let histo: [UInt8] = [0x2A]   // key(5, length-delimited)
+        let histo: [UInt8] = [0x2A] // key(5, length-delimited)
         #expect(event.count > 100 && event.firstRange(of: Array("t".utf8) + histo) != nil)
     }
 }

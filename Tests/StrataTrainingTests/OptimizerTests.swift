@@ -1,12 +1,13 @@
-import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 import StrataData
 import StrataModels
 import StrataNN
 import StrataTensor
 import StrataTraining
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct OptimizerTests {
     /// Worked by hand from torch.optim.SGD's rule: p = 1, g = 0.5 each step, lr 0.1, μ 0.9, λ 0.1.
@@ -27,7 +28,10 @@ import StrataTraining
     @Test func heavyBallMomentum() {
         let p = Tensor([2.0], shape: [1]).requiringGrad()
         let sgd = SGD([p], momentum: 0.5)
-        for _ in 0..<2 { p.grad = Tensor([1.0], shape: [1]); sgd.step(lr: 1) }
+        for _ in 0..<2 {
+            p.grad = Tensor([1.0], shape: [1])
+            sgd.step(lr: 1)
+        }
         #expect(abs(p.item() - (2 - 1 - 1.5)) < 1e-12)
     }
 
@@ -35,7 +39,7 @@ import StrataTraining
         let cosine = LearningRateSchedule.cosine(base: 0.2, warmup: 10, total: 110)
         #expect(abs(cosine.learningRate(at: 0) - 0.02) < 1e-12)
         #expect(abs(cosine.learningRate(at: 9) - 0.2) < 1e-12)
-        #expect(abs(cosine.learningRate(at: 60) - 0.1) < 1e-12)      // halfway through the decay
+        #expect(abs(cosine.learningRate(at: 60) - 0.1) < 1e-12) // halfway through the decay
         #expect(cosine.learningRate(at: 110) < 1e-12)
         let steps = LearningRateSchedule.multiStep(base: 0.1, milestones: [32_000, 48_000])
         #expect(steps.learningRate(at: 31_999) == 0.1)
@@ -46,8 +50,10 @@ import StrataTraining
 
 @Suite struct SyntheticTrainingTests {
     @Test func syntheticShapesAreDeterministic() {
-        let a = SyntheticShapes(count: 20, seed: 3), b = SyntheticShapes(count: 20, seed: 3)
-        let x = BatchLoader(a, batchSize: 20).batch(0), y = BatchLoader(b, batchSize: 20).batch(0)
+        let a = SyntheticShapes(count: 20, seed: 3)
+        let b = SyntheticShapes(count: 20, seed: 3)
+        let x = BatchLoader(a, batchSize: 20).batch(0)
+        let y = BatchLoader(b, batchSize: 20).batch(0)
         #expect(x.images.floats == y.images.floats)
         #expect(x.labels == Array(0..<20).map { $0 % 10 })
     }
@@ -60,8 +66,10 @@ import StrataTraining
         var config = TrainingConfiguration()
         (config.epochs, config.batchSize, config.learningRate, config.warmupEpochs) = (3, 64, 0.05, 0.5)
         var accuracy = 0.0
-        try Trainer(model: model, configuration: config).fit(train: SyntheticShapes(count: 6_000, seed: 1),
-                                                          validation: SyntheticShapes(count: 300, seed: 2)) { accuracy = $0.validation.top1 }
+        try Trainer(model: model, configuration: config).fit(
+            train: SyntheticShapes(count: 6_000, seed: 1),
+            validation: SyntheticShapes(count: 300, seed: 2)
+        ) { accuracy = $0.validation.top1 }
         #expect(accuracy > 0.9)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StrataTraining
 
 /// HTMLReport's extra figures (Sources/StrataTraining/Report.swift).
@@ -14,9 +15,10 @@ import Testing
 
     @Test func figuresAreEmbeddedAsDataURIs() {
         let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array("abc".utf8)
-        var report = HTMLReport(configuration: TrainingConfiguration(), schedule: "s", history: [], evaluation: nil,
-                                classNames: [], epochs: 1, totalSteps: 1, bestEpoch: nil,
-                                figures: [(title: "Gradient <norms>", pngBytes: png), (title: "junk", pngBytes: [1, 2, 3])])
+        var report = HTMLReport(
+            configuration: TrainingConfiguration(), schedule: "s", history: [], evaluation: nil,
+            classNames: [], epochs: 1, totalSteps: 1, bestEpoch: nil,
+            figures: [(title: "Gradient <norms>", pngBytes: png), (title: "junk", pngBytes: [1, 2, 3])])
         let html = report.render()
         #expect(html.contains("<h2>Figures</h2>"))
         #expect(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgphYmM=\" alt=\"Gradient &lt;norms&gt;\""))

@@ -1,6 +1,7 @@
 import Foundation
-@testable import StrataTraining
 import Testing
+
+@testable import StrataTraining
 
 /// One writer per run directory (issue 11): the lock, its error, and its release.
 @Suite struct RunLockTests {
@@ -16,7 +17,7 @@ import Testing
             #expect(e.holder == getpid())
             #expect(e.description.contains(dir) && e.description.contains("PID \(getpid())"), "\(e)")
         }
-        first = nil   // released when the holder goes away (the kernel does the same when a process dies)
+        first = nil // released when the holder goes away (the kernel does the same when a process dies)
         #expect(throws: Never.self) { _ = try RunLock(directory: dir) }
     }
 }

@@ -3,12 +3,15 @@ import StrataData
 import StrataModels
 import StrataNN
 import StrataTensor
+
 @testable import StrataTraining
 
 /// A small conv net with batch norm (buffers, running statistics): fast in a debug build.
 /// [N, 1, 32, 32] → conv 4@15×15 (stride 2) → BN → ReLU → max-pool 2 → [N, 196] → linear 10.
 func tinyNet() -> Module {
-    Sequential(Conv2d(1, 4, kernel: 3, stride: 2), BatchNorm2d(4), ReLU(), MaxPool2d(kernel: 2), Flatten(), Linear(4 * 7 * 7, 10))
+    Sequential(
+        Conv2d(1, 4, kernel: 3, stride: 2), BatchNorm2d(4), ReLU(), MaxPool2d(kernel: 2), Flatten(),
+        Linear(4 * 7 * 7, 10))
 }
 
 /// A copy of `model`'s weights in a fresh model from `make` (so runs start identically without

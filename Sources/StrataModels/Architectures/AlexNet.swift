@@ -22,24 +22,24 @@ public final class AlexNet: Module {
     /// Feature extractors, row by row.
     static let features: [Variant: [LayerSpec]] = [
         .torchvision: [
-            .conv(64, kernel: 11, stride: 4, padding: 2), .relu, pool,   // [N, 64, 27, 27] at 224
-            .conv(192, kernel: 5, padding: 2), .relu, pool,              // [N, 192, 13, 13]
+            .conv(64, kernel: 11, stride: 4, padding: 2), .relu, pool, // [N, 64, 27, 27] at 224
+            .conv(192, kernel: 5, padding: 2), .relu, pool, // [N, 192, 13, 13]
             .conv(384, kernel: 3, padding: 1), .relu,
             .conv(256, kernel: 3, padding: 1), .relu,
-            .conv(256, kernel: 3, padding: 1), .relu, pool,              // [N, 256, 6, 6]
+            .conv(256, kernel: 3, padding: 1), .relu, pool, // [N, 256, 6, 6]
         ],
         .original2012: [
-            .conv(96, kernel: 11, stride: 4, padding: 2), .relu, lrn, pool,          // [N, 96, 27, 27]
-            .conv(256, kernel: 5, padding: 2, groups: 2), .relu, lrn, pool,          // [N, 256, 13, 13]
-            .conv(384, kernel: 3, padding: 1), .relu,                                // both towers meet here
+            .conv(96, kernel: 11, stride: 4, padding: 2), .relu, lrn, pool, // [N, 96, 27, 27]
+            .conv(256, kernel: 5, padding: 2, groups: 2), .relu, lrn, pool, // [N, 256, 13, 13]
+            .conv(384, kernel: 3, padding: 1), .relu, // both towers meet here
             .conv(384, kernel: 3, padding: 1, groups: 2), .relu,
-            .conv(256, kernel: 3, padding: 1, groups: 2), .relu, pool,               // [N, 256, 6, 6]
+            .conv(256, kernel: 3, padding: 1, groups: 2), .relu, pool, // [N, 256, 6, 6]
         ],
         .batchNorm: [
-            .conv(96, kernel: 11, stride: 4, padding: 2, bias: false), .batchNorm, .relu, pool,  // [N, 96, 27, 27]
-            .conv(256, kernel: 5, padding: 2, bias: false), .batchNorm, .relu, pool,             // [N, 256, 13, 13]
-            .conv(384, kernel: 3, padding: 1, bias: false), .batchNorm, .relu, pool,             // [N, 384, 6, 6]
-            .conv(256, kernel: 3, padding: 1, bias: false), .batchNorm, .relu, pool,             // [N, 256, 2, 2]
+            .conv(96, kernel: 11, stride: 4, padding: 2, bias: false), .batchNorm, .relu, pool, // [N, 96, 27, 27]
+            .conv(256, kernel: 5, padding: 2, bias: false), .batchNorm, .relu, pool, // [N, 256, 13, 13]
+            .conv(384, kernel: 3, padding: 1, bias: false), .batchNorm, .relu, pool, // [N, 384, 6, 6]
+            .conv(256, kernel: 3, padding: 1, bias: false), .batchNorm, .relu, pool, // [N, 256, 2, 2]
         ],
     ]
 
@@ -52,12 +52,18 @@ public final class AlexNet: Module {
         switch variant {
         case .torchvision, .original2012:
             avgpool = AdaptiveAvgPool2d(6)
-            classifier = makeSequential([.dropout(0.5), .linear(4096), .relu, .dropout(0.5), .linear(4096), .relu,
-                                         .linear(classes)], inChannels: 256 * 6 * 6)
+            classifier = makeSequential(
+                [
+                    .dropout(0.5), .linear(4096), .relu, .dropout(0.5), .linear(4096), .relu,
+                    .linear(classes),
+                ], inChannels: 256 * 6 * 6)
         case .batchNorm:
             avgpool = AdaptiveAvgPool2d(2)
-            classifier = makeSequential([.linear(4096), .relu, .dropout(0.5), .linear(4096), .relu, .dropout(0.5),
-                                         .linear(classes)], inChannels: 256 * 2 * 2)
+            classifier = makeSequential(
+                [
+                    .linear(4096), .relu, .dropout(0.5), .linear(4096), .relu, .dropout(0.5),
+                    .linear(classes),
+                ], inChannels: 256 * 2 * 2)
         }
     }
 

@@ -34,9 +34,13 @@ public final class DenseBlock: Module {
     let layers: Sequential
 
     public init(layers count: Int, inChannels: Int, growthRate: Int, bottleneckWidth: Int = 4) {
-        layers = Sequential(named: (0..<count).map { i in
-            ("denselayer\(i + 1)", DenseLayer(inChannels + i * growthRate, growthRate: growthRate, bottleneckWidth: bottleneckWidth))
-        })
+        layers = Sequential(
+            named: (0..<count).map { i in
+                (
+                    "denselayer\(i + 1)",
+                    DenseLayer(inChannels + i * growthRate, growthRate: growthRate, bottleneckWidth: bottleneckWidth)
+                )
+            })
     }
 
     // The layers are direct children (torchvision: `denseblock1.denselayer1.conv1.weight`).
@@ -45,9 +49,9 @@ public final class DenseBlock: Module {
     public override func forward(_ x: Tensor) -> Tensor {
         var features = [x]
         for (_, layer) in layers.layers {
-            features.append(layer(Tensor.concatenate(features, axis: 1)))   // + [N, k, H, W]
+            features.append(layer(Tensor.concatenate(features, axis: 1))) // + [N, k, H, W]
         }
-        return Tensor.concatenate(features, axis: 1)                          // [N, C + n·k, H, W]
+        return Tensor.concatenate(features, axis: 1) // [N, C + n·k, H, W]
     }
 }
 
@@ -81,33 +85,39 @@ public final class DenseNet: Module {
     /// ImageNet DenseNet-121/161/169/201 (torchvision).
     public convenience init(depth: Int, classes: Int = 1000) {
         guard let c = Self.configurations[depth] else { preconditionFailure("DenseNet: no depth \(depth)") }
-        self.init(growthRate: c.growth, blocks: c.blocks, stemChannels: c.stem, compression: 0.5, imagenetStem: true, classes: classes)
+        self.init(
+            growthRate: c.growth, blocks: c.blocks, stemChannels: c.stem, compression: 0.5, imagenetStem: true,
+            classes: classes)
     }
 
     /// DenseNet-BC for CIFAR with depth L (= 6n + 4) and growth rate k (L = 100, k = 12 in the paper).
     public convenience init(cifarDepth depth: Int, growthRate: Int = 12, compression: Double = 0.5, classes: Int = 10) {
         precondition(depth >= 10 && (depth - 4) % 6 == 0, "DenseNet-BC: depth must be 6n+4, got \(depth)")
         let n = (depth - 4) / 6
-        self.init(growthRate: growthRate, blocks: [n, n, n], stemChannels: 2 * growthRate, compression: compression,
-                  imagenetStem: false, classes: classes)
+        self.init(
+            growthRate: growthRate, blocks: [n, n, n], stemChannels: 2 * growthRate, compression: compression,
+            imagenetStem: false, classes: classes)
     }
 
     init(growthRate: Int, blocks: [Int], stemChannels: Int, compression: Double, imagenetStem: Bool, classes: Int) {
         var named: [(String, Module)]
         if imagenetStem {
-            named = [("conv0", Conv2d(3, stemChannels, kernel: 7, stride: 2, padding: 3, bias: false)),  // [N, C0, H/2, W/2]
-                     ("norm0", BatchNorm2d(stemChannels)), ("relu0", ReLU()),
-                     ("pool0", MaxPool2d(kernel: 3, stride: 2, padding: 1))]                            // [N, C0, H/4, W/4]
+            named = [
+                ("conv0", Conv2d(3, stemChannels, kernel: 7, stride: 2, padding: 3, bias: false)), // [N, C0, H/2, W/2]
+                ("norm0", BatchNorm2d(stemChannels)), ("relu0", ReLU()),
+                ("pool0", MaxPool2d(kernel: 3, stride: 2, padding: 1)),
+            ] // [N, C0, H/4, W/4]
         } else {
-            named = [("conv0", Conv2d(3, stemChannels, kernel: 3, padding: 1, bias: false))]              // [N, 2k, H, W]
+            named = [("conv0", Conv2d(3, stemChannels, kernel: 3, padding: 1, bias: false))] // [N, 2k, H, W]
         }
         var channels = stemChannels
         for (i, count) in blocks.enumerated() {
-            named.append(("denseblock\(i + 1)", DenseBlock(layers: count, inChannels: channels, growthRate: growthRate)))
+            named.append(
+                ("denseblock\(i + 1)", DenseBlock(layers: count, inChannels: channels, growthRate: growthRate)))
             channels += count * growthRate
             if i != blocks.count - 1 {
                 let out = Int((Double(channels) * compression).rounded(.down))
-                named.append(("transition\(i + 1)", Transition(channels, out)))                         // halves H, W
+                named.append(("transition\(i + 1)", Transition(channels, out))) // halves H, W
                 channels = out
             }
         }

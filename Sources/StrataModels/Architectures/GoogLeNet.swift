@@ -15,15 +15,20 @@ public final class InceptionModule: Module {
     let branch4: Sequential
 
     /// Channel counts as in the paper's Table 1: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
-    public init(_ inChannels: Int, _ ch1x1: Int, _ ch3x3red: Int, _ ch3x3: Int, _ ch5x5red: Int, _ ch5x5: Int, _ poolProj: Int) {
+    public init(
+        _ inChannels: Int, _ ch1x1: Int, _ ch3x3red: Int, _ ch3x3: Int, _ ch5x5red: Int, _ ch5x5: Int, _ poolProj: Int
+    ) {
         branch1 = BasicConv2d(inChannels, ch1x1, kernel: 1)
-        branch2 = Sequential(BasicConv2d(inChannels, ch3x3red, kernel: 1), BasicConv2d(ch3x3red, ch3x3, kernel: 3, padding: 1))
-        branch3 = Sequential(BasicConv2d(inChannels, ch5x5red, kernel: 1), BasicConv2d(ch5x5red, ch5x5, kernel: 3, padding: 1))
-        branch4 = Sequential(MaxPool2d(kernel: 3, stride: 1, padding: 1, ceilMode: true), BasicConv2d(inChannels, poolProj, kernel: 1))
+        branch2 = Sequential(
+            BasicConv2d(inChannels, ch3x3red, kernel: 1), BasicConv2d(ch3x3red, ch3x3, kernel: 3, padding: 1))
+        branch3 = Sequential(
+            BasicConv2d(inChannels, ch5x5red, kernel: 1), BasicConv2d(ch5x5red, ch5x5, kernel: 3, padding: 1))
+        branch4 = Sequential(
+            MaxPool2d(kernel: 3, stride: 1, padding: 1, ceilMode: true), BasicConv2d(inChannels, poolProj, kernel: 1))
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        Tensor.concatenate([branch1(x), branch2(x), branch3(x), branch4(x)], axis: 1)   // [N, Σ branch channels, H, W]
+        Tensor.concatenate([branch1(x), branch2(x), branch3(x), branch4(x)], axis: 1) // [N, Σ branch channels, H, W]
     }
 }
 
@@ -40,8 +45,8 @@ public final class InceptionAuxiliary: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = conv(adaptiveAvgPool2d(x, outputSize: (4, 4)))   // [N, 128, 4, 4]
-        h = fc1(h.flattened()).relu()                            // [N, 1024]
+        var h = conv(adaptiveAvgPool2d(x, outputSize: (4, 4))) // [N, 128, 4, 4]
+        h = fc1(h.flattened()).relu() // [N, 1024]
         return fc2(dropout(h))
     }
 }
@@ -78,16 +83,16 @@ public final class GoogLeNet: Module, AuxiliaryClassifying {
     }
 
     public func forwardWithAuxiliary(_ x: Tensor) -> (logits: Tensor, auxiliary: [Tensor]) {
-        var h = maxpool1(conv1(x))                         // [N, 64, 56, 56] at 224
-        h = maxpool2(conv3(conv2(h)))                      // [N, 192, 28, 28]
-        h = maxpool3(inception3b(inception3a(h)))          // [N, 480, 14, 14]
-        h = inception4a(h)                                 // [N, 512, 14, 14]
+        var h = maxpool1(conv1(x)) // [N, 64, 56, 56] at 224
+        h = maxpool2(conv3(conv2(h))) // [N, 192, 28, 28]
+        h = maxpool3(inception3b(inception3a(h))) // [N, 480, 14, 14]
+        h = inception4a(h) // [N, 512, 14, 14]
         var auxiliary: [Tensor] = []
         if training, let aux1 { auxiliary.append(aux1(h)) }
-        h = inception4d(inception4c(inception4b(h)))       // [N, 528, 14, 14]
+        h = inception4d(inception4c(inception4b(h))) // [N, 528, 14, 14]
         if training, let aux2 { auxiliary.append(aux2(h)) }
-        h = maxpool4(inception4e(h))                       // [N, 832, 7, 7]
-        h = inception5b(inception5a(h))                    // [N, 1024, 7, 7]
+        h = maxpool4(inception4e(h)) // [N, 832, 7, 7]
+        h = inception5b(inception5a(h)) // [N, 1024, 7, 7]
         return (fc(dropout(avgpool(h).flattened())), auxiliary)
     }
 

@@ -11,7 +11,9 @@ public final class BasicConv2d: Module {
     let conv: Conv2d
     let bn: BatchNorm2d
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: Int = 1, padding: (Int, Int) = (0, 0)) {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: Int = 1, padding: (Int, Int) = (0, 0)
+    ) {
         conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: (stride, stride), padding: padding, bias: false)
         bn = BatchNorm2d(outChannels, eps: 1e-3)
     }

@@ -11,24 +11,24 @@ import StrataTensor
 
 public final class InceptionResNetV2: Module {
     // Swift names for timm's keys (`conv2d_1a`, `maxpool_3a`, `repeat`, `repeat_1`, …).
-    @ModuleInfo(key: "conv2d_1a") var conv1a = bc(3, 32, 3, stride: 2)             // [N, 32, 149, 149] at 299
-    @ModuleInfo(key: "conv2d_2a") var conv2a = bc(32, 32, 3)                       // [N, 32, 147, 147]
-    @ModuleInfo(key: "conv2d_2b") var conv2b = bc(32, 64, 3, padding: 1)           // [N, 64, 147, 147]
+    @ModuleInfo(key: "conv2d_1a") var conv1a = bc(3, 32, 3, stride: 2) // [N, 32, 149, 149] at 299
+    @ModuleInfo(key: "conv2d_2a") var conv2a = bc(32, 32, 3) // [N, 32, 147, 147]
+    @ModuleInfo(key: "conv2d_2b") var conv2b = bc(32, 64, 3, padding: 1) // [N, 64, 147, 147]
     @ModuleInfo(key: "maxpool_3a") var maxpool3a = MaxPool2d(kernel: 3, stride: 2) // [N, 64, 73, 73]
-    @ModuleInfo(key: "conv2d_3b") var conv3b = bc(64, 80, 1)                       // [N, 80, 73, 73]
-    @ModuleInfo(key: "conv2d_4a") var conv4a = bc(80, 192, 3)                      // [N, 192, 71, 71]
+    @ModuleInfo(key: "conv2d_3b") var conv3b = bc(64, 80, 1) // [N, 80, 73, 73]
+    @ModuleInfo(key: "conv2d_4a") var conv4a = bc(80, 192, 3) // [N, 192, 71, 71]
     @ModuleInfo(key: "maxpool_5a") var maxpool5a = MaxPool2d(kernel: 3, stride: 2) // [N, 192, 35, 35]
-    @ModuleInfo(key: "mixed_5b") var mixed5b = Mixed5b()                           // [N, 320, 35, 35]
+    @ModuleInfo(key: "mixed_5b") var mixed5b = Mixed5b() // [N, 320, 35, 35]
     // 10 × Inception-ResNet-A: [N, 320, 35, 35]
     @ModuleInfo(key: "repeat") var block35s = Sequential((0..<10).map { _ in Block35(scale: 0.17) })
-    @ModuleInfo(key: "mixed_6a") var mixed6a = Mixed6a()                           // [N, 1088, 17, 17]
+    @ModuleInfo(key: "mixed_6a") var mixed6a = Mixed6a() // [N, 1088, 17, 17]
     // 20 × Inception-ResNet-B: [N, 1088, 17, 17]
     @ModuleInfo(key: "repeat_1") var block17s = Sequential((0..<20).map { _ in Block17(scale: 0.10) })
-    @ModuleInfo(key: "mixed_7a") var mixed7a = Mixed7a()                           // [N, 2080, 8, 8]
+    @ModuleInfo(key: "mixed_7a") var mixed7a = Mixed7a() // [N, 2080, 8, 8]
     // 9 × Inception-ResNet-C: [N, 2080, 8, 8]
     @ModuleInfo(key: "repeat_2") var block8s = Sequential((0..<9).map { _ in Block8(scale: 0.20) })
-    let block8 = Block8(scale: 1, relu: false)                                     // [N, 2080, 8, 8]
-    @ModuleInfo(key: "conv2d_7b") var conv7b = bc(2080, 1536, 1)                   // [N, 1536, 8, 8]
+    let block8 = Block8(scale: 1, relu: false) // [N, 2080, 8, 8]
+    @ModuleInfo(key: "conv2d_7b") var conv7b = bc(2080, 1536, 1) // [N, 1536, 8, 8]
     let classif: Linear
 
     public init(classes: Int = 1000) {
@@ -41,7 +41,7 @@ public final class InceptionResNetV2: Module {
         h = block35s(mixed5b(h))
         h = block17s(mixed6a(h))
         h = block8(block8s(mixed7a(h)))
-        return classif(adaptiveAvgPool2d(conv7b(h), outputSize: (1, 1)).flattened())   // [N, classes]
+        return classif(adaptiveAvgPool2d(conv7b(h), outputSize: (1, 1)).flattened()) // [N, classes]
     }
 }
 
@@ -77,7 +77,7 @@ extension InceptionResNetV2 {
         public init(scale: Double) { self.scale = scale }
 
         public override func forward(_ x: Tensor) -> Tensor {
-            let h = Tensor.concatenate([branch0(x), branch1(x), branch2(x)], axis: 1)   // [N, 128, H, W]
+            let h = Tensor.concatenate([branch0(x), branch1(x), branch2(x)], axis: 1) // [N, 128, H, W]
             return scaledResidual(x, conv2d(h), scale: scale, relu: true)
         }
     }
@@ -96,14 +96,15 @@ extension InceptionResNetV2 {
     /// Inception-ResNet-B, 17×17 (Figure 17): 1×1 ‖ 1×1 → 1×7 → 7×1, 192 + 192 → 1×1 to 1088.
     public final class Block17: Module {
         let branch0 = bc(1088, 192, 1)
-        let branch1 = Sequential(bc(1088, 128, 1), bc(128, 160, (1, 7), padding: (0, 3)), bc(160, 192, (7, 1), padding: (3, 0)))
+        let branch1 = Sequential(
+            bc(1088, 128, 1), bc(128, 160, (1, 7), padding: (0, 3)), bc(160, 192, (7, 1), padding: (3, 0)))
         let conv2d = Conv2d(384, 1088, kernel: 1)
         let scale: Double
 
         public init(scale: Double) { self.scale = scale }
 
         public override func forward(_ x: Tensor) -> Tensor {
-            let h = Tensor.concatenate([branch0(x), branch1(x)], axis: 1)   // [N, 384, H, W]
+            let h = Tensor.concatenate([branch0(x), branch1(x)], axis: 1) // [N, 384, H, W]
             return scaledResidual(x, conv2d(h), scale: scale, relu: true)
         }
     }
@@ -123,7 +124,8 @@ extension InceptionResNetV2 {
     /// Inception-ResNet-C, 8×8 (Figure 19): 1×1 ‖ 1×1 → 1×3 → 3×1, 192 + 256 → 1×1 to 2080.
     public final class Block8: Module {
         let branch0 = bc(2080, 192, 1)
-        let branch1 = Sequential(bc(2080, 192, 1), bc(192, 224, (1, 3), padding: (0, 1)), bc(224, 256, (3, 1), padding: (1, 0)))
+        let branch1 = Sequential(
+            bc(2080, 192, 1), bc(192, 224, (1, 3), padding: (0, 1)), bc(224, 256, (3, 1), padding: (1, 0)))
         let conv2d = Conv2d(448, 2080, kernel: 1)
         let scale: Double
         let relu: Bool
@@ -131,7 +133,7 @@ extension InceptionResNetV2 {
         public init(scale: Double, relu: Bool = true) { (self.scale, self.relu) = (scale, relu) }
 
         public override func forward(_ x: Tensor) -> Tensor {
-            let h = Tensor.concatenate([branch0(x), branch1(x)], axis: 1)   // [N, 448, H, W]
+            let h = Tensor.concatenate([branch0(x), branch1(x)], axis: 1) // [N, 448, H, W]
             return scaledResidual(x, conv2d(h), scale: scale, relu: relu)
         }
     }

@@ -28,9 +28,12 @@ public final class InceptionA: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        Tensor.concatenate([branch1x1(x), branch5x5Step2(branch5x5Step1(x)),
-                            branch3x3dblStep3(branch3x3dblStep2(branch3x3dblStep1(x))),
-                            branchPool(poolBranchInput(x))], axis: 1)
+        Tensor.concatenate(
+            [
+                branch1x1(x), branch5x5Step2(branch5x5Step1(x)),
+                branch3x3dblStep3(branch3x3dblStep2(branch3x3dblStep1(x))),
+                branchPool(poolBranchInput(x)),
+            ], axis: 1)
     }
 }
 
@@ -49,8 +52,11 @@ public final class InceptionB: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        Tensor.concatenate([branch3x3(x), branch3x3dblStep3(branch3x3dblStep2(branch3x3dblStep1(x))),
-                            maxPool2d(x, Pool2dParameters(kernel: 3, stride: 2))], axis: 1)
+        Tensor.concatenate(
+            [
+                branch3x3(x), branch3x3dblStep3(branch3x3dblStep2(branch3x3dblStep1(x))),
+                maxPool2d(x, Pool2dParameters(kernel: 3, stride: 2)),
+            ], axis: 1)
     }
 }
 
@@ -106,9 +112,12 @@ public final class InceptionD: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        Tensor.concatenate([branch3x3Step2(branch3x3Step1(x)),
-                            branch7x7x3Step4(branch7x7x3Step3(branch7x7x3Step2(branch7x7x3Step1(x)))),
-                            maxPool2d(x, Pool2dParameters(kernel: 3, stride: 2))], axis: 1)
+        Tensor.concatenate(
+            [
+                branch3x3Step2(branch3x3Step1(x)),
+                branch7x7x3Step4(branch7x7x3Step3(branch7x7x3Step2(branch7x7x3Step1(x)))),
+                maxPool2d(x, Pool2dParameters(kernel: 3, stride: 2)),
+            ], axis: 1)
     }
 }
 
@@ -139,12 +148,13 @@ public final class InceptionE: Module {
     public override func forward(_ x: Tensor) -> Tensor {
         let b3 = branch3x3Step1(x)
         let b3dbl = branch3x3dblStep2(branch3x3dblStep1(x))
-        return Tensor.concatenate([
-            branch1x1(x),
-            Tensor.concatenate([branch3x3Step2a(b3), branch3x3Step2b(b3)], axis: 1),
-            Tensor.concatenate([branch3x3dblStep3a(b3dbl), branch3x3dblStep3b(b3dbl)], axis: 1),
-            branchPool(poolBranchInput(x)),
-        ], axis: 1)
+        return Tensor.concatenate(
+            [
+                branch1x1(x),
+                Tensor.concatenate([branch3x3Step2a(b3), branch3x3Step2b(b3)], axis: 1),
+                Tensor.concatenate([branch3x3dblStep3a(b3dbl), branch3x3dblStep3b(b3dbl)], axis: 1),
+                branchPool(poolBranchInput(x)),
+            ], axis: 1)
     }
 }
 
@@ -161,8 +171,8 @@ public final class InceptionV3Auxiliary: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = avgPool2d(x, Pool2dParameters(kernel: 5, stride: 3))   // [N, 768, 5, 5]
-        h = conv1(conv0(h))                                             // [N, 768, 1, 1]
+        var h = avgPool2d(x, Pool2dParameters(kernel: 5, stride: 3)) // [N, 768, 5, 5]
+        h = conv1(conv0(h)) // [N, 768, 1, 1]
         return fc(adaptiveAvgPool2d(h, outputSize: (1, 1)).flattened())
     }
 }
@@ -197,20 +207,21 @@ public final class InceptionV3: Module, AuxiliaryClassifying {
         fc = Linear(2048, classes)
         super.init()
         // torchvision: truncated normal, std 0.1 except the auxiliary head's conv1 (0.01) and fc (0.001).
-        let aux1 = auxLogits?.conv1.conv, auxFC = auxLogits?.fc
+        let aux1 = auxLogits?.conv1.conv
+        let auxFC = auxLogits?.fc
         initializeTruncatedNormal(self) { m in m === aux1 ? 0.01 : m === auxFC ? 0.001 : 0.1 }
     }
 
     public func forwardWithAuxiliary(_ x: Tensor) -> (logits: Tensor, auxiliary: [Tensor]) {
-        var h = conv2b(conv2a(conv1a(x)))                        // [N, 64, 147, 147] at 299
-        h = maxpool1(h)                                          // [N, 64, 73, 73]
-        h = maxpool2(conv4a(conv3b(h)))                          // [N, 192, 35, 35]
-        h = mixed5d(mixed5c(mixed5b(h)))                         // [N, 288, 35, 35]
-        h = mixed6a(h)                                           // [N, 768, 17, 17]
-        h = mixed6e(mixed6d(mixed6c(mixed6b(h))))                // [N, 768, 17, 17]
+        var h = conv2b(conv2a(conv1a(x))) // [N, 64, 147, 147] at 299
+        h = maxpool1(h) // [N, 64, 73, 73]
+        h = maxpool2(conv4a(conv3b(h))) // [N, 192, 35, 35]
+        h = mixed5d(mixed5c(mixed5b(h))) // [N, 288, 35, 35]
+        h = mixed6a(h) // [N, 768, 17, 17]
+        h = mixed6e(mixed6d(mixed6c(mixed6b(h)))) // [N, 768, 17, 17]
         var auxiliary: [Tensor] = []
         if training, let auxLogits { auxiliary.append(auxLogits(h)) }
-        h = mixed7c(mixed7b(mixed7a(h)))                         // [N, 2048, 8, 8]
+        h = mixed7c(mixed7b(mixed7a(h))) // [N, 2048, 8, 8]
         return (fc(dropout(avgpool(h)).flattened()), auxiliary)
     }
 

@@ -14,24 +14,24 @@ public final class InceptionV4: Module {
 
     public init(classes: Int = 1000) {
         var blocks: [Module] = [
-            bc(3, 32, 3, stride: 2),       // [N, 32, 149, 149] at 299
-            bc(32, 32, 3),                 // [N, 32, 147, 147]
-            bc(32, 64, 3, padding: 1),     // [N, 64, 147, 147]
-            Mixed3a(),                     // [N, 160, 73, 73]
-            Mixed4a(),                     // [N, 192, 71, 71]
-            Mixed5a(),                     // [N, 384, 35, 35]
+            bc(3, 32, 3, stride: 2), // [N, 32, 149, 149] at 299
+            bc(32, 32, 3), // [N, 32, 147, 147]
+            bc(32, 64, 3, padding: 1), // [N, 64, 147, 147]
+            Mixed3a(), // [N, 160, 73, 73]
+            Mixed4a(), // [N, 192, 71, 71]
+            Mixed5a(), // [N, 384, 35, 35]
         ]
-        blocks += (0..<4).map { _ in InceptionA() }   // [N, 384, 35, 35]
-        blocks.append(ReductionA())                   // [N, 1024, 17, 17]
-        blocks += (0..<7).map { _ in InceptionB() }   // [N, 1024, 17, 17]
-        blocks.append(ReductionB())                   // [N, 1536, 8, 8]
-        blocks += (0..<3).map { _ in InceptionC() }   // [N, 1536, 8, 8]
+        blocks += (0..<4).map { _ in InceptionA() } // [N, 384, 35, 35]
+        blocks.append(ReductionA()) // [N, 1024, 17, 17]
+        blocks += (0..<7).map { _ in InceptionB() } // [N, 1024, 17, 17]
+        blocks.append(ReductionB()) // [N, 1536, 8, 8]
+        blocks += (0..<3).map { _ in InceptionC() } // [N, 1536, 8, 8]
         features = Sequential(blocks)
         _lastLinear.wrappedValue = Linear(1536, classes)
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        lastLinear(adaptiveAvgPool2d(features(x), outputSize: (1, 1)).flattened())   // [N, classes]
+        lastLinear(adaptiveAvgPool2d(features(x), outputSize: (1, 1)).flattened()) // [N, classes]
     }
 }
 
@@ -47,8 +47,9 @@ extension InceptionV4 {
     /// Stem, second mix: 1×1 → 3×3 ‖ 1×1 → 1×7 → 7×1 → 3×3 (both unpadded), 160 → 96 + 96.
     public final class Mixed4a: Module {
         let branch0 = Sequential(bc(160, 64, 1), bc(64, 96, 3))
-        let branch1 = Sequential(bc(160, 64, 1), bc(64, 64, (1, 7), padding: (0, 3)), bc(64, 64, (7, 1), padding: (3, 0)),
-                                 bc(64, 96, 3))
+        let branch1 = Sequential(
+            bc(160, 64, 1), bc(64, 64, (1, 7), padding: (0, 3)), bc(64, 64, (7, 1), padding: (3, 0)),
+            bc(64, 96, 3))
 
         public override func forward(_ x: Tensor) -> Tensor { Tensor.concatenate([branch0(x), branch1(x)], axis: 1) }
     }
@@ -87,9 +88,11 @@ extension InceptionV4 {
     /// 17×17 grid (Figure 5), 7×7 factorized into 1×7 and 7×1: 1024 → 384 + 256 + 256 + 128.
     public final class InceptionB: Module {
         let branch0 = bc(1024, 384, 1)
-        let branch1 = Sequential(bc(1024, 192, 1), bc(192, 224, (1, 7), padding: (0, 3)), bc(224, 256, (7, 1), padding: (3, 0)))
-        let branch2 = Sequential(bc(1024, 192, 1), bc(192, 192, (7, 1), padding: (3, 0)), bc(192, 224, (1, 7), padding: (0, 3)),
-                                 bc(224, 224, (7, 1), padding: (3, 0)), bc(224, 256, (1, 7), padding: (0, 3)))
+        let branch1 = Sequential(
+            bc(1024, 192, 1), bc(192, 224, (1, 7), padding: (0, 3)), bc(224, 256, (7, 1), padding: (3, 0)))
+        let branch2 = Sequential(
+            bc(1024, 192, 1), bc(192, 192, (7, 1), padding: (3, 0)), bc(192, 224, (1, 7), padding: (0, 3)),
+            bc(224, 224, (7, 1), padding: (3, 0)), bc(224, 256, (1, 7), padding: (0, 3)))
         let branch3 = inceptionPoolBranch(bc(1024, 128, 1))
 
         public override func forward(_ x: Tensor) -> Tensor {
@@ -100,8 +103,9 @@ extension InceptionV4 {
     /// Grid reduction 17 → 8 (Figure 8): 1024 → 192 + 320 + 1024.
     public final class ReductionB: Module {
         let branch0 = Sequential(bc(1024, 192, 1), bc(192, 192, 3, stride: 2))
-        let branch1 = Sequential(bc(1024, 256, 1), bc(256, 256, (1, 7), padding: (0, 3)), bc(256, 320, (7, 1), padding: (3, 0)),
-                                 bc(320, 320, 3, stride: 2))
+        let branch1 = Sequential(
+            bc(1024, 256, 1), bc(256, 256, (1, 7), padding: (0, 3)), bc(256, 320, (7, 1), padding: (3, 0)),
+            bc(320, 320, 3, stride: 2))
         let branch2 = MaxPool2d(kernel: 3, stride: 2)
 
         public override func forward(_ x: Tensor) -> Tensor {
@@ -125,8 +129,11 @@ extension InceptionV4 {
         public override func forward(_ x: Tensor) -> Tensor {
             let b1 = branch1Step0(x)
             let b2 = branch2Step2(branch2Step1(branch2Step0(x)))
-            return Tensor.concatenate([branch0(x), branch1Step1a(b1), branch1Step1b(b1), branch2Step3a(b2), branch2Step3b(b2),
-                                       branch3(x)], axis: 1)
+            return Tensor.concatenate(
+                [
+                    branch0(x), branch1Step1a(b1), branch1Step1b(b1), branch2Step3a(b2), branch2Step3b(b2),
+                    branch3(x),
+                ], axis: 1)
         }
     }
 }

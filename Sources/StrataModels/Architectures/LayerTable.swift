@@ -21,17 +21,19 @@ func makeSequential(_ table: [LayerSpec], inChannels: Int) -> Sequential {
     let seq = Sequential()
     for spec in table {
         switch spec {
-        case let .conv(out, kernel, stride, padding, groups, bias):
-            seq.append(Conv2d(channels, out, kernel: kernel, stride: stride, padding: padding, groups: groups, bias: bias))
+        case .conv(let out, let kernel, let stride, let padding, let groups, let bias):
+            seq.append(
+                Conv2d(channels, out, kernel: kernel, stride: stride, padding: padding, groups: groups, bias: bias))
             channels = out
         case .batchNorm: seq.append(BatchNorm2d(channels))
         case .relu: seq.append(ReLU())
         case .tanh: seq.append(Tanh())
-        case let .lrn(size, alpha, beta, k): seq.append(LocalResponseNorm(size: size, alpha: alpha, beta: beta, k: k))
-        case let .maxPool(kernel, stride): seq.append(MaxPool2d(kernel: kernel, stride: stride))
-        case let .avgPool(kernel, stride): seq.append(AvgPool2d(kernel: kernel, stride: stride))
-        case let .dropout(p): seq.append(Dropout(p))
-        case let .linear(out):
+        case .lrn(let size, let alpha, let beta, let k):
+            seq.append(LocalResponseNorm(size: size, alpha: alpha, beta: beta, k: k))
+        case .maxPool(let kernel, let stride): seq.append(MaxPool2d(kernel: kernel, stride: stride))
+        case .avgPool(let kernel, let stride): seq.append(AvgPool2d(kernel: kernel, stride: stride))
+        case .dropout(let p): seq.append(Dropout(p))
+        case .linear(let out):
             seq.append(Linear(channels, out))
             channels = out
         }

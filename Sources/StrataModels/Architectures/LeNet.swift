@@ -13,14 +13,15 @@ public final class LeNet5: Module {
     let classifier: Sequential
 
     public init(classes: Int = 10, inChannels: Int = 1) {
-        features = makeSequential([
-            .conv(6, kernel: 5), .tanh, .avgPool(kernel: 2, stride: 2),   // [N, 6, 14, 14]
-            .conv(16, kernel: 5), .tanh, .avgPool(kernel: 2, stride: 2),  // [N, 16, 5, 5]
-        ], inChannels: inChannels)
+        features = makeSequential(
+            [
+                .conv(6, kernel: 5), .tanh, .avgPool(kernel: 2, stride: 2), // [N, 6, 14, 14]
+                .conv(16, kernel: 5), .tanh, .avgPool(kernel: 2, stride: 2), // [N, 16, 5, 5]
+            ], inChannels: inChannels)
         classifier = makeSequential([.linear(120), .tanh, .linear(84), .tanh, .linear(classes)], inChannels: 400)
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        classifier(features(x).flattened())   // [N, 1, 32, 32] → [N, 400] → [N, classes]
+        classifier(features(x).flattened()) // [N, 1, 32, 32] → [N, 400] → [N, classes]
     }
 }

@@ -32,21 +32,25 @@ public final class BasicBlock: Module {
 
     /// - Parameter batchNorm: false builds the block without its batch norms (their convolutions then
     ///   have biases; a projection shortcut is a biased 1×1 conv alone), for experiments on what batch norm does.
-    public init(_ inChannels: Int, _ planes: Int, stride: Int = 1, shortcut: ShortcutKind = .projection, batchNorm: Bool = true) {
+    public init(
+        _ inChannels: Int, _ planes: Int, stride: Int = 1, shortcut: ShortcutKind = .projection, batchNorm: Bool = true
+    ) {
         conv1 = Conv2d(inChannels, planes, kernel: 3, stride: stride, padding: 1, bias: !batchNorm)
         bn1 = batchNorm ? BatchNorm2d(planes) : nil
         conv2 = Conv2d(planes, planes, kernel: 3, padding: 1, bias: !batchNorm)
         bn2 = batchNorm ? BatchNorm2d(planes) : nil
         let reshapes = stride != 1 || inChannels != planes
-        downsample = shortcut == .projection && reshapes
-            ? (batchNorm ? Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: false), BatchNorm2d(planes))
-                         : Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: true))) : nil
+        downsample =
+            shortcut == .projection && reshapes
+            ? (batchNorm
+                ? Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: false), BatchNorm2d(planes))
+                : Sequential(Conv2d(inChannels, planes, kernel: 1, stride: stride, bias: true))) : nil
         self.shortcut = shortcut
         (outChannels, self.stride) = (planes, stride)
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var out = conv1(x)                     // [N, planes, H/s, W/s]
+        var out = conv1(x) // [N, planes, H/s, W/s]
         if let bn1 { out = bn1(out) }
         out = conv2(relu(out))
         if let bn2 { out = bn2(out) }
@@ -79,14 +83,15 @@ public final class Bottleneck: Module {
         bn2 = BatchNorm2d(planes)
         conv3 = Conv2d(planes, out, kernel: 1, bias: false)
         bn3 = BatchNorm2d(out)
-        downsample = stride != 1 || inChannels != out
+        downsample =
+            stride != 1 || inChannels != out
             ? Sequential(Conv2d(inChannels, out, kernel: 1, stride: stride, bias: false), BatchNorm2d(out)) : nil
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var out = relu(bn1(conv1(x)))          // [N, planes, H, W]   1×1 reduction
-        out = relu(bn2(conv2(out)))            // [N, planes, H/s, W/s]
-        out = bn3(conv3(out))                  // [N, 4·planes, H/s, W/s]
+        var out = relu(bn1(conv1(x))) // [N, planes, H, W]   1×1 reduction
+        out = relu(bn2(conv2(out))) // [N, planes, H/s, W/s]
+        out = bn3(conv3(out)) // [N, 4·planes, H/s, W/s]
         return relu(out + (downsample.map { $0(x) } ?? x))
     }
 }
@@ -146,12 +151,12 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = maxpool(relu(bn1(conv1(x))))   // [N, 64, H/4, W/4]
-        h = layer1(h)                          // [N, 64·e, H/4, W/4]
-        h = layer2(h)                          // [N, 128·e, H/8, W/8]
-        h = layer3(h)                          // [N, 256·e, H/16, W/16]
-        h = layer4(h)                          // [N, 512·e, H/32, W/32]
-        return fc(avgpool(h).flattened())      // [N, classes]
+        var h = maxpool(relu(bn1(conv1(x)))) // [N, 64, H/4, W/4]
+        h = layer1(h) // [N, 64·e, H/4, W/4]
+        h = layer2(h) // [N, 128·e, H/8, W/8]
+        h = layer3(h) // [N, 256·e, H/16, W/16]
+        h = layer4(h) // [N, 512·e, H/32, W/32]
+        return fc(avgpool(h).flattened()) // [N, classes]
     }
 }
 
@@ -181,7 +186,9 @@ public final class CIFARResNet: Module {
         func stage(_ planes: Int, stride: Int) -> Sequential {
             let s = Sequential()
             for i in 0..<n {
-                s.append(BasicBlock(inChannels, planes, stride: i == 0 ? stride : 1, shortcut: shortcut, batchNorm: batchNorm))
+                s.append(
+                    BasicBlock(
+                        inChannels, planes, stride: i == 0 ? stride : 1, shortcut: shortcut, batchNorm: batchNorm))
                 inChannels = planes
             }
             return s
@@ -199,12 +206,12 @@ public final class CIFARResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = conv1(x)                       // [N, 16, 32, 32]
+        var h = conv1(x) // [N, 16, 32, 32]
         if let bn1 { h = bn1(h) }
-        h = layer1(relu(h))                    // [N, 16, 32, 32]
-        h = layer2(h)                          // [N, 32, 16, 16]
-        h = layer3(h)                          // [N, 64, 8, 8]
-        return fc(avgpool(h).flattened())      // [N, classes]
+        h = layer1(relu(h)) // [N, 16, 32, 32]
+        h = layer2(h) // [N, 32, 16, 16]
+        h = layer3(h) // [N, 64, 8, 8]
+        return fc(avgpool(h).flattened()) // [N, classes]
     }
 }
 

@@ -18,17 +18,25 @@ public final class VGG: Module {
     let classifier: Sequential
 
     public init(depth: Int, batchNorm: Bool = false, classes: Int = 1000) {
-        guard let cfg = Self.configurations[depth] else { preconditionFailure("VGG: no depth \(depth); use 11, 13, 16 or 19") }
+        guard let cfg = Self.configurations[depth] else {
+            preconditionFailure("VGG: no depth \(depth); use 11, 13, 16 or 19")
+        }
         var table: [LayerSpec] = []
         for v in cfg {
-            if v == 0 { table.append(.maxPool(kernel: 2, stride: 2)); continue }
+            if v == 0 {
+                table.append(.maxPool(kernel: 2, stride: 2))
+                continue
+            }
             table.append(.conv(v, kernel: 3, padding: 1))
             if batchNorm { table.append(.batchNorm) }
             table.append(.relu)
         }
-        features = makeSequential(table, inChannels: 3)       // [N, 512, H/32, W/32]
-        classifier = makeSequential([.linear(4096), .relu, .dropout(0.5), .linear(4096), .relu, .dropout(0.5),
-                                     .linear(classes)], inChannels: 512 * 7 * 7)
+        features = makeSequential(table, inChannels: 3) // [N, 512, H/32, W/32]
+        classifier = makeSequential(
+            [
+                .linear(4096), .relu, .dropout(0.5), .linear(4096), .relu, .dropout(0.5),
+                .linear(classes),
+            ], inChannels: 512 * 7 * 7)
         super.init()
         // torchvision: Kaiming normal (fan-out) convs with zero bias; N(0, 0.01) linears with zero bias.
         for (_, m) in namedModules() {
@@ -43,6 +51,6 @@ public final class VGG: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        classifier(avgpool(features(x)).flattened())   // [N, 512·7·7] → [N, classes]
+        classifier(avgpool(features(x)).flattened()) // [N, 512·7·7] → [N, classes]
     }
 }

@@ -48,8 +48,10 @@ public final class MaxPool2d: Module {
 /// Average pooling, as `torch.nn.AvgPool2d`.
 public final class AvgPool2d: Module {
     public let settings: Pool2dParameters
-    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
-        settings = Pool2dParameters(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true)
+    {
+        settings = Pool2dParameters(
+            kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
     public override func forward(_ x: Tensor) -> Tensor { avgPool2d(x, settings) }
     public override var summaryDescription: String { "AvgPool2d(\(settings.kernelH), stride \(settings.strideH))" }

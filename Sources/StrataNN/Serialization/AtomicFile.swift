@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Writes files so that readers see either the old contents or the complete new
 /// contents, never a partial file, even if the process or machine dies mid-write.
@@ -62,11 +63,14 @@ public enum AtomicFile {
         var tempPath = ""
         // A random name; O_EXCL makes a collision an error (EEXIST) rather than an overwrite.
         for _ in 0..<16 {
-            tempPath = directory + "/." + name + ".tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+            tempPath =
+                directory + "/." + name + ".tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
             fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
             if fd >= 0 || errno != EEXIST { break }
         }
-        guard fd >= 0 else { throw FileSystemError(path: path, operation: "create temporary file in \(directory)", code: errno) }
+        guard fd >= 0 else {
+            throw FileSystemError(path: path, operation: "create temporary file in \(directory)", code: errno)
+        }
 
         var renamed = false
         defer {
@@ -75,12 +79,16 @@ public enum AtomicFile {
         }
         var writer = Writer(fd: fd, path: path)
         try body(&writer)
-        guard fsync(fd) == 0 else { throw FileSystemError(path: path, operation: "fsync (temporary file)", code: errno) }
+        guard fsync(fd) == 0 else {
+            throw FileSystemError(path: path, operation: "fsync (temporary file)", code: errno)
+        }
         // close can report a deferred write error (e.g. on NFS); the fd is gone either way.
         let closed = close(fd)
         fd = -1
         guard closed == 0 else { throw FileSystemError(path: path, operation: "close (temporary file)", code: errno) }
-        guard rename(tempPath, path) == 0 else { throw FileSystemError(path: path, operation: "rename over target", code: errno) }
+        guard rename(tempPath, path) == 0 else {
+            throw FileSystemError(path: path, operation: "rename over target", code: errno)
+        }
         renamed = true
         try syncDirectory(directory, for: path)
     }
@@ -94,18 +102,28 @@ public enum AtomicFile {
 
         init(_ path: String) throws {
             var resolved = path
-            for _ in 0..<40 {   // Linux's own limit on links followed (ELOOP)
+            for _ in 0..<40 { // Linux's own limit on links followed (ELOOP)
                 var st = stat()
                 guard lstat(resolved, &st) == 0 else {
-                    if errno == ENOENT { self = .replaceable(resolved); return }
+                    if errno == ENOENT {
+                        self = .replaceable(resolved)
+                        return
+                    }
                     throw FileSystemError(path: path, operation: "inspect target", code: errno)
                 }
                 switch st.st_mode & S_IFMT {
-                case S_IFREG: self = .replaceable(resolved); return
+                case S_IFREG:
+                    self = .replaceable(resolved)
+                    return
                 case S_IFLNK: resolved = try Self.readLink(resolved, for: path)
-                case S_IFCHR, S_IFIFO, S_IFSOCK: self = .inPlace; return
-                case S_IFDIR: throw FileSystemError(path: path, operation: "write (the path is a directory)", code: EISDIR)
-                default: throw FileSystemError(path: path, operation: "write (the path is a block device or special file)", code: EINVAL)
+                case S_IFCHR, S_IFIFO, S_IFSOCK:
+                    self = .inPlace
+                    return
+                case S_IFDIR:
+                    throw FileSystemError(path: path, operation: "write (the path is a directory)", code: EISDIR)
+                default:
+                    throw FileSystemError(
+                        path: path, operation: "write (the path is a block device or special file)", code: EINVAL)
                 }
             }
             throw FileSystemError(path: path, operation: "follow symbolic links", code: ELOOP)
@@ -115,7 +133,9 @@ public enum AtomicFile {
         private static func readLink(_ link: String, for path: String) throws -> String {
             var buffer = [CChar](repeating: 0, count: 4097)
             let n = readlink(link, &buffer, 4096)
-            guard n >= 0 else { throw FileSystemError(path: path, operation: "read symbolic link \(link)", code: errno) }
+            guard n >= 0 else {
+                throw FileSystemError(path: path, operation: "read symbolic link \(link)", code: errno)
+            }
             let target = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return target.hasPrefix("/") ? target : AtomicFile.split(link).directory + "/" + target
         }

@@ -61,8 +61,10 @@ let hostIsLittleEndian = UInt16(1).littleEndian == 1
 /// Same type and byte order is one memcpy; everything else is one pass that loads each
 /// element unaligned, swaps bytes if needed and converts (integers and F64→F32 round to
 /// nearest; F16/BF16/FP8 → float is exact).
-func decodeElements(_ source: UnsafeRawPointer, count: Int, type: StoredElement, littleEndian: Bool,
-                    to dtype: DType) -> TensorStorage {
+func decodeElements(
+    _ source: UnsafeRawPointer, count: Int, type: StoredElement, littleEndian: Bool,
+    to dtype: DType
+) -> TensorStorage {
     let storage = TensorStorage(dtype: dtype, count: count)
     let swap = type.size > 1 && littleEndian != hostIsLittleEndian
     switch dtype {
@@ -72,22 +74,27 @@ func decodeElements(_ source: UnsafeRawPointer, count: Int, type: StoredElement,
         if type.storageDType == dtype && !swap {
             storage.pointer.copyMemory(from: source, byteCount: count * type.size)
         } else if type.storageDType == dtype {
-            let src = source, dst = storage.pointer.assumingMemoryBound(to: UInt8.self), w = type.size
+            let src = source
+            let dst = storage.pointer.assumingMemoryBound(to: UInt8.self)
+            let w = type.size
             for e in stride(from: 0, to: count * w, by: w) {
                 for k in 0..<w { dst[e + k] = src.load(fromByteOffset: e + w - 1 - k, as: UInt8.self) }
             }
         } else {
             // Decoded into the compute dtype (exact for every stored type but 64-bit integers
             // beyond 2⁵³), then converted, rounding once to bfloat16/float16 as PyTorch's `.to`.
-            let wide = decodeElements(source, count: count, type: type, littleEndian: littleEndian, to: dtype.computeDType)
+            let wide = decodeElements(
+                source, count: count, type: type, littleEndian: littleEndian, to: dtype.computeDType)
             return Tensor(shape: [count], storage: wide).to(dtype).storage
         }
     }
     return storage
 }
 
-private func decode<T: TensorScalar>(_ src: UnsafeRawPointer, _ count: Int, _ type: StoredElement, _ swap: Bool,
-                                     into dst: UnsafeMutablePointer<T>) {
+private func decode<T: TensorScalar>(
+    _ src: UnsafeRawPointer, _ count: Int, _ type: StoredElement, _ swap: Bool,
+    into dst: UnsafeMutablePointer<T>
+) {
     if !swap && ((type == .float32 && T.self == Float.self) || (type == .float64 && T.self == Double.self)) {
         UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * type.size)
         return
@@ -113,8 +120,10 @@ private func decode<T: TensorScalar>(_ src: UnsafeRawPointer, _ count: Int, _ ty
 }
 
 @inline(__always)
-private func convert<S: FixedWidthInteger, T>(_ src: UnsafeRawPointer, _ count: Int, _ swap: Bool,
-                                              _ dst: UnsafeMutablePointer<T>, _ f: (S) -> T) {
+private func convert<S: FixedWidthInteger, T>(
+    _ src: UnsafeRawPointer, _ count: Int, _ swap: Bool,
+    _ dst: UnsafeMutablePointer<T>, _ f: (S) -> T
+) {
     let stride = MemoryLayout<S>.size
     if swap {
         for i in 0..<count { dst[i] = f(src.loadUnaligned(fromByteOffset: i * stride, as: S.self).byteSwapped) }
@@ -131,12 +140,12 @@ func halfToFloat(_ h: UInt16) -> Float {
     let exponent = UInt32(h >> 10) & 0x1F
     let mantissa = UInt32(h & 0x3FF)
     switch exponent {
-    case 0:  // zero or subnormal: mantissa × 2^-24
+    case 0: // zero or subnormal: mantissa × 2^-24
         let magnitude = Float(mantissa) * 0x1p-24
         return sign != 0 ? -magnitude : magnitude
-    case 0x1F:  // inf / NaN (payload kept)
+    case 0x1F: // inf / NaN (payload kept)
         return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
-    default:  // rebias 15 → 127
+    default: // rebias 15 → 127
         return Float(bitPattern: sign | (exponent + 112) << 23 | mantissa << 13)
     }
 }
@@ -145,12 +154,13 @@ func halfToFloat(_ h: UInt16) -> Float {
 /// no infinities, S.1111.111 is NaN.
 @inline(__always)
 func float8E4M3ToFloat(_ b: UInt8) -> Float {
-    let exponent = Int((b >> 3) & 0xF), mantissa = Float(b & 0x7)
+    let exponent = Int((b >> 3) & 0xF)
+    let mantissa = Float(b & 0x7)
     let magnitude: Float
     if exponent == 0xF && b & 0x7 == 0x7 {
         magnitude = .nan
     } else if exponent == 0 {
-        magnitude = mantissa * 0x1p-9  // subnormal: m/8 × 2^-6
+        magnitude = mantissa * 0x1p-9 // subnormal: m/8 × 2^-6
     } else {
         magnitude = (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
     }

@@ -29,13 +29,13 @@ package enum JSON: Equatable, Sendable {
     package static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.int(x), .int(y)): return x == y
-        case let (.number(x), .number(y)): return x == y || (x.isNaN && y.isNaN)
-        case let (.int(x), .number(y)), let (.number(y), .int(x)): return Double(x) == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)):
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.number(let x), .number(let y)): return x == y || (x.isNaN && y.isNaN)
+        case (.int(let x), .number(let y)), (.number(let y), .int(let x)): return Double(x) == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
@@ -45,39 +45,48 @@ package enum JSON: Equatable, Sendable {
 
     /// The value under `key` when this is an object (objects are small: a linear search).
     package subscript(key: String) -> JSON? {
-        if case let .object(items) = self { return items.first { $0.0 == key }?.1 }
+        if case .object(let items) = self { return items.first { $0.0 == key }?.1 }
         return nil
     }
 
     package var intValue: Int? {
         switch self {
-        case let .int(i): return i
-        case let .number(d) where d == d.rounded() && Swift.abs(d) < 9e15: return Int(d)
+        case .int(let i): return i
+        case .number(let d) where d == d.rounded() && Swift.abs(d) < 9e15: return Int(d)
         default: return nil
         }
     }
 
     package var doubleValue: Double? {
         switch self {
-        case let .int(i): return Double(i)
-        case let .number(d): return d
-        case .null: return .nan   // how non-finite values are written
+        case .int(let i): return Double(i)
+        case .number(let d): return d
+        case .null: return .nan // how non-finite values are written
         default: return nil
         }
     }
 
-    package var stringValue: String? { if case let .string(s) = self { return s }; return nil }
-    package var boolValue: Bool? { if case let .bool(b) = self { return b }; return nil }
-    package var arrayValue: [JSON]? { if case let .array(a) = self { return a }; return nil }
+    package var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    package var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+    package var arrayValue: [JSON]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
 
     /// A short name for error messages ("an array", "the string \"F32\"").
     package var kindDescription: String {
         switch self {
         case .null: return "null"
-        case let .bool(b): return "\(b)"
-        case let .int(i): return "the integer \(i)"
-        case let .number(d): return "the number \(d)"
-        case let .string(s): return "the string \"\(s.prefix(40))\""
+        case .bool(let b): return "\(b)"
+        case .int(let i): return "the integer \(i)"
+        case .number(let d): return "the number \(d)"
+        case .string(let s): return "the string \"\(s.prefix(40))\""
         case .array: return "an array"
         case .object: return "an object"
         }
@@ -95,13 +104,19 @@ package enum JSON: Equatable, Sendable {
     private func write(into out: inout String, pretty: Bool, indent: Int) {
         switch self {
         case .null: out += "null"
-        case let .bool(b): out += b ? "true" : "false"
-        case let .int(i): out += String(i)
-        case let .number(d): out += JSON.format(d)
-        case let .string(s): out += JSON.quoted(s)
-        case let .array(items):
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .number(let d): out += JSON.format(d)
+        case .string(let s): out += JSON.quoted(s)
+        case .array(let items):
             // Arrays of scalars stay on one line even when pretty.
-            let flat = !pretty || items.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
+            let flat =
+                !pretty
+                || items.allSatisfy {
+                    if case .array = $0 { return false }
+                    if case .object = $0 { return false }
+                    return true
+                }
             out += "["
             for (i, item) in items.enumerated() {
                 if i > 0 { out += flat && pretty ? ", " : "," }
@@ -110,7 +125,7 @@ package enum JSON: Equatable, Sendable {
             }
             if !flat && !items.isEmpty { out += "\n" + String(repeating: "  ", count: indent) }
             out += "]"
-        case let .object(items):
+        case .object(let items):
             out += "{"
             for (i, (key, value)) in items.enumerated() {
                 if i > 0 { out += "," }
@@ -235,20 +250,29 @@ private struct Parser {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expect("null"); return .null
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expect("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw error(describeByte(), "a JSON value")
         }
     }
 
     mutating func object(depth: Int) throws -> JSON {
-        i += 1  // {
+        i += 1 // {
         var items: [(String, JSON)] = []
-        var seen: Set<String> = []  // duplicate keys are ambiguous (which one wins?): an error
+        var seen: Set<String> = [] // duplicate keys are ambiguous (which one wins?): an error
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(items) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(items)
+        }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error(describeByte(), "a string key") }
@@ -263,23 +287,38 @@ private struct Parser {
             items.append((key, v))
             skipWhitespace()
             guard i < bytes.count else { throw error("end of text", "',' or '}'") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(items) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(items)
+            }
             throw error(describeByte(), "',' or '}'")
         }
     }
 
     mutating func array(depth: Int) throws -> JSON {
-        i += 1  // [
+        i += 1 // [
         var result: [JSON] = []
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(result) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return .array(result)
+        }
         while true {
             result.append(try value(depth: depth + 1))
             skipWhitespace()
             guard i < bytes.count else { throw error("end of text", "',' or ']'") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(result) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(result)
+            }
             throw error(describeByte(), "',' or ']'")
         }
     }
@@ -290,13 +329,16 @@ private struct Parser {
         i += 1
         var utf8: [UInt8] = []
         while true {
-            guard i < bytes.count else { throw JSON.SyntaxError(offset: start, found: "unterminated string", expected: "a closing '\"'") }
+            guard i < bytes.count else {
+                throw JSON.SyntaxError(offset: start, found: "unterminated string", expected: "a closing '\"'")
+            }
             let b = bytes[i]
             switch b {
             case UInt8(ascii: "\""):
                 i += 1
                 guard isValidUTF8(utf8) else {
-                    throw JSON.SyntaxError(offset: start, found: "a string that is not valid UTF-8", expected: "UTF-8 text")
+                    throw JSON.SyntaxError(
+                        offset: start, found: "a string that is not valid UTF-8", expected: "UTF-8 text")
                 }
                 return String(decoding: utf8, as: UTF8.self)
             case UInt8(ascii: "\\"):
@@ -313,13 +355,17 @@ private struct Parser {
                 case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {  // high surrogate: a low one must follow
+                    if (0xD800..<0xDC00).contains(scalar) { // high surrogate: a low one must follow
                         try expect("\\u")
                         let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw error("unpaired surrogate", "a low surrogate") }
+                        guard (0xDC00..<0xE000).contains(low) else {
+                            throw error("unpaired surrogate", "a low surrogate")
+                        }
                         scalar = 0x10000 + (scalar - 0xD800) << 10 + (low - 0xDC00)
                     }
-                    guard let u = Unicode.Scalar(scalar) else { throw error("unpaired surrogate", "a valid code point") }
+                    guard let u = Unicode.Scalar(scalar) else {
+                        throw error("unpaired surrogate", "a valid code point")
+                    }
                     utf8.append(contentsOf: String(Character(u)).utf8)
                 default:
                     i -= 1
@@ -357,7 +403,9 @@ private struct Parser {
     /// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
     mutating func number() throws -> JSON {
         let start = i
-        func isDigit(_ k: Int) -> Bool { k < bytes.count && bytes[k] >= UInt8(ascii: "0") && bytes[k] <= UInt8(ascii: "9") }
+        func isDigit(_ k: Int) -> Bool {
+            k < bytes.count && bytes[k] >= UInt8(ascii: "0") && bytes[k] <= UInt8(ascii: "9")
+        }
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
         guard isDigit(i) else { throw error(describeByte(), "a digit") }
         if bytes[i] == UInt8(ascii: "0") { i += 1 } else { while isDigit(i) { i += 1 } }
@@ -380,8 +428,9 @@ private struct Parser {
             // An error rather than a silently rounded Double: an offset or a dimension that
             // does not fit is a corrupt file, not an approximately right one.
             guard let v = Int(text) else {
-                throw JSON.SyntaxError(offset: start, found: "the integer \(text.prefix(40)), which overflows 64 bits",
-                                       expected: "an integer in the 64-bit range")
+                throw JSON.SyntaxError(
+                    offset: start, found: "the integer \(text.prefix(40)), which overflows 64 bits",
+                    expected: "an integer in the 64-bit range")
             }
             return .int(v)
         }

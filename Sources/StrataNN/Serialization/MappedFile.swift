@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A whole file mapped read-only into memory; unmapped when the last reference goes.
@@ -19,7 +19,7 @@ final class MappedFile {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open", code: errno) }
-        defer { close(fd) }  // the mapping outlives the descriptor
+        defer { close(fd) } // the mapping outlives the descriptor
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FileSystemError(path: path, operation: "fstat", code: errno) }
         guard (st.st_mode & S_IFMT) == S_IFREG else {

@@ -34,11 +34,14 @@ public enum NPY {
             FileFormatError(path: path, offset: offset, found: found, expected: expected)
         }
         let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
-        guard file.count >= 10 else { throw fail(nil, "a file of \(file.count) bytes", "an .npy file (at least 10 bytes)") }
+        guard file.count >= 10 else {
+            throw fail(nil, "a file of \(file.count) bytes", "an .npy file (at least 10 bytes)")
+        }
         guard file.bytes[0..<6].elementsEqual(magic) else {
             throw fail(0, "no NumPy magic", "a file starting with \\x93NUMPY")
         }
-        let major = file.bytes[6], minor = file.bytes[7]
+        let major = file.bytes[6]
+        let minor = file.bytes[7]
         let lengthWidth: Int
         switch (major, minor) {
         case (1, 0): lengthWidth = 2
@@ -46,15 +49,20 @@ public enum NPY {
         default: throw fail(6, "format version \(major).\(minor)", "version 1.0, 2.0 or 3.0")
         }
         let headerStart = 8 + lengthWidth
-        guard file.count >= headerStart else { throw fail(8, "a file that ends in the header length", "a complete header length") }
+        guard file.count >= headerStart else {
+            throw fail(8, "a file that ends in the header length", "a complete header length")
+        }
         let headerLength = file.littleEndian(at: 8, width: lengthWidth)
         guard headerLength <= UInt64(file.count - headerStart) else {
-            throw fail(8, "header length \(headerLength)", "at most \(file.count - headerStart) bytes (the rest of the file)")
+            throw fail(
+                8, "header length \(headerLength)", "at most \(file.count - headerStart) bytes (the rest of the file)")
         }
         let dataStart = headerStart + Int(headerLength)
         let headerBytes = file.bytes[headerStart..<dataStart]
         // v1/v2 headers are latin-1 but only ever ASCII in practice; v3 is UTF-8.
-        guard isValidUTF8(headerBytes) else { throw fail(headerStart, "a header that is not text", "an ASCII/UTF-8 dict literal") }
+        guard isValidUTF8(headerBytes) else {
+            throw fail(headerStart, "a header that is not text", "an ASCII/UTF-8 dict literal")
+        }
 
         let header: PyValue
         do {
@@ -62,23 +70,32 @@ public enum NPY {
         } catch let e as JSON.SyntaxError {
             throw fail(headerStart + e.offset, "malformed header: \(e.found)", e.expected)
         }
-        guard case let .dict(fields) = header else { throw fail(headerStart, "a header that is not a dict", "a Python dict literal") }
+        guard case .dict(let fields) = header else {
+            throw fail(headerStart, "a header that is not a dict", "a Python dict literal")
+        }
         guard Set(fields.keys) == ["descr", "fortran_order", "shape"] else {
             throw fail(headerStart, "header keys \(fields.keys.sorted())", "exactly descr, fortran_order and shape")
         }
-        guard case let .string(descr)? = fields["descr"] else {
-            throw fail(headerStart, "a descr that is not a string (a structured array?)", "a simple descr such as '<f4'")
+        guard case .string(let descr)? = fields["descr"] else {
+            throw fail(
+                headerStart, "a descr that is not a string (a structured array?)", "a simple descr such as '<f4'")
         }
         guard let (type, littleEndian) = parseDescr(descr) else {
-            throw fail(headerStart, "descr '\(descr)'", "one of f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 with byte order < > | =")
+            throw fail(
+                headerStart, "descr '\(descr)'", "one of f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 with byte order < > | =")
         }
-        guard case let .bool(fortranOrder)? = fields["fortran_order"] else {
+        guard case .bool(let fortranOrder)? = fields["fortran_order"] else {
             throw fail(headerStart, "fortran_order that is not True or False", "a bool")
         }
-        guard case let .tuple(dims)? = fields["shape"] else { throw fail(headerStart, "shape that is not a tuple", "a tuple of ints") }
+        guard case .tuple(let dims)? = fields["shape"] else {
+            throw fail(headerStart, "shape that is not a tuple", "a tuple of ints")
+        }
         var shape: [Int] = []
         for d in dims {
-            guard case let .int(n) = d, n >= 0 else { throw fail(headerStart, "shape with an entry that is not a non-negative int", "a tuple of non-negative ints") }
+            guard case .int(let n) = d, n >= 0 else {
+                throw fail(
+                    headerStart, "shape with an entry that is not a non-negative int", "a tuple of non-negative ints")
+            }
             shape.append(n)
         }
         guard let count = checkedElementCount(shape) else {
@@ -94,8 +111,9 @@ public enum NPY {
         let source = file.bytes.baseAddress.map { UnsafeRawPointer($0) + dataStart }!
         // Column-major data of shape S is the row-major data of reversed(S); reverse the axes back.
         let storedShape = fortranOrder ? shape.reversed() : shape
-        let stored = Tensor(shape: storedShape,
-                            storage: decodeElements(source, count: count, type: type, littleEndian: littleEndian, to: dtype))
+        let stored = Tensor(
+            shape: storedShape,
+            storage: decodeElements(source, count: count, type: type, littleEndian: littleEndian, to: dtype))
         guard fortranOrder, shape.count > 1 else { return stored }
         return withNoGrad { stored.permuted(Array((0..<shape.count).reversed())) }
     }
@@ -118,11 +136,16 @@ public enum NPY {
         case .int64: descr = "<i8"
         case .bfloat16: descr = "<f4"
         }
-        let shape = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
+        let shape =
+            tensor.shape.count == 1
+            ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
         var dict = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }".utf8)
         var version: UInt8 = 1
         var prefix = 10
-        if dict.count + 1 + 63 > Int(UInt16.max) { version = 2; prefix = 12 }
+        if dict.count + 1 + 63 > Int(UInt16.max) {
+            version = 2
+            prefix = 12
+        }
         // Spaces, then '\n', so that prefix + header length ≡ 0 (mod 64).
         let padding = (64 - (prefix + dict.count + 1) % 64) % 64
         dict.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
@@ -205,7 +228,9 @@ struct PyLiteralParser {
             i += 1
             var d: [String: PyValue] = [:]
             for item in try sequence(close: "}", depth: depth, keyed: true) {
-                guard d.updateValue(item.1, forKey: item.0!) == nil else { throw error("duplicate key '\(item.0!)'", "unique keys") }
+                guard d.updateValue(item.1, forKey: item.0!) == nil else {
+                    throw error("duplicate key '\(item.0!)'", "unique keys")
+                }
             }
             return .dict(d)
         case UInt8(ascii: "("):
@@ -239,10 +264,15 @@ struct PyLiteralParser {
         while true {
             skipSpace()
             guard let c = current else { throw error("end of header", "'\(close)'") }
-            if c == UInt8(ascii: close) { i += 1; return items }
+            if c == UInt8(ascii: close) {
+                i += 1
+                return items
+            }
             var key: String?
             if keyed {
-                guard case let .string(k) = try value(depth: depth + 1) else { throw error("a non-string key", "a quoted key") }
+                guard case .string(let k) = try value(depth: depth + 1) else {
+                    throw error("a non-string key", "a quoted key")
+                }
                 key = k
                 skipSpace()
                 guard current == UInt8(ascii: ":") else { throw error("no ':' after key '\(k)'", "':'") }
@@ -250,8 +280,13 @@ struct PyLiteralParser {
             }
             items.append((key, try value(depth: depth + 1)))
             skipSpace()
-            if current == UInt8(ascii: ",") { i += 1; continue }
-            guard current == UInt8(ascii: close) else { throw error("a missing ',' or '\(close)'", "',' or '\(close)'") }
+            if current == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            guard current == UInt8(ascii: close) else {
+                throw error("a missing ',' or '\(close)'", "',' or '\(close)'")
+            }
         }
     }
 
@@ -261,10 +296,12 @@ struct PyLiteralParser {
         i += 1
         var out: [UInt8] = []
         while true {
-            guard let c = current, c != 0x0A else { throw JSON.SyntaxError(offset: start, found: "unterminated string", expected: "a closing quote") }
+            guard let c = current, c != 0x0A else {
+                throw JSON.SyntaxError(offset: start, found: "unterminated string", expected: "a closing quote")
+            }
             i += 1
             if c == quote { return String(decoding: out, as: UTF8.self) }
-            if c == UInt8(ascii: "\\") {  // simple escapes only; descr and keys never need more
+            if c == UInt8(ascii: "\\") { // simple escapes only; descr and keys never need more
                 guard let e = current else { continue }
                 i += 1
                 out.append(e == UInt8(ascii: "n") ? 0x0A : e == UInt8(ascii: "t") ? 0x09 : e)
@@ -279,16 +316,19 @@ struct PyLiteralParser {
         if current == UInt8(ascii: "-") || current == UInt8(ascii: "+") { i += 1 }
         while let c = current, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { i += 1 }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        if current == UInt8(ascii: "L") { i += 1 }  // Python 2 long, e.g. (3L, 4L)
+        if current == UInt8(ascii: "L") { i += 1 } // Python 2 long, e.g. (3L, 4L)
         guard let v = Int(text) else {
-            throw JSON.SyntaxError(offset: start, found: "integer \(text.prefix(40))", expected: "an integer in the 64-bit range")
+            throw JSON.SyntaxError(
+                offset: start, found: "integer \(text.prefix(40))", expected: "an integer in the 64-bit range")
         }
         return v
     }
 
     private mutating func identifier() -> String? {
         let start = i
-        while let c = current, (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) { i += 1 }
+        while let c = current,
+            (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+        { i += 1 }
         return i > start ? String(decoding: bytes[start..<i], as: UTF8.self) : nil
     }
 }

@@ -70,7 +70,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let rawLength = file.littleEndian(at: 0, width: 8)
         let limit = min(file.count - 8, Self.maxHeaderLength)
         guard rawLength <= UInt64(limit) else {
-            let bound = limit == Self.maxHeaderLength ? "at most \(limit) bytes" : "at most \(limit) bytes (the file size minus 8)"
+            let bound =
+                limit == Self.maxHeaderLength
+                ? "at most \(limit) bytes" : "at most \(limit) bytes (the file size minus 8)"
             throw fail(0, "header length \(rawLength)", bound)
         }
         let headerLength = Int(rawLength)
@@ -84,7 +86,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         } catch let e as JSON.SyntaxError {
             throw fail(8 + e.offset, "invalid JSON header: \(e.found)", e.expected)
         }
-        guard case let .object(fields) = json else {
+        guard case .object(let fields) = json else {
             throw fail(8, "a header that is \(json.kindDescription)", "a JSON object")
         }
 
@@ -93,11 +95,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         for (name, value) in fields {
             if name == "__metadata__" {
                 if case .null = value { continue }
-                guard case let .object(map) = value else {
+                guard case .object(let map) = value else {
                     throw fail(8, "__metadata__ is \(value.kindDescription)", "an object of strings")
                 }
                 for (key, v) in map {
-                    guard case let .string(s) = v else {
+                    guard case .string(let s) = v else {
                         throw fail(8, "__metadata__[\"\(key)\"] is \(v.kindDescription)", "a string")
                     }
                     metadata[key] = s
@@ -106,21 +108,25 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             func field(_ f: String) -> String { "tensor \"\(name)\": \(f)" }
             guard case .object = value else {
-                throw fail(8, field("entry is \(value.kindDescription)"), "an object with dtype, shape and data_offsets")
+                throw fail(
+                    8, field("entry is \(value.kindDescription)"), "an object with dtype, shape and data_offsets")
             }
-            guard case let .string(dtypeName)? = value["dtype"] else {
-                throw fail(8, field("dtype is \(value["dtype"]?.kindDescription ?? "missing")"), "a dtype string such as \"F32\"")
+            guard case .string(let dtypeName)? = value["dtype"] else {
+                throw fail(
+                    8, field("dtype is \(value["dtype"]?.kindDescription ?? "missing")"),
+                    "a dtype string such as \"F32\"")
             }
             guard let type = StoredElement.safetensorsNames[dtypeName] else {
-                throw fail(8, field("unknown dtype \"\(dtypeName)\""),
-                           "one of " + StoredElement.safetensorsNames.keys.sorted().joined(separator: ", "))
+                throw fail(
+                    8, field("unknown dtype \"\(dtypeName)\""),
+                    "one of " + StoredElement.safetensorsNames.keys.sorted().joined(separator: ", "))
             }
-            guard case let .array(dims)? = value["shape"] else {
+            guard case .array(let dims)? = value["shape"] else {
                 throw fail(8, field("shape is \(value["shape"]?.kindDescription ?? "missing")"), "an array of integers")
             }
             var shape: [Int] = []
             for d in dims {
-                guard case let .int(n) = d, n >= 0 else {
+                guard case .int(let n) = d, n >= 0 else {
                     throw fail(8, field("shape has \(d.kindDescription)"), "non-negative integer dimensions")
                 }
                 shape.append(n)
@@ -128,25 +134,30 @@ public final class SafeTensorsFile: @unchecked Sendable {
             guard let count = checkedElementCount(shape) else {
                 throw fail(8, field("shape \(shape) has more elements than fit in 64 bits"), "a realistic shape")
             }
-            guard case let .array(offsets)? = value["data_offsets"], offsets.count == 2,
-                  case let .int(begin) = offsets[0], case let .int(end) = offsets[1] else {
-                throw fail(8, field("data_offsets is \(value["data_offsets"]?.kindDescription ?? "missing")"),
-                           "[begin, end], two integers")
+            guard case .array(let offsets)? = value["data_offsets"], offsets.count == 2,
+                case .int(let begin) = offsets[0], case .int(let end) = offsets[1]
+            else {
+                throw fail(
+                    8, field("data_offsets is \(value["data_offsets"]?.kindDescription ?? "missing")"),
+                    "[begin, end], two integers")
             }
             guard begin >= 0, begin <= end else {
                 throw fail(8, field("data_offsets [\(begin), \(end)]"), "0 <= begin <= end")
             }
             guard end <= bufferSize else {
-                throw fail(8, field("data_offsets end \(end) beyond the data buffer of \(bufferSize) bytes"),
-                           "offsets within the buffer")
+                throw fail(
+                    8, field("data_offsets end \(end) beyond the data buffer of \(bufferSize) bytes"),
+                    "offsets within the buffer")
             }
             let (byteCount, overflow) = count.multipliedReportingOverflow(by: type.size)
             guard !overflow, byteCount == end - begin else {
-                throw fail(8, field("\(end - begin) bytes for shape \(shape) of \(dtypeName)"),
-                           overflow ? "a realistic shape" : "\(byteCount) bytes (\(count) × \(type.size))")
+                throw fail(
+                    8, field("\(end - begin) bytes for shape \(shape) of \(dtypeName)"),
+                    overflow ? "a realistic shape" : "\(byteCount) bytes (\(count) × \(type.size))")
             }
-            entries[name] = Entry(dtypeName: dtypeName, type: type, shape: shape, count: count,
-                                  begin: dataStart + begin, end: dataStart + end)
+            entries[name] = Entry(
+                dtypeName: dtypeName, type: type, shape: shape, count: count,
+                begin: dataStart + begin, end: dataStart + end)
         }
 
         // The spec requires the tensors to tile the buffer: sort by range and walk it.
@@ -154,18 +165,21 @@ public final class SafeTensorsFile: @unchecked Sendable {
         var cursor = dataStart
         for (name, e) in ordered {
             if e.begin < cursor {
-                throw fail(e.begin, "tensor \"\(name)\" overlaps the previous tensor (which ends at byte \(cursor))",
-                           "non-overlapping tensors")
+                throw fail(
+                    e.begin, "tensor \"\(name)\" overlaps the previous tensor (which ends at byte \(cursor))",
+                    "non-overlapping tensors")
             }
             if e.begin > cursor {
-                throw fail(cursor, "a hole of \(e.begin - cursor) bytes before tensor \"\(name)\"",
-                           "tensors covering the data buffer without gaps")
+                throw fail(
+                    cursor, "a hole of \(e.begin - cursor) bytes before tensor \"\(name)\"",
+                    "tensors covering the data buffer without gaps")
             }
             cursor = e.end
         }
         if cursor != file.count {
-            throw fail(cursor, "\(file.count - cursor) trailing bytes not covered by any tensor",
-                       "tensors covering the data buffer without gaps")
+            throw fail(
+                cursor, "\(file.count - cursor) trailing bytes not covered by any tensor",
+                "tensors covering the data buffer without gaps")
         }
 
         self.metadata = metadata
@@ -185,8 +199,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// - Throws: ``FileFormatError`` if there is no tensor of that name.
     public func tensor(_ name: String, as dtype: DType = .float32) throws -> Tensor {
         guard let e = entries[name] else {
-            throw FileFormatError(path: path, found: "no tensor named \"\(name)\"",
-                                  expected: "one of the \(names.count) tensors in the file")
+            throw FileFormatError(
+                path: path, found: "no tensor named \"\(name)\"",
+                expected: "one of the \(names.count) tensors in the file")
         }
         let base = file.bytes.baseAddress.map { UnsafeRawPointer($0) + e.begin }
         // Only an empty tensor in an empty buffer has no base address; any pointer will do.
@@ -240,11 +255,13 @@ public enum SafeTensors {
     ///   if the file cannot be written (the previous file, if any, is kept).
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
         if tensors["__metadata__"] != nil {
-            throw FileFormatError(path: path, found: "a tensor named \"__metadata__\"",
-                                  expected: "tensor names other than the reserved \"__metadata__\"")
+            throw FileFormatError(
+                path: path, found: "a tensor named \"__metadata__\"",
+                expected: "tensor names other than the reserved \"__metadata__\"")
         }
         let layout = tensors.sorted { a, b in
-            a.value.dtype.byteCount != b.value.dtype.byteCount ? a.value.dtype.byteCount > b.value.dtype.byteCount : a.key < b.key
+            a.value.dtype.byteCount != b.value.dtype.byteCount
+                ? a.value.dtype.byteCount > b.value.dtype.byteCount : a.key < b.key
         }
         var offsets: [String: (Int, Int)] = [:]
         var cursor = 0
@@ -260,10 +277,12 @@ public enum SafeTensors {
             parts.append("\"__metadata__\":{" + items.joined(separator: ",") + "}")
         }
         for name in tensors.keys.sorted() {
-            let t = tensors[name]!, (begin, end) = offsets[name]!
+            let t = tensors[name]!
+            let (begin, end) = offsets[name]!
             let dtype = StoredElement.safetensorsName(t.dtype)
             let shape = t.shape.map(String.init).joined(separator: ",")
-            parts.append(JSON.quoted(name) + ":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(end)]}")
+            parts.append(
+                JSON.quoted(name) + ":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(end)]}")
         }
         var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
         header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))

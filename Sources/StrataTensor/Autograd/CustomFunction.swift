@@ -13,8 +13,10 @@ extension Tensor {
     /// `backward` is dropped. `backward` runs inside the backward pass with grad mode off, once;
     /// it must not throw (a failure there cannot be undone: end the process instead).
     /// - Precondition: `output` is not itself recorded (compute it under ``withNoGrad(_:)`` or from raw storage).
-    public static func recordCustom(_ name: String, output: Tensor, inputs: [Tensor],
-                                    backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+    public static func recordCustom(
+        _ name: String, output: Tensor, inputs: [Tensor],
+        backward: @escaping (Tensor) -> [Tensor?]
+    ) -> Tensor {
         precondition(output.gradFn == nil, "recordCustom(\(name)): the output is already recorded by another op")
         return record(name, output, inputs: inputs, backward: backward)
     }

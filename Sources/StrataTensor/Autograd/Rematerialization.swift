@@ -12,9 +12,9 @@
 // variable STRATA_REMATERIALIZE=0) turns it off.
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How to rebuild a tensor an op's backward needs, from values the graph keeps anyway.

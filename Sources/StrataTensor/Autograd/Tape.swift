@@ -31,7 +31,8 @@ public final class GradNode {
         self.name = name
         edges = inputs.map { t in
             guard t.requiresGrad else { return Edge(node: nil, leaf: nil, shape: t.shape) }
-            return t.gradFn.map { Edge(node: $0, leaf: nil, shape: t.shape) } ?? Edge(node: nil, leaf: t, shape: t.shape)
+            return t.gradFn.map { Edge(node: $0, leaf: nil, shape: t.shape) }
+                ?? Edge(node: nil, leaf: t, shape: t.shape)
         }
         self.backward = backward
     }
@@ -60,7 +61,9 @@ extension Tensor {
     }
 
     @inline(__always)
-    static func record(_ op: String, _ output: Tensor, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+    static func record(_ op: String, _ output: Tensor, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?])
+        -> Tensor
+    {
         guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return output }
         output.requiresGrad = true
         output.gradFn = GradNode(name: op, inputs: inputs, backward: backward)
@@ -89,10 +92,12 @@ extension Tensor {
         precondition(requiresGrad, "backward: tensor does not require grad (did you call requiringGrad() on an input?)")
         let seed: Tensor
         if let gradient {
-            shapeCheck(gradient.shape == shape, "backward", got: "gradient shape \(gradient.shape)", expected: "\(shape)")
+            shapeCheck(
+                gradient.shape == shape, "backward", got: "gradient shape \(gradient.shape)", expected: "\(shape)")
             seed = gradient.detached()
         } else {
-            shapeCheck(count == 1, "backward", got: "shape \(shape)", expected: "a one-element tensor, or pass a gradient")
+            shapeCheck(
+                count == 1, "backward", got: "shape \(shape)", expected: "a one-element tensor, or pass a gradient")
             seed = Tensor.full(shape, 1, dtype: dtype)
         }
         guard let root = gradFn else {
@@ -108,7 +113,10 @@ extension Tensor {
         var visited = Set<ObjectIdentifier>()
         var stack: [(GradNode, Bool)] = [(root, false)]
         while let (node, expanded) = stack.popLast() {
-            if expanded { order.append(node); continue }
+            if expanded {
+                order.append(node)
+                continue
+            }
             guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
             stack.append((node, true))
             for edge in node.edges {
@@ -120,7 +128,11 @@ extension Tensor {
         // With a readiness callback: how many edges of the graph still lead to each leaf.
         var pendingLeaves: [ObjectIdentifier: Int] = [:]
         if onGradientReady != nil {
-            for node in order { for edge in node.edges { if let leaf = edge.leaf { pendingLeaves[ObjectIdentifier(leaf), default: 0] += 1 } } }
+            for node in order {
+                for edge in node.edges {
+                    if let leaf = edge.leaf { pendingLeaves[ObjectIdentifier(leaf), default: 0] += 1 }
+                }
+            }
         }
         var touchedLeaves: [Tensor] = []
         // Gradients waiting at each node, summed over the uses of its output.
@@ -132,16 +144,23 @@ extension Tensor {
                     continue
                 }
                 guard let fn = node.backward else {
-                    preconditionFailure("backward: the graph through '\(node.name)' was already backpropagated and its buffers freed")
+                    preconditionFailure(
+                        "backward: the graph through '\(node.name)' was already backpropagated and its buffers freed")
                 }
                 let inputGrads = fn(g)
-                precondition(inputGrads.count == node.edges.count, "backward of \(node.name) returned \(inputGrads.count) grads for \(node.edges.count) inputs")
+                precondition(
+                    inputGrads.count == node.edges.count,
+                    "backward of \(node.name) returned \(inputGrads.count) grads for \(node.edges.count) inputs")
                 for (edge, ig) in zip(node.edges, inputGrads) {
                     guard let ig, edge.node != nil || edge.leaf != nil else {
-                        if let onGradientReady, let leaf = edge.leaf { Self.countDown(leaf, &pendingLeaves, &touchedLeaves, onGradientReady) }
+                        if let onGradientReady, let leaf = edge.leaf {
+                            Self.countDown(leaf, &pendingLeaves, &touchedLeaves, onGradientReady)
+                        }
                         continue
                     }
-                    shapeCheck(ig.shape == edge.shape, "backward of \(node.name)", got: "gradient shape \(ig.shape)", expected: "\(edge.shape)")
+                    shapeCheck(
+                        ig.shape == edge.shape, "backward of \(node.name)", got: "gradient shape \(ig.shape)",
+                        expected: "\(edge.shape)")
                     if let next = edge.node {
                         let key = ObjectIdentifier(next)
                         grads[key] = grads[key].map { $0 + ig } ?? ig
@@ -153,25 +172,35 @@ extension Tensor {
                         }
                     }
                 }
-                node.backward = nil   // release saved buffers
+                node.backward = nil // release saved buffers
                 node.edges = []
             }
         }
     }
 
     /// One edge to `leaf` is done: at the last one, report the leaf if it received a gradient.
-    private static func countDown(_ leaf: Tensor, _ pending: inout [ObjectIdentifier: Int], _ touched: inout [Tensor],
-                                  _ ready: (Tensor) -> Void) {
+    private static func countDown(
+        _ leaf: Tensor, _ pending: inout [ObjectIdentifier: Int], _ touched: inout [Tensor],
+        _ ready: (Tensor) -> Void
+    ) {
         let key = ObjectIdentifier(leaf)
         guard let n = pending[key] else { return }
-        if n > 1 { pending[key] = n - 1; return }
+        if n > 1 {
+            pending[key] = n - 1
+            return
+        }
         pending[key] = nil
-        if touched.contains(where: { $0 === leaf }) { touched.removeAll { $0 === leaf }; ready(leaf) }
+        if touched.contains(where: { $0 === leaf }) {
+            touched.removeAll { $0 === leaf }
+            ready(leaf)
+        }
     }
 
     /// A node no gradient reached: its edges to leaves are done without contributing.
-    private static func skip(_ node: GradNode, _ pending: inout [ObjectIdentifier: Int], _ touched: inout [Tensor],
-                             _ ready: (Tensor) -> Void) {
+    private static func skip(
+        _ node: GradNode, _ pending: inout [ObjectIdentifier: Int], _ touched: inout [Tensor],
+        _ ready: (Tensor) -> Void
+    ) {
         for edge in node.edges { if let leaf = edge.leaf { countDown(leaf, &pending, &touched, ready) } }
     }
 }

@@ -5,8 +5,10 @@ public struct Conv2dParameters: Hashable, Sendable, CustomStringConvertible {
     public var dilationH: Int, dilationW: Int
     public var groups: Int
 
-    public init(stride: (Int, Int), padding: (top: Int, bottom: Int, left: Int, right: Int),
-                dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+    public init(
+        stride: (Int, Int), padding: (top: Int, bottom: Int, left: Int, right: Int),
+        dilation: (Int, Int) = (1, 1), groups: Int = 1
+    ) {
         (strideH, strideW) = stride
         (padTop, padBottom, padLeft, padRight) = padding
         (dilationH, dilationW) = dilation
@@ -15,7 +17,9 @@ public struct Conv2dParameters: Hashable, Sendable, CustomStringConvertible {
 
     /// Symmetric settings: `padding` on every side.
     public init(stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1) {
-        self.init(stride: (stride, stride), padding: (padding, padding, padding, padding), dilation: (dilation, dilation), groups: groups)
+        self.init(
+            stride: (stride, stride), padding: (padding, padding, padding, padding), dilation: (dilation, dilation),
+            groups: groups)
     }
 
     /// Output spatial size for an input of `h`×`w` and a `kh`×`kw` kernel.
@@ -23,8 +27,10 @@ public struct Conv2dParameters: Hashable, Sendable, CustomStringConvertible {
     /// Division rounds down, as PyTorch's does (Swift's `/` rounds toward zero, which made a
     /// negative span look like one output).
     public func outputSize(h: Int, w: Int, kh: Int, kw: Int) -> (Int, Int) {
-        (floorDivide(h + padTop + padBottom - dilationH * (kh - 1) - 1, strideH) + 1,
-         floorDivide(w + padLeft + padRight - dilationW * (kw - 1) - 1, strideW) + 1)
+        (
+            floorDivide(h + padTop + padBottom - dilationH * (kh - 1) - 1, strideH) + 1,
+            floorDivide(w + padLeft + padRight - dilationW * (kw - 1) - 1, strideW) + 1
+        )
     }
 
     public var description: String {
@@ -41,8 +47,10 @@ public struct Pool2dParameters: Hashable, Sendable {
     /// Average pooling only: whether padded zeros count in the divisor.
     public var countIncludePad: Bool
 
-    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
-                ceilMode: Bool = false, countIncludePad: Bool = true) {
+    public init(
+        kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
+        ceilMode: Bool = false, countIncludePad: Bool = true
+    ) {
         (kernelH, kernelW) = kernel
         (strideH, strideW) = stride ?? kernel
         (padH, padW) = padding
@@ -50,9 +58,11 @@ public struct Pool2dParameters: Hashable, Sendable {
         self.countIncludePad = countIncludePad
     }
 
-    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
-        self.init(kernel: (kernel, kernel), stride: (stride ?? kernel, stride ?? kernel), padding: (padding, padding),
-                  ceilMode: ceilMode, countIncludePad: countIncludePad)
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true)
+    {
+        self.init(
+            kernel: (kernel, kernel), stride: (stride ?? kernel, stride ?? kernel), padding: (padding, padding),
+            ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
 
     /// PyTorch's rule: in ceil mode the last window must start inside the input or its left padding.
@@ -65,8 +75,10 @@ public struct Pool2dParameters: Hashable, Sendable {
     }
 
     public func outputSize(h: Int, w: Int) -> (Int, Int) {
-        (Self.outputLength(h, kernel: kernelH, stride: strideH, pad: padH, ceil: ceilMode),
-         Self.outputLength(w, kernel: kernelW, stride: strideW, pad: padW, ceil: ceilMode))
+        (
+            Self.outputLength(h, kernel: kernelH, stride: strideH, pad: padH, ceil: ceilMode),
+            Self.outputLength(w, kernel: kernelW, stride: strideW, pad: padW, ceil: ceilMode)
+        )
     }
 }
 
@@ -123,12 +135,16 @@ public protocol Backend: AnyObject, Sendable {
     /// Training-mode batch norm in one call: the batch statistics and the normalized output.
     /// The default runs ``batchNormStatistics(_:eps:)`` then ``batchNormApply(_:saved:weight:bias:)``;
     /// a backend may do both in one pass over `x`.
-    func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved)
+    func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (
+        output: Tensor, saved: BatchNormSaved
+    )
     /// y = (x − mean)·invStd·weight + bias, per channel.
     func batchNormApply(_ x: Tensor, saved: BatchNormSaved, weight: Tensor?, bias: Tensor?) -> Tensor
     /// Gradients of `batchNormApply`; `trainingStatistics` adds the terms through the batch mean and variance.
-    func batchNormBackward(_ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
-                           trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor)
+    func batchNormBackward(
+        _ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
+        trainingStatistics: Bool
+    ) -> (input: Tensor, weight: Tensor, bias: Tensor)
 
     // Memory-bound ops between the fat kernels. The defaults are the portable Swift kernels;
     // a backend that keeps tensors in its own layouts provides them too, so that activations
@@ -148,7 +164,9 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Local response normalization across channels (AlexNet).
     func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
-    func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor
+    func localResponseNormBackward(
+        _ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double
+    ) -> Tensor
 
     // Elementwise maps, reductions, strided copies, softmax and loss, optimizer updates. The
     // defaults run the reference kernels on host memory (any layout is first made row-major).
@@ -178,20 +196,26 @@ public protocol Backend: AnyObject, Sendable {
     /// Cross-entropy of `logits` [N, K] against `labels` (checked: N labels in 0..<K) with label
     /// smoothing: the loss as a 0-d tensor of the logits' dtype, and the log-probabilities
     /// [N, K] the backward reads.
-    func crossEntropy(_ logits: Tensor, labels: [Int], labelSmoothing: Double,
-                      reduction: LossReduction) -> (loss: Tensor, logProbabilities: Tensor)
+    func crossEntropy(
+        _ logits: Tensor, labels: [Int], labelSmoothing: Double,
+        reduction: LossReduction
+    ) -> (loss: Tensor, logProbabilities: Tensor)
     /// ∂L/∂logits: (softmax − target)·∂L/∂loss, divided by N for `.mean`.
-    func crossEntropyBackward(_ gradLoss: Tensor, logProbabilities: Tensor, labels: [Int], labelSmoothing: Double,
-                              reduction: LossReduction) -> Tensor
+    func crossEntropyBackward(
+        _ gradLoss: Tensor, logProbabilities: Tensor, labels: [Int], labelSmoothing: Double,
+        reduction: LossReduction
+    ) -> Tensor
     /// One SGD step on `parameter`, in place (see `StrataTraining.SGD`): `momentumBuffer` (nil
     /// when `momentum` is 0) is updated in place too, and starts as the step's direction when
     /// `firstStep`. `gradient` may be of another dtype (converted to the parameter's).
-    func sgdUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, firstStep: Bool,
-                   learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double)
+    func sgdUpdate(
+        _ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, firstStep: Bool,
+        learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double)
     /// One AdamW step on `parameter` and its moments, in place (see `StrataTraining.AdamW`);
     /// `step` counts this parameter's updates, this one included.
-    func adamWUpdate(_ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, step: Int,
-                     learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double)
+    func adamWUpdate(
+        _ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, step: Int,
+        learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double)
 }
 
 extension Backend {
@@ -207,7 +231,9 @@ extension Backend {
 
     public func split(_ x: Tensor, axis: Int, sizes: [Int]) -> [Tensor] { splitKernel(x, axis: axis, sizes: sizes) }
 
-    public func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (output: Tensor, saved: BatchNormSaved) {
+    public func batchNormTraining(_ x: Tensor, eps: Double, weight: Tensor?, bias: Tensor?) -> (
+        output: Tensor, saved: BatchNormSaved
+    ) {
         let saved = batchNormStatistics(x, eps: eps)
         return (batchNormApply(x, saved: saved, weight: weight, bias: bias), saved)
     }
@@ -236,16 +262,21 @@ extension Backend {
 
     public func softmax(_ x: Tensor, axis: Int, log: Bool) -> Tensor { referenceSoftmax(x, axis: axis, log: log) }
 
-    public func crossEntropy(_ logits: Tensor, labels: [Int], labelSmoothing: Double,
-                             reduction: LossReduction) -> (loss: Tensor, logProbabilities: Tensor) {
+    public func crossEntropy(
+        _ logits: Tensor, labels: [Int], labelSmoothing: Double,
+        reduction: LossReduction
+    ) -> (loss: Tensor, logProbabilities: Tensor) {
         let logProbabilities = softmax(logits, axis: 1, log: true)
-        let loss = referenceCrossEntropyLoss(logProbabilities, labels: labels, labelSmoothing: labelSmoothing,
-                                             reduction: reduction)
+        let loss = referenceCrossEntropyLoss(
+            logProbabilities, labels: labels, labelSmoothing: labelSmoothing,
+            reduction: reduction)
         return (loss, logProbabilities)
     }
 
-    public func crossEntropyBackward(_ gradLoss: Tensor, logProbabilities: Tensor, labels: [Int],
-                                     labelSmoothing: Double, reduction: LossReduction) -> Tensor {
+    public func crossEntropyBackward(
+        _ gradLoss: Tensor, logProbabilities: Tensor, labels: [Int],
+        labelSmoothing: Double, reduction: LossReduction
+    ) -> Tensor {
         let (n, k) = (logProbabilities.shape[0], logProbabilities.shape[1])
         let targets = crossEntropyTargets(labels: labels, classes: k, labelSmoothing: labelSmoothing)
         let target = Tensor(targets, shape: [n, k]).converted(to: logProbabilities.dtype)
@@ -254,17 +285,23 @@ extension Backend {
         return elementwise(elementwise(elementwise(logProbabilities, .exp), target, .sub), scale, .mul)
     }
 
-    public func sgdUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, firstStep: Bool,
-                          learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double) {
-        referenceSGDUpdate(parameter, gradient: gradient, momentumBuffer: momentumBuffer, firstStep: firstStep,
-                           learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+    public func sgdUpdate(
+        _ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, firstStep: Bool,
+        learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double
+    ) {
+        referenceSGDUpdate(
+            parameter, gradient: gradient, momentumBuffer: momentumBuffer, firstStep: firstStep,
+            learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
     }
 
-    public func adamWUpdate(_ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, step: Int,
-                            learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double) {
-        referenceAdamWUpdate(parameter, gradient: gradient, expAvg: expAvg, expAvgSq: expAvgSq, step: step,
-                             learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-                             weightDecay: weightDecay)
+    public func adamWUpdate(
+        _ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, step: Int,
+        learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
+    ) {
+        referenceAdamWUpdate(
+            parameter, gradient: gradient, expAvg: expAvg, expAvgSq: expAvgSq, step: step,
+            learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+            weightDecay: weightDecay)
     }
 }
 
@@ -277,13 +314,15 @@ public enum Backends {
     /// The backend in effect here: the scoped one (``with(_:_:)``), else the process-wide default.
     public static var current: any Backend {
         if let scoped { return scoped }
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return _default
     }
 
     /// Sets the process-wide default backend (the CLI does it once, at start-up; safe from any thread).
     public static func setDefault(_ backend: any Backend) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         _default = backend
     }
 

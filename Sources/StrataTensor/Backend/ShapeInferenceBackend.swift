@@ -15,11 +15,15 @@ public final class ShapeInferenceBackend: Backend {
         return .zeros([x.shape[0], weight.shape[0], oh, ow], dtype: x.dtype)
     }
 
-    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor {
+    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters)
+        -> Tensor
+    {
         .zeros(inputShape, dtype: gradOutput.dtype)
     }
 
-    public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
+    public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters)
+        -> Tensor
+    {
         .zeros(weightShape, dtype: input.dtype)
     }
 
@@ -57,16 +61,23 @@ public final class ShapeInferenceBackend: Backend {
         .zeros(x.shape, dtype: x.dtype)
     }
 
-    public func batchNormBackward(_ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
-                                  trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor) {
-        (.zeros(input.shape, dtype: input.dtype), .zeros([input.shape[1]], dtype: input.dtype), .zeros([input.shape[1]], dtype: input.dtype))
+    public func batchNormBackward(
+        _ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
+        trainingStatistics: Bool
+    ) -> (input: Tensor, weight: Tensor, bias: Tensor) {
+        (
+            .zeros(input.shape, dtype: input.dtype), .zeros([input.shape[1]], dtype: input.dtype),
+            .zeros([input.shape[1]], dtype: input.dtype)
+        )
     }
 
     public func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor {
         .zeros(x.shape, dtype: x.dtype)
     }
 
-    public func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor {
+    public func localResponseNormBackward(
+        _ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double
+    ) -> Tensor {
         .zeros(input.shape, dtype: input.dtype)
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Every setting Strata takes from outside its API, in one place.
@@ -76,38 +76,53 @@ public struct StrataConfiguration: Sendable, Equatable {
 
     /// The variables, in the order of the table above.
     public static let variables: [Variable] = [
-        Variable(name: "STRATA_BACKEND", accepted: BackendName.allCases.map(\.rawValue).joined(separator: " or "), defaultValue: "dnnl",
-                 meaning: "the default backend") { c, s in
+        Variable(
+            name: "STRATA_BACKEND", accepted: BackendName.allCases.map(\.rawValue).joined(separator: " or "),
+            defaultValue: "dnnl",
+            meaning: "the default backend"
+        ) { c, s in
             guard let b = BackendName(name: s) else { return false }
             c.backend = b
             return true
         },
-        Variable(name: "STRATA_NUM_THREADS", accepted: "a whole number of threads from 1 to \(maximumThreads)", defaultValue: "all cores",
-                 meaning: "threads of oneDNN (OpenMP) and of the reference kernels") { c, s in
+        Variable(
+            name: "STRATA_NUM_THREADS", accepted: "a whole number of threads from 1 to \(maximumThreads)",
+            defaultValue: "all cores",
+            meaning: "threads of oneDNN (OpenMP) and of the reference kernels"
+        ) { c, s in
             guard let n = Int(s), (1...maximumThreads).contains(n) else { return false }
             c.threads = n
             return true
         },
-        Variable(name: "STRATA_CONV_ALGORITHM", accepted: ConvolutionAlgorithm.names.joined(separator: ", "), defaultValue: "auto",
-                 meaning: "oneDNN's convolution algorithm") { c, s in
+        Variable(
+            name: "STRATA_CONV_ALGORITHM", accepted: ConvolutionAlgorithm.names.joined(separator: ", "),
+            defaultValue: "auto",
+            meaning: "oneDNN's convolution algorithm"
+        ) { c, s in
             guard let a = ConvolutionAlgorithm(name: s) else { return false }
             c.convolutionAlgorithm = a
             return true
         },
-        Variable(name: "STRATA_DNNL_FUSION", accepted: "0 or 1", defaultValue: "1",
-                 meaning: "fuse inference batch norm, residual add and ReLU into convolutions") { c, s in
+        Variable(
+            name: "STRATA_DNNL_FUSION", accepted: "0 or 1", defaultValue: "1",
+            meaning: "fuse inference batch norm, residual add and ReLU into convolutions"
+        ) { c, s in
             guard s == "0" || s == "1" else { return false }
             c.fusion = s == "1"
             return true
         },
-        Variable(name: "STRATA_REMATERIALIZE", accepted: "0 or 1", defaultValue: "1",
-                 meaning: "rebuild cheap saved tensors in the backward instead of keeping them") { c, s in
+        Variable(
+            name: "STRATA_REMATERIALIZE", accepted: "0 or 1", defaultValue: "1",
+            meaning: "rebuild cheap saved tensors in the backward instead of keeping them"
+        ) { c, s in
             guard s == "0" || s == "1" else { return false }
             c.rematerialize = s == "1"
             return true
         },
-        Variable(name: "STRATA_DNNL_POOL_MIB", accepted: "a whole number of MiB from 0 to 1048576", defaultValue: "no limit",
-                 meaning: "idle memory the oneDNN backend keeps for reuse") { c, s in
+        Variable(
+            name: "STRATA_DNNL_POOL_MIB", accepted: "a whole number of MiB from 0 to 1048576", defaultValue: "no limit",
+            meaning: "idle memory the oneDNN backend keeps for reuse"
+        ) { c, s in
             guard let n = Int(s), (0...1 << 20).contains(n) else { return false }
             c.bufferPoolMiB = n
             return true
@@ -123,8 +138,10 @@ public struct StrataConfiguration: Sendable, Equatable {
 
     /// The configuration `environment` describes, and one message per variable that is set to a value
     /// it does not accept (naming it, the value and what is accepted); such a variable keeps its default.
-    public static func parse(environment: [String: String]) -> (configuration: StrataConfiguration, problems: [String]) {
-        var c = StrataConfiguration(), problems: [String] = []
+    public static func parse(environment: [String: String]) -> (configuration: StrataConfiguration, problems: [String])
+    {
+        var c = StrataConfiguration()
+        var problems: [String] = []
         for v in variables {
             guard let text = environment[v.name] else { continue }
             if !v.apply(&c, text) { problems.append("\(v.name)='\(text)': expected \(v.accepted)") }
@@ -138,7 +155,8 @@ public struct StrataConfiguration: Sendable, Equatable {
     /// The configuration in effect: the environment's (read once; unaccepted values keep their
     /// defaults) unless ``set(_:)`` replaced it.
     public static var current: StrataConfiguration {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let stored { return stored }
         let c = parse(environment: environment).configuration
         stored = c
@@ -147,7 +165,8 @@ public struct StrataConfiguration: Sendable, Equatable {
 
     /// Changes the configuration in effect in place (atomically).
     public static func update(_ body: (inout StrataConfiguration) -> Void) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         var c = stored ?? parse(environment: environment).configuration
         body(&c)
         stored = c
@@ -156,7 +175,8 @@ public struct StrataConfiguration: Sendable, Equatable {
     /// Replaces the configuration in effect. Settings read once by a backend (its thread count,
     /// the buffer pool's limit) take effect if set before that backend's first use: at start-up.
     public static func set(_ configuration: StrataConfiguration) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         stored = configuration
     }
 }

@@ -30,16 +30,20 @@ extension Tensor {
     }
 
     /// Values drawn uniformly from [low, high), filled in row-major order from `generator`.
-    public static func uniform(_ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
-                               generator: inout RandomGenerator) -> Tensor {
+    public static func uniform(
+        _ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
+        generator: inout RandomGenerator
+    ) -> Tensor {
         if !dtype.isComputable {
-            return uniform(shape, low: low, high: high, dtype: dtype.computeDType, generator: &generator).converted(to: dtype)
+            return uniform(shape, low: low, high: high, dtype: dtype.computeDType, generator: &generator).converted(
+                to: dtype)
         }
         let t = empty(shape, dtype)
         switch dtype {
         case .float32:
             let p = t.storage.typed(Float.self)
-            let lo = Float(low), span = Float(high - low)
+            let lo = Float(low)
+            let span = Float(high - low)
             for i in 0..<t.count { p[i] = lo + span * generator.nextFloat() }
         case .float64:
             let p = t.storage.typed(Double.self)
@@ -50,10 +54,13 @@ extension Tensor {
     }
 
     /// Values drawn from a normal distribution, filled in row-major order from `generator`.
-    public static func normal(_ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
-                              generator: inout RandomGenerator) -> Tensor {
+    public static func normal(
+        _ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
+        generator: inout RandomGenerator
+    ) -> Tensor {
         if !dtype.isComputable {
-            return normal(shape, mean: mean, std: std, dtype: dtype.computeDType, generator: &generator).converted(to: dtype)
+            return normal(shape, mean: mean, std: std, dtype: dtype.computeDType, generator: &generator).converted(
+                to: dtype)
         }
         let t = empty(shape, dtype)
         switch dtype {

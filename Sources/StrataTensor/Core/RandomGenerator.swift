@@ -64,7 +64,10 @@ public struct RandomGenerator: Sendable, Equatable {
 
     /// Standard normal draw (Box–Muller).
     public mutating func nextNormal() -> Double {
-        if let s = spareNormal { spareNormal = nil; return s }
+        if let s = spareNormal {
+            spareNormal = nil
+            return s
+        }
         var u1 = nextDouble()
         while u1 <= 0 { u1 = nextDouble() }
         let u2 = nextDouble()

@@ -4,7 +4,7 @@ public enum ShapeError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .mismatch(op, got, expected): return "\(op): got \(got), expected \(expected)"
+        case .mismatch(let op, let got, let expected): return "\(op): got \(got), expected \(expected)"
         }
     }
 }
@@ -26,7 +26,10 @@ public func contiguousStrides(_ shape: [Int]) -> [Int] {
 /// Shapes passed to ops are programmer input; data read from files is validated
 /// with thrown errors before it reaches an op.
 @inline(__always)
-func shapeCheck(_ condition: @autoclosure () -> Bool, _ op: String, got: @autoclosure () -> String, expected: @autoclosure () -> String) {
+func shapeCheck(
+    _ condition: @autoclosure () -> Bool, _ op: String, got: @autoclosure () -> String,
+    expected: @autoclosure () -> String
+) {
     if !condition() {
         preconditionFailure(ShapeError.mismatch(op: op, got: got(), expected: expected()).description)
     }

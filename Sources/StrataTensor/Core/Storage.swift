@@ -45,8 +45,10 @@ public final class TensorStorage: @unchecked Sendable {
     /// Storage over memory a backend manages (for example a pool that recycles large buffers):
     /// `deallocate` receives `pointer` when the storage dies. The memory must hold `count`
     /// elements and be 64-byte aligned.
-    public init(dtype: DType, count: Int, pointer: UnsafeMutableRawPointer,
-                deallocate: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) {
+    public init(
+        dtype: DType, count: Int, pointer: UnsafeMutableRawPointer,
+        deallocate: @escaping @Sendable (UnsafeMutableRawPointer) -> Void
+    ) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         self.dtype = dtype
         self.count = count
@@ -87,8 +89,9 @@ public final class TensorStorage: @unchecked Sendable {
     @inline(__always)
     public var pointer: UnsafeMutableRawPointer {
         guard let hostPointer else {
-            preconditionFailure("TensorStorage: \(dtype) storage in device memory has no host pointer; "
-                                + "read it through withHostBytes / Tensor.withHostBuffer")
+            preconditionFailure(
+                "TensorStorage: \(dtype) storage in device memory has no host pointer; "
+                    + "read it through withHostBytes / Tensor.withHostBuffer")
         }
         return hostPointer
     }

@@ -59,8 +59,9 @@ public final class Tensor: @unchecked Sendable {
 
     public init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
-        precondition(elementCount(shape) == storage.count,
-                     "Tensor: shape \(shape) holds \(elementCount(shape)) elements, storage has \(storage.count)")
+        precondition(
+            elementCount(shape) == storage.count,
+            "Tensor: shape \(shape) holds \(elementCount(shape)) elements, storage has \(storage.count)")
         self.shape = shape
         _data = storage
         _dtype = storage.dtype
@@ -97,7 +98,8 @@ public final class Tensor: @unchecked Sendable {
     private func realize() {
         guard let d = deferred else { return }
         let (data, layout) = d.realize()
-        precondition(data.dtype == _dtype && data.count >= count, "Tensor: a deferred computation produced the wrong storage")
+        precondition(
+            data.dtype == _dtype && data.count >= count, "Tensor: a deferred computation produced the wrong storage")
         LayoutLock.shared.sync {
             if _deferred === d { (_data, _layout, _deferred) = (data, layout, nil) }
         }
@@ -124,8 +126,9 @@ public final class Tensor: @unchecked Sendable {
 
     /// Makes a tensor from Swift values in row-major order.
     public convenience init<T: TensorScalar>(_ values: [T], shape: [Int]) {
-        shapeCheck(values.count == elementCount(shape), "Tensor.init", got: "\(values.count) values",
-                   expected: "\(elementCount(shape)) for shape \(shape)")
+        shapeCheck(
+            values.count == elementCount(shape), "Tensor.init", got: "\(values.count) values",
+            expected: "\(elementCount(shape)) for shape \(shape)")
         let s = TensorStorage(dtype: T.dtype, count: values.count)
         values.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { s.typed(T.self).initialize(from: base, count: values.count) }
@@ -187,7 +190,9 @@ public final class Tensor: @unchecked Sendable {
     /// backend's kernels (optimizers, losses, serialization, tests) reads and writes elements
     /// only through it, so that a backend whose memory is not host memory implements it by
     /// copying to the host (and back after a write).
-    public func withHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+    public func withHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R)
+        rethrows -> R
+    {
         let storage = self.storage
         precondition(T.dtype == dtype, "withHostBuffer: the tensor holds \(dtype), accessed as \(T.dtype)")
         return try storage.withHostBytes {
@@ -199,7 +204,9 @@ public final class Tensor: @unchecked Sendable {
     /// storage's ``TensorStorage/version`` (so backends drop caches derived from the old values).
     /// Not recorded by autograd: for optimizers, running statistics and initializers only.
     /// See ``withHostBuffer(as:_:)``.
-    public func withMutableHostBuffer<T: StorageElement, R>(as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+    public func withMutableHostBuffer<T: StorageElement, R>(
+        as _: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R
+    ) rethrows -> R {
         let storage = self.storage
         precondition(T.dtype == dtype, "withMutableHostBuffer: the tensor holds \(dtype), accessed as \(T.dtype)")
         return try storage.withMutableHostBytes {
@@ -208,8 +215,10 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Calls `body` with the elements; `T` must match ``dtype``. The same as ``withHostBuffer(as:_:)``.
-    public func withUnsafeBuffer<T: StorageElement, R>(as type: T.Type,
-                                                       _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+    public func withUnsafeBuffer<T: StorageElement, R>(
+        as type: T.Type,
+        _ body: (UnsafeBufferPointer<T>) throws -> R
+    ) rethrows -> R {
         try withHostBuffer(as: type, body)
     }
 
@@ -253,9 +262,10 @@ public final class Tensor: @unchecked Sendable {
     /// keeping the tensor's identity: for a backend that moves parameters into its own memory.
     public func replaceStorage(with newStorage: TensorStorage) {
         precondition(isLeaf, "replaceStorage: only leaf tensors can change storage")
-        precondition(newStorage.dtype == dtype && newStorage.count == count,
-                     "replaceStorage: \(newStorage.count) \(newStorage.dtype) elements for a \(dtype) tensor of "
-                        + "\(count)")
+        precondition(
+            newStorage.dtype == dtype && newStorage.count == count,
+            "replaceStorage: \(newStorage.count) \(newStorage.dtype) elements for a \(dtype) tensor of "
+                + "\(count)")
         storage = newStorage
     }
 
@@ -325,17 +335,27 @@ extension Tensor: CustomStringConvertible {
             return "[" + parts.joined(separator: sep) + "]"
         }
         let grad = requiresGrad ? ", requiresGrad" : ""
-        return "Tensor(\(rank == 0 ? fmt(values.first ?? 0) : render(0, 0, "       ")), shape: \(shape), dtype: \(dtype)\(grad))"
+        return
+            "Tensor(\(rank == 0 ? fmt(values.first ?? 0) : render(0, 0, "       ")), shape: \(shape), dtype: \(dtype)\(grad))"
     }
 }
 
 extension String {
     /// Four significant decimals, without Foundation.
     init(format4 v: Double) {
-        if v.isNaN { self = "nan"; return }
-        if v.isInfinite { self = v > 0 ? "inf" : "-inf"; return }
+        if v.isNaN {
+            self = "nan"
+            return
+        }
+        if v.isInfinite {
+            self = v > 0 ? "inf" : "-inf"
+            return
+        }
         let r = (v * 10000).rounded() / 10000
-        if r == r.rounded() && Swift.abs(r) < 1e15 { self = String(Int64(r)) + "."; return }
+        if r == r.rounded() && Swift.abs(r) < 1e15 {
+            self = String(Int64(r)) + "."
+            return
+        }
         self = String(r)
     }
 }

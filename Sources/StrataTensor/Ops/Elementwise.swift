@@ -19,7 +19,8 @@ extension Tensor {
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         // Equal shapes (residual additions, gradient accumulation) go to the backend.
-        let out = a.shape == b.shape && a.dtype == b.dtype ? Backends.current.add(a, b) : binary(a, b, .add, name: "add")
+        let out =
+            a.shape == b.shape && a.dtype == b.dtype ? Backends.current.add(a, b) : binary(a, b, .add, name: "add")
         // Saved: only the shapes (a residual add keeps neither operand alive).
         let (sa, sb) = (a.shape, b.shape)
         return record("add", out, inputs: [a, b]) { g in [g.sumTo(sa), g.sumTo(sb)] }
@@ -42,8 +43,10 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = binary(a, b, .div, name: "div")
         return record("div", out, inputs: [a, b]) { g in
-            [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
-             b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
+            [
+                a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
+                b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil,
+            ]
         }
     }
 
@@ -106,7 +109,8 @@ extension Tensor {
     public func expanded(to target: [Int]) -> Tensor {
         if shape == target { return self }
         guard broadcastShape(shape, target) == target else {
-            shapeCheck(false, "expand", got: "\(shape)", expected: "a shape broadcastable to \(target)"); fatalError()
+            shapeCheck(false, "expand", got: "\(shape)", expected: "a shape broadcastable to \(target)")
+            fatalError()
         }
         let out = binary(self, Tensor.zeros(target, dtype: dtype), .add, name: "expand")
         let source = shape
@@ -124,37 +128,44 @@ extension Tensor {
     func unary(_ op: UnaryOp) -> Tensor { Backends.current.elementwise(self, op) }
 
     public func exp() -> Tensor {
-        let y = unary(.exp), saved = y.detached()
-        return record("exp", y, inputs: [self]) { g in [g * saved] }   // saved: the output
+        let y = unary(.exp)
+        let saved = y.detached()
+        return record("exp", y, inputs: [self]) { g in [g * saved] } // saved: the output
     }
 
     public func log() -> Tensor {
-        let y = unary(.log), x = self
+        let y = unary(.log)
+        let x = self
         return record("log", y, inputs: [x]) { g in [g / x] }
     }
 
     public func sqrt() -> Tensor {
-        let y = unary(.sqrt), saved = y.detached()
+        let y = unary(.sqrt)
+        let saved = y.detached()
         return record("sqrt", y, inputs: [self]) { g in [g / (2 * saved)] }
     }
 
     public func abs() -> Tensor {
-        let y = unary(.abs), x = self
+        let y = unary(.abs)
+        let x = self
         return record("abs", y, inputs: [x]) { g in [g * (x.gt(0) - x.lt(0))] }
     }
 
     public func squared() -> Tensor {
-        let y = unary(.square), x = self
+        let y = unary(.square)
+        let x = self
         return record("square", y, inputs: [x]) { g in [g * x * 2] }
     }
 
     public func sigmoid() -> Tensor {
-        let y = unary(.sigmoid), saved = y.detached()
+        let y = unary(.sigmoid)
+        let saved = y.detached()
         return record("sigmoid", y, inputs: [self]) { g in [g * saved * (1 - saved)] }
     }
 
     public func tanh() -> Tensor {
-        let y = unary(.tanh), saved = y.detached()
+        let y = unary(.tanh)
+        let saved = y.detached()
         return record("tanh", y, inputs: [self]) { g in [g * (1 - saved * saved)] }
     }
 
@@ -171,7 +182,7 @@ extension Tensor {
     public func relu() -> Tensor {
         let y = Backends.current.relu(self)
         guard let source = rematerialization, Tensor.needsGrad(self) else {
-            let saved = y.detached()   // the output
+            let saved = y.detached() // the output
             return record("relu", y, inputs: [self]) { g in [Backends.current.reluBackward(g, output: saved)] }
         }
         let output = Rematerialization(keepsValue: true) { Backends.current.relu(source.tensor()) }

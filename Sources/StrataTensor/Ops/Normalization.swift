@@ -9,11 +9,14 @@
 /// variance, as PyTorch does. In eval mode the running statistics normalize `x`.
 /// Saved for the backward: the input, the per-channel mean and 1/√(var + eps). The output carries
 /// a recipe (``Rematerialization``) so that a following ReLU and convolution need not keep it.
-public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
-                        weight: Tensor?, bias: Tensor?, training: Bool,
-                        momentum: Double = 0.1, eps: Double = 1e-5) -> Tensor {
-    batchNorm2d(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
-                momentum: momentum, eps: eps, across: nil)
+public func batchNorm2d(
+    _ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
+    weight: Tensor?, bias: Tensor?, training: Bool,
+    momentum: Double = 0.1, eps: Double = 1e-5
+) -> Tensor {
+    batchNorm2d(
+        x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+        momentum: momentum, eps: eps, across: nil)
 }
 
 /// Sums small Float64 tensors over the cooperating processes of data-parallel training, in place
@@ -30,23 +33,34 @@ public protocol CrossProcessSum: AnyObject {
 /// in the forward), and the backward sums the two per-channel gradient sums (Σ∂y, Σ∂y·x̂) the same way,
 /// so every process gets ∂x of the global batch. Weight and bias gradients stay this process's own
 /// (data-parallel averaging combines them).
-public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
-                        weight: Tensor?, bias: Tensor?, training: Bool,
-                        momentum: Double = 0.1, eps: Double = 1e-5, across: (any CrossProcessSum)?) -> Tensor {
-    if training, let across { return synchronizedBatchNorm2d(x, runningMean: runningMean, runningVar: runningVar, weight: weight,
-                                                             bias: bias, momentum: momentum, eps: eps, across: across) }
+public func batchNorm2d(
+    _ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
+    weight: Tensor?, bias: Tensor?, training: Bool,
+    momentum: Double = 0.1, eps: Double = 1e-5, across: (any CrossProcessSum)?
+) -> Tensor {
+    if training, let across {
+        return synchronizedBatchNorm2d(
+            x, runningMean: runningMean, runningVar: runningVar, weight: weight,
+            bias: bias, momentum: momentum, eps: eps, across: across)
+    }
     shapeCheck(x.rank == 4 || x.rank == 2, "batchNorm2d", got: "input \(x.shape)", expected: "[N, C, H, W] (or [N, C])")
     let c = x.shape[1]
     for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
-        if let t { shapeCheck(t.shape == [c] && t.dtype == x.dtype, "batchNorm2d", got: "\(name) \(t.shape) \(t.dtype)", expected: "[\(c)] \(x.dtype)") }
+        if let t {
+            shapeCheck(
+                t.shape == [c] && t.dtype == x.dtype, "batchNorm2d", got: "\(name) \(t.shape) \(t.dtype)",
+                expected: "[\(c)] \(x.dtype)")
+        }
     }
     let backend = Backends.current
-    let saved: BatchNormSaved, y: Tensor
+    let saved: BatchNormSaved
+    let y: Tensor
     let useBatchStats = training || runningMean == nil || runningVar == nil
     if useBatchStats {
         let perChannel = x.count / Swift.max(c, 1)
-        shapeCheck(!training || perChannel > 1, "batchNorm2d", got: "input \(x.shape) in training mode",
-                   expected: "more than one value per channel")
+        shapeCheck(
+            !training || perChannel > 1, "batchNorm2d", got: "input \(x.shape) in training mode",
+            expected: "more than one value per channel")
         (y, saved) = backend.batchNormTraining(x, eps: eps, weight: weight, bias: bias)
         if training, let runningMean, let runningVar {
             withNoGrad {
@@ -62,7 +76,8 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
     }
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
     let out = Tensor.record("batchNorm2d", y, inputs: inputs) { g in
-        let grads = Backends.current.batchNormBackward(g, input: x, saved: saved, weight: weight, trainingStatistics: useBatchStats)
+        let grads = Backends.current.batchNormBackward(
+            g, input: x, saved: saved, weight: weight, trainingStatistics: useBatchStats)
         var out: [Tensor?] = [x.requiresGrad ? grads.input : nil]
         if let weight { out.append(weight.requiresGrad ? grads.weight : nil) }
         if let bias { out.append(bias.requiresGrad ? grads.bias : nil) }
@@ -73,16 +88,19 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?,
     if out.gradFn != nil && Rematerialization.isEnabled {
         let (weightVersion, biasVersion) = (weight?.storage.version, bias?.storage.version)
         out.rematerialization = Rematerialization(keepsValue: false) {
-            precondition(weight?.storage.version == weightVersion && bias?.storage.version == biasVersion,
-                         "batchNorm2d: weight or bias changed between the forward and the backward")
+            precondition(
+                weight?.storage.version == weightVersion && bias?.storage.version == biasVersion,
+                "batchNorm2d: weight or bias changed between the forward and the backward")
             return Backends.current.batchNormApply(x, saved: saved, weight: weight, bias: bias)
         }
     }
     return out
 }
 
-private func synchronizedBatchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
-                                     momentum: Double, eps: Double, across: any CrossProcessSum) -> Tensor {
+private func synchronizedBatchNorm2d(
+    _ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
+    momentum: Double, eps: Double, across: any CrossProcessSum
+) -> Tensor {
     shapeCheck(x.rank == 4 || x.rank == 2, "batchNorm2d", got: "input \(x.shape)", expected: "[N, C, H, W] (or [N, C])")
     let c = x.shape[1]
     let backend = Backends.current
@@ -101,15 +119,19 @@ private func synchronizedBatchNorm2d(_ x: Tensor, runningMean: Tensor?, runningV
     across.sumAcrossProcesses(sums)
     let total = sums.doubles
     let count = total[2 * c]
-    shapeCheck(count > 1, "batchNorm2d", got: "input \(x.shape) in training mode", expected: "more than one value per channel")
-    var mean = [Double](repeating: 0, count: c), invStd = mean, unbiased = mean
+    shapeCheck(
+        count > 1, "batchNorm2d", got: "input \(x.shape) in training mode", expected: "more than one value per channel")
+    var mean = [Double](repeating: 0, count: c)
+    var invStd = mean
+    var unbiased = mean
     for ch in 0..<c {
         mean[ch] = total[ch] / count
         let variance = Swift.max(0, total[c + ch] / count - mean[ch] * mean[ch])
         invStd[ch] = 1 / (variance + eps).squareRoot()
         unbiased[ch] = variance * count / (count - 1)
     }
-    let saved = BatchNormSaved(mean: Tensor(mean, shape: [c]).to(x.dtype), invStd: Tensor(invStd, shape: [c]).to(x.dtype))
+    let saved = BatchNormSaved(
+        mean: Tensor(mean, shape: [c]).to(x.dtype), invStd: Tensor(invStd, shape: [c]).to(x.dtype))
     let y = backend.batchNormApply(x, saved: saved, weight: weight, bias: bias)
     if let runningMean, let runningVar {
         withNoGrad {
@@ -127,20 +149,23 @@ private func synchronizedBatchNorm2d(_ x: Tensor, runningMean: Tensor?, runningV
         if let bias { out.append(bias.requiresGrad ? grads.bias : nil) }
         guard x.requiresGrad else { return out }
         // The terms through the global mean and variance: ∂x −= γ·s·(Σ∂y + x̂·Σ∂y·x̂)/M over all processes.
-        let sumGX = grads.weight.doubles, sumG = grads.bias.doubles
+        let sumGX = grads.weight.doubles
+        let sumG = grads.bias.doubles
         let reduced = Tensor(sumG + sumGX, shape: [2 * c])
         across.sumAcrossProcesses(reduced)
         let r = reduced.doubles
         let gamma = weight?.doubles ?? [Double](repeating: 1, count: c)
-        var scale = [Double](repeating: 0, count: c), shift = scale
+        var scale = [Double](repeating: 0, count: c)
+        var shift = scale
         for ch in 0..<c {
             let k = gamma[ch] * invStd[ch] / count
             scale[ch] = -k * r[c + ch]
             shift[ch] = -k * r[ch]
         }
         // x̂·scale + shift, per channel, is batchNormApply with those as weight and bias.
-        let correction = backend.batchNormApply(x, saved: saved, weight: Tensor(scale, shape: [c]).to(x.dtype),
-                                                bias: Tensor(shift, shape: [c]).to(x.dtype))
+        let correction = backend.batchNormApply(
+            x, saved: saved, weight: Tensor(scale, shape: [c]).to(x.dtype),
+            bias: Tensor(shift, shape: [c]).to(x.dtype))
         out[0] = grads.input + correction
         return out
     }
@@ -149,8 +174,12 @@ private func synchronizedBatchNorm2d(_ x: Tensor, runningMean: Tensor?, runningV
 /// Local response normalization across channels, as `torch.nn.functional.local_response_norm`:
 /// y_c = x_c / (k + α/n · Σ x_{c'}²)^β over the `size` channels centred on c.
 /// Saved for the backward: the input.
-public func localResponseNorm(_ x: Tensor, size: Int, alpha: Double = 1e-4, beta: Double = 0.75, k: Double = 1) -> Tensor {
-    shapeCheck(x.rank == 4 && size > 0, "localResponseNorm", got: "input \(x.shape), size \(size)", expected: "[N, C, H, W] and size > 0")
+public func localResponseNorm(_ x: Tensor, size: Int, alpha: Double = 1e-4, beta: Double = 0.75, k: Double = 1)
+    -> Tensor
+{
+    shapeCheck(
+        x.rank == 4 && size > 0, "localResponseNorm", got: "input \(x.shape), size \(size)",
+        expected: "[N, C, H, W] and size > 0")
     let y = Backends.current.localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k)
     return Tensor.record("localResponseNorm", y, inputs: [x]) { g in
         [Backends.current.localResponseNormBackward(g, input: x, size: size, alpha: alpha, beta: beta, k: k)]

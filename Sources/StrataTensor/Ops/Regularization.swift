@@ -17,8 +17,10 @@ public func dropout(_ x: Tensor, p: Double, training: Bool, generator: inout Ran
 /// ResNet option-A shortcut: keeps every `stride`-th pixel (x[:, :, ::s, ::s]) and zero-pads
 /// the channels up to `outChannels`, half before and half after, so it has no parameters.
 public func optionAShortcut(_ x: Tensor, outChannels: Int, stride: Int) -> Tensor {
-    shapeCheck(x.rank == 4 && outChannels >= x.shape[1] && stride >= 1, "optionAShortcut",
-               got: "input \(x.shape), outChannels \(outChannels), stride \(stride)", expected: "[N, C, H, W] with C <= outChannels")
+    shapeCheck(
+        x.rank == 4 && outChannels >= x.shape[1] && stride >= 1, "optionAShortcut",
+        got: "input \(x.shape), outChannels \(outChannels), stride \(stride)",
+        expected: "[N, C, H, W] with C <= outChannels")
     var y = x
     if stride > 1 { y = y.slice(axis: 2, start: 0, step: stride).slice(axis: 3, start: 0, step: stride) }
     let extra = outChannels - x.shape[1]

@@ -8,10 +8,13 @@ extension Tensor {
         var target = newShape
         if let i = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            shapeCheck(known > 0 && count % known == 0, "reshape", got: "\(shape)", expected: "a shape compatible with \(newShape)")
+            shapeCheck(
+                known > 0 && count % known == 0, "reshape", got: "\(shape)",
+                expected: "a shape compatible with \(newShape)")
             target[i] = count / known
         }
-        shapeCheck(elementCount(target) == count, "reshape", got: "\(shape) (\(count) elements)", expected: "\(newShape)")
+        shapeCheck(
+            elementCount(target) == count, "reshape", got: "\(shape) (\(count) elements)", expected: "\(newShape)")
         if target == shape { return self }
         let out = viewed(as: target)
         let source = shape
@@ -27,7 +30,8 @@ extension Tensor {
     /// Inserts a dimension of size 1 at `axis`.
     public func unsqueezed(_ axis: Int) -> Tensor {
         let a = normalizeAxis(axis, rank: rank + 1, op: "unsqueeze")
-        var s = shape; s.insert(1, at: a)
+        var s = shape
+        s.insert(1, at: a)
         return reshaped(s)
     }
 
@@ -35,14 +39,17 @@ extension Tensor {
     public func squeezed(_ axis: Int) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, op: "squeeze")
         shapeCheck(shape[a] == 1, "squeeze", got: "size \(shape[a]) at axis \(axis)", expected: "1")
-        var s = shape; s.remove(at: a)
+        var s = shape
+        s.remove(at: a)
         return reshaped(s)
     }
 
     /// Reorders dimensions: output dimension i is input dimension `order[i]`.
     public func permuted(_ order: [Int]) -> Tensor {
         let ord = order.map { normalizeAxis($0, rank: rank, op: "permute") }
-        shapeCheck(Set(ord).count == rank && ord.count == rank, "permute", got: "order \(order)", expected: "a permutation of 0..<\(rank)")
+        shapeCheck(
+            Set(ord).count == rank && ord.count == rank, "permute", got: "order \(order)",
+            expected: "a permutation of 0..<\(rank)")
         let outShape = ord.map { shape[$0] }
         let inStrides = strides
         let out = Backends.current.gatherStrided(self, offset: 0, strides: ord.map { inStrides[$0] }, shape: outShape)
@@ -62,8 +69,10 @@ extension Tensor {
     public func slice(axis: Int, start: Int, end: Int? = nil, step: Int = 1) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, op: "slice")
         let e = Swift.min(end ?? shape[a], shape[a])
-        shapeCheck(step > 0 && start >= 0 && start <= e, "slice", got: "start \(start) end \(e) step \(step) on axis of size \(shape[a])",
-                   expected: "0 <= start <= end, step > 0")
+        shapeCheck(
+            step > 0 && start >= 0 && start <= e, "slice",
+            got: "start \(start) end \(e) step \(step) on axis of size \(shape[a])",
+            expected: "0 <= start <= end, step > 0")
         var outShape = shape
         outShape[a] = (e - start + step - 1) / step
         var src = strides
@@ -82,15 +91,22 @@ extension Tensor {
         let first = tensors[0]
         let a = normalizeAxis(axis, rank: first.rank, op: "concatenate")
         for t in tensors {
-            var s1 = t.shape, s0 = first.shape
-            shapeCheck(t.rank == first.rank && t.dtype == first.dtype, "concatenate", got: "\(t.shape) \(t.dtype)", expected: "rank \(first.rank), \(first.dtype)")
-            s1[a] = 0; s0[a] = 0
-            shapeCheck(s1 == s0, "concatenate", got: "shapes \(tensors.map(\.shape))", expected: "equal sizes except along axis \(a)")
+            var s1 = t.shape
+            var s0 = first.shape
+            shapeCheck(
+                t.rank == first.rank && t.dtype == first.dtype, "concatenate", got: "\(t.shape) \(t.dtype)",
+                expected: "rank \(first.rank), \(first.dtype)")
+            s1[a] = 0
+            s0[a] = 0
+            shapeCheck(
+                s1 == s0, "concatenate", got: "shapes \(tensors.map(\.shape))",
+                expected: "equal sizes except along axis \(a)")
         }
         let out = Backends.current.concatenate(tensors, axis: a)
         // Saved for the backward: only the sizes along the axis and which inputs need gradients,
         // not the inputs themselves (DenseNet concatenates every earlier feature map).
-        let sizes = tensors.map { $0.shape[a] }, needed = tensors.map(\.requiresGrad)
+        let sizes = tensors.map { $0.shape[a] }
+        let needed = tensors.map(\.requiresGrad)
         return record("concatenate", out, inputs: tensors) { g in
             let parts = Backends.current.split(g, axis: a, sizes: sizes)
             return zip(needed, parts).map { need, part in need ? part : nil }
@@ -109,12 +125,15 @@ extension Tensor {
     public func padded(_ padding: [(before: Int, after: Int)], value: Double = 0) -> Tensor {
         shapeCheck(padding.count <= rank, "pad", got: "\(padding.count) pairs", expected: "at most \(rank)")
         let pads = Array(repeating: (before: 0, after: 0), count: rank - padding.count) + padding
-        shapeCheck(pads.allSatisfy { $0.before >= 0 && $0.after >= 0 }, "pad", got: "\(pads)", expected: "non-negative padding")
+        shapeCheck(
+            pads.allSatisfy { $0.before >= 0 && $0.after >= 0 }, "pad", got: "\(pads)", expected: "non-negative padding"
+        )
         let outShape = zip(shape, pads).map { $0 + $1.before + $1.after }
         let outStrides = contiguousStrides(outShape)
         let offset = zip(pads, outStrides).reduce(0) { $0 + $1.0.before * $1.1 }
-        let out = Backends.current.scatterStrided(self, into: outShape, offset: offset, strides: outStrides,
-                                                  fill: value)
+        let out = Backends.current.scatterStrided(
+            self, into: outShape, offset: offset, strides: outStrides,
+            fill: value)
         let source = shape
         return record("pad", out, inputs: [self]) { g in
             [Backends.current.gatherStrided(g, offset: offset, strides: outStrides, shape: source)]

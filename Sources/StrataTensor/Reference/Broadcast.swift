@@ -1,10 +1,15 @@
 /// Walks an output of shape `outShape` whose operands are read through broadcast strides
 /// (stride 0 along broadcast dimensions). `body` gets one innermost row at a time:
 /// (output offset, offsets into each operand, row length, each operand's inner stride).
-func forEachBroadcastRow(outShape: [Int], operandStrides: [[Int]],
-                         _ body: (_ out: Int, _ offsets: [Int], _ n: Int, _ innerStrides: [Int]) -> Void) {
+func forEachBroadcastRow(
+    outShape: [Int], operandStrides: [[Int]],
+    _ body: (_ out: Int, _ offsets: [Int], _ n: Int, _ innerStrides: [Int]) -> Void
+) {
     let rank = outShape.count
-    if rank == 0 { body(0, operandStrides.map { _ in 0 }, 1, operandStrides.map { _ in 0 }); return }
+    if rank == 0 {
+        body(0, operandStrides.map { _ in 0 }, 1, operandStrides.map { _ in 0 })
+        return
+    }
     let inner = outShape[rank - 1]
     let innerStrides = operandStrides.map { $0[rank - 1] }
     let rows = elementCount(Array(outShape[..<(rank - 1)]))

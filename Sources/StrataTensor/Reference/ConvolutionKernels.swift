@@ -58,7 +58,8 @@ struct ConvGeometry {
                     for y in 0..<oh {
                         let iy = y * p.strideH - p.padTop + i * p.dilationH
                         if iy < 0 || iy >= h { continue }
-                        let dst = plane + iy * w, src = row + y * ow
+                        let dst = plane + iy * w
+                        let src = row + y * ow
                         for x in 0..<ow {
                             let ix = x * p.strideW - p.padLeft + j * p.dilationW
                             if ix >= 0 && ix < w { dst[ix] += src[x] }
@@ -75,7 +76,9 @@ struct ConvForwardKernel: ScalarKernel {
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
         let g = geo
         let y = Tensor.empty([g.n, g.k, g.oh, g.ow], T.dtype)
-        let xp = x.storage.typed(T.self), wp = weight.storage.typed(T.self), yp = y.storage.typed(T.self)
+        let xp = x.storage.typed(T.self)
+        let wp = weight.storage.typed(T.self)
+        let yp = y.storage.typed(T.self)
         let bp = bias?.storage.typed(T.self)
         let parallelImages = g.n > 1
         parallelFor(g.n, parallel: parallelImages) { n in
@@ -83,9 +86,10 @@ struct ConvForwardKernel: ScalarKernel {
             defer { col.deallocate() }
             for grp in 0..<g.p.groups {
                 g.im2col(xp + n * g.c * g.h * g.w, group: grp, into: col)
-                gemm(transA: false, transB: false, m: g.kg, n: g.cols, k: g.rows,
-                     a: wp + grp * g.kg * g.rows, lda: g.rows, b: col, ldb: g.cols,
-                     c: yp + (n * g.k + grp * g.kg) * g.cols, ldc: g.cols, parallel: !parallelImages)
+                gemm(
+                    transA: false, transB: false, m: g.kg, n: g.cols, k: g.rows,
+                    a: wp + grp * g.kg * g.rows, lda: g.rows, b: col, ldb: g.cols,
+                    c: yp + (n * g.k + grp * g.kg) * g.cols, ldc: g.cols, parallel: !parallelImages)
             }
             if let bp {
                 for k in 0..<g.k {
@@ -103,16 +107,19 @@ struct ConvBackwardDataKernel: ScalarKernel {
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
         let g = geo
         let dx = Tensor.zeros([g.n, g.c, g.h, g.w], dtype: T.dtype)
-        let dyp = dy.storage.typed(T.self), wp = weight.storage.typed(T.self), dxp = dx.storage.typed(T.self)
+        let dyp = dy.storage.typed(T.self)
+        let wp = weight.storage.typed(T.self)
+        let dxp = dx.storage.typed(T.self)
         let parallelImages = g.n > 1
         parallelFor(g.n, parallel: parallelImages) { n in
             let col = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(g.rows * g.cols, 1))
             defer { col.deallocate() }
             for grp in 0..<g.p.groups {
-                gemm(transA: true, transB: false, m: g.rows, n: g.cols, k: g.kg,
-                     a: wp + grp * g.kg * g.rows, lda: g.rows,
-                     b: dyp + (n * g.k + grp * g.kg) * g.cols, ldb: g.cols,
-                     c: col, ldc: g.cols, parallel: !parallelImages)
+                gemm(
+                    transA: true, transB: false, m: g.rows, n: g.cols, k: g.kg,
+                    a: wp + grp * g.kg * g.rows, lda: g.rows,
+                    b: dyp + (n * g.k + grp * g.kg) * g.cols, ldb: g.cols,
+                    c: col, ldc: g.cols, parallel: !parallelImages)
                 g.col2im(col, group: grp, into: dxp + n * g.c * g.h * g.w)
             }
         }
@@ -126,7 +133,9 @@ struct ConvBackwardWeightKernel: ScalarKernel {
         let g = geo
         let wCount = g.k * g.rows
         let dw = Tensor.zeros([g.k, g.cg, g.kh, g.kw], dtype: T.dtype)
-        let dyp = dy.storage.typed(T.self), xp = x.storage.typed(T.self), dwp = dw.storage.typed(T.self)
+        let dyp = dy.storage.typed(T.self)
+        let xp = x.storage.typed(T.self)
+        let dwp = dw.storage.typed(T.self)
         // Each chunk of images accumulates a private dW; the partial sums are added in a fixed order.
         let chunks = Swift.min(g.n, referenceThreadCount)
         let partial = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(chunks * wCount, 1))
@@ -140,9 +149,10 @@ struct ConvBackwardWeightKernel: ScalarKernel {
             while n < g.n {
                 for grp in 0..<g.p.groups {
                     g.im2col(xp + n * g.c * g.h * g.w, group: grp, into: col)
-                    gemm(transA: false, transB: true, m: g.kg, n: g.rows, k: g.cols,
-                         a: dyp + (n * g.k + grp * g.kg) * g.cols, lda: g.cols, b: col, ldb: g.cols,
-                         beta: 1, c: mine + grp * g.kg * g.rows, ldc: g.rows, parallel: chunks == 1)
+                    gemm(
+                        transA: false, transB: true, m: g.kg, n: g.rows, k: g.cols,
+                        a: dyp + (n * g.k + grp * g.kg) * g.cols, lda: g.cols, b: col, ldb: g.cols,
+                        beta: 1, c: mine + grp * g.kg * g.rows, ldc: g.rows, parallel: chunks == 1)
                 }
                 n += chunks
             }
@@ -159,12 +169,14 @@ struct ConvBackwardWeightKernel: ScalarKernel {
 struct MatmulKernel: ScalarKernel {
     let a: Tensor, b: Tensor, transA: Bool, transB: Bool
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
-        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let m = transA ? a.shape[1] : a.shape[0]
+        let k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
         let out = Tensor.empty([m, n], T.dtype)
-        gemm(transA: transA, transB: transB, m: m, n: n, k: k,
-             a: a.storage.typed(T.self), lda: a.shape[1], b: b.storage.typed(T.self), ldb: b.shape[1],
-             c: out.storage.typed(T.self), ldc: n)
+        gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k,
+            a: a.storage.typed(T.self), lda: a.shape[1], b: b.storage.typed(T.self), ldb: b.shape[1],
+            c: out.storage.typed(T.self), ldc: n)
         return out
     }
 }

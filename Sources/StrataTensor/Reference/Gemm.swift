@@ -1,8 +1,9 @@
 import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Threads for the reference backend's parallel loops (``StrataConfiguration/threads``, else all cores).
@@ -22,17 +23,20 @@ func parallelFor(_ n: Int, parallel: Bool = true, _ body: (Int) -> Void) {
 /// C ← α·op(A)·op(B) + β·C for row-major matrices; op(X) is X or Xᵀ.
 /// A is m×k after op, B is k×n after op. Rows of C are split across cores when
 /// the product is large enough to pay for it.
-func gemm<T: TensorScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                           alpha: T = 1, a: UnsafePointer<T>, lda: Int,
-                           b: UnsafePointer<T>, ldb: Int,
-                           beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int,
-                           parallel: Bool = true) {
+func gemm<T: TensorScalar>(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: T = 1, a: UnsafePointer<T>, lda: Int,
+    b: UnsafePointer<T>, ldb: Int,
+    beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int,
+    parallel: Bool = true
+) {
     if m == 0 || n == 0 { return }
     let work = m * n * Swift.max(k, 1)
     let blocks = parallel && work > 1 << 16 ? Swift.min(m, referenceThreadCount * 4) : 1
     let rowsPerBlock = (m + blocks - 1) / blocks
     parallelFor(blocks, parallel: blocks > 1) { blk in
-        let r0 = blk * rowsPerBlock, r1 = Swift.min(m, r0 + rowsPerBlock)
+        let r0 = blk * rowsPerBlock
+        let r1 = Swift.min(m, r0 + rowsPerBlock)
         if r0 >= r1 { return }
         for i in r0..<r1 {
             let ci = c + i * ldc
@@ -63,14 +67,22 @@ func gemm<T: TensorScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                     let ai = a + i * lda
                     for j in 0..<n {
                         let bj = b + j * ldb
-                        var s0: T = 0, s1: T = 0, s2: T = 0, s3: T = 0
+                        var s0: T = 0
+                        var s1: T = 0
+                        var s2: T = 0
+                        var s3: T = 0
                         var p = 0
                         while p + 4 <= k {
-                            s0 += ai[p] * bj[p]; s1 += ai[p + 1] * bj[p + 1]
-                            s2 += ai[p + 2] * bj[p + 2]; s3 += ai[p + 3] * bj[p + 3]
+                            s0 += ai[p] * bj[p]
+                            s1 += ai[p + 1] * bj[p + 1]
+                            s2 += ai[p + 2] * bj[p + 2]
+                            s3 += ai[p + 3] * bj[p + 3]
                             p += 4
                         }
-                        while p < k { s0 += ai[p] * bj[p]; p += 1 }
+                        while p < k {
+                            s0 += ai[p] * bj[p]
+                            p += 1
+                        }
                         ci[j] += alpha * ((s0 + s1) + (s2 + s3))
                     }
                 }

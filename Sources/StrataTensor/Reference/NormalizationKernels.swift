@@ -6,16 +6,28 @@ struct BatchNormStatsKernel: ScalarKernel {
     func run<T: TensorScalar>(_: T.Type) -> BatchNormSaved {
         let (n, c) = (x.shape[0], x.shape[1])
         let hw = x.count / Swift.max(n * c, 1)
-        let mean = Tensor.empty([c], T.dtype), invStd = Tensor.empty([c], T.dtype)
-        let xp = x.storage.typed(T.self), mp = mean.storage.typed(T.self), sp = invStd.storage.typed(T.self)
+        let mean = Tensor.empty([c], T.dtype)
+        let invStd = Tensor.empty([c], T.dtype)
+        let xp = x.storage.typed(T.self)
+        let mp = mean.storage.typed(T.self)
+        let sp = invStd.storage.typed(T.self)
         let count = Double(n * hw)
         parallelFor(c) { ch in
             // Two passes in Double: the mean, then the centered sum of squares.
             var s = 0.0
-            for b in 0..<n { let p = xp + (b * c + ch) * hw; for i in 0..<hw { s += Double(p[i]) } }
+            for b in 0..<n {
+                let p = xp + (b * c + ch) * hw
+                for i in 0..<hw { s += Double(p[i]) }
+            }
             let m = s / count
             var v = 0.0
-            for b in 0..<n { let p = xp + (b * c + ch) * hw; for i in 0..<hw { let d = Double(p[i]) - m; v += d * d } }
+            for b in 0..<n {
+                let p = xp + (b * c + ch) * hw
+                for i in 0..<hw {
+                    let d = Double(p[i]) - m
+                    v += d * d
+                }
+            }
             mp[ch] = T(m)
             sp[ch] = T(1 / (v / count + eps).squareRoot())
         }
@@ -29,9 +41,12 @@ struct BatchNormApplyKernel: ScalarKernel {
         let (n, c) = (x.shape[0], x.shape[1])
         let hw = x.count / Swift.max(n * c, 1)
         let y = Tensor.empty(x.shape, T.dtype)
-        let xp = x.storage.typed(T.self), yp = y.storage.typed(T.self)
-        let mp = saved.mean.storage.typed(T.self), sp = saved.invStd.storage.typed(T.self)
-        let wp = weight?.storage.typed(T.self), bp = bias?.storage.typed(T.self)
+        let xp = x.storage.typed(T.self)
+        let yp = y.storage.typed(T.self)
+        let mp = saved.mean.storage.typed(T.self)
+        let sp = saved.invStd.storage.typed(T.self)
+        let wp = weight?.storage.typed(T.self)
+        let bp = bias?.storage.typed(T.self)
         parallelFor(c) { ch in
             let scale = sp[ch] * (wp?[ch] ?? 1)
             let shift = (bp?[ch] ?? 0) - mp[ch] * scale
@@ -55,16 +70,23 @@ struct BatchNormBackwardKernel: ScalarKernel {
         let (n, c) = (x.shape[0], x.shape[1])
         let hw = x.count / Swift.max(n * c, 1)
         let dx = Tensor.empty(x.shape, T.dtype)
-        let dw = Tensor.empty([c], T.dtype), db = Tensor.empty([c], T.dtype)
-        let xp = x.storage.typed(T.self), gp = dy.storage.typed(T.self), dxp = dx.storage.typed(T.self)
-        let mp = saved.mean.storage.typed(T.self), sp = saved.invStd.storage.typed(T.self)
+        let dw = Tensor.empty([c], T.dtype)
+        let db = Tensor.empty([c], T.dtype)
+        let xp = x.storage.typed(T.self)
+        let gp = dy.storage.typed(T.self)
+        let dxp = dx.storage.typed(T.self)
+        let mp = saved.mean.storage.typed(T.self)
+        let sp = saved.invStd.storage.typed(T.self)
         let wp = weight?.storage.typed(T.self)
-        let dwp = dw.storage.typed(T.self), dbp = db.storage.typed(T.self)
+        let dwp = dw.storage.typed(T.self)
+        let dbp = db.storage.typed(T.self)
         let m = Double(n * hw)
         let training = self.training
         parallelFor(c) { ch in
-            let mu = Double(mp[ch]), s = Double(sp[ch])
-            var sumG = 0.0, sumGX = 0.0
+            let mu = Double(mp[ch])
+            let s = Double(sp[ch])
+            var sumG = 0.0
+            var sumGX = 0.0
             for b in 0..<n {
                 let off = (b * c + ch) * hw
                 for i in 0..<hw {
@@ -77,7 +99,8 @@ struct BatchNormBackwardKernel: ScalarKernel {
             dwp[ch] = T(sumGX)
             let gamma = Double(wp?[ch] ?? 1)
             let k = gamma * s
-            let meanG = training ? sumG / m : 0, meanGX = training ? sumGX / m : 0
+            let meanG = training ? sumG / m : 0
+            let meanGX = training ? sumGX / m : 0
             for b in 0..<n {
                 let off = (b * c + ch) * hw
                 for i in 0..<hw {
@@ -98,34 +121,42 @@ struct LocalResponseNormKernel: ScalarKernel {
         let (n, c) = (x.shape[0], x.shape[1])
         let hw = x.count / Swift.max(n * c, 1)
         let out = Tensor.empty(x.shape, T.dtype)
-        let xp = x.storage.typed(T.self), op = out.storage.typed(T.self)
+        let xp = x.storage.typed(T.self)
+        let op = out.storage.typed(T.self)
         let gp = dy?.storage.typed(T.self)
-        let before = size / 2, after = (size - 1) / 2
+        let before = size / 2
+        let after = (size - 1) / 2
         let a = alpha / Double(size)
         parallelFor(n) { b in
             let base = b * c * hw
             var scale = [Double](repeating: 0, count: c)
-            var t = [Double](repeating: 0, count: c)   // ∂y_c·x_c·scale_c^(−β−1) for the backward
+            var t = [Double](repeating: 0, count: c) // ∂y_c·x_c·scale_c^(−β−1) for the backward
             for i in 0..<hw {
                 for ch in 0..<c {
                     var s = 0.0
                     for cc in Swift.max(0, ch - before)...Swift.min(c - 1, ch + after) {
-                        let v = Double(xp[base + cc * hw + i]); s += v * v
+                        let v = Double(xp[base + cc * hw + i])
+                        s += v * v
                     }
                     scale[ch] = k + a * s
                 }
                 if let gp {
                     for ch in 0..<c {
-                        t[ch] = Double(gp[base + ch * hw + i]) * Double(xp[base + ch * hw + i]) * Double.pow(scale[ch], -beta - 1)
+                        t[ch] =
+                            Double(gp[base + ch * hw + i]) * Double(xp[base + ch * hw + i])
+                            * Double.pow(scale[ch], -beta - 1)
                     }
                     for j in 0..<c {
                         var s = 0.0
                         for cc in Swift.max(0, j - after)...Swift.min(c - 1, j + before) { s += t[cc] }
                         let xj = Double(xp[base + j * hw + i])
-                        op[base + j * hw + i] = T(Double(gp[base + j * hw + i]) * Double.pow(scale[j], -beta) - 2 * a * beta * xj * s)
+                        op[base + j * hw + i] = T(
+                            Double(gp[base + j * hw + i]) * Double.pow(scale[j], -beta) - 2 * a * beta * xj * s)
                     }
                 } else {
-                    for ch in 0..<c { op[base + ch * hw + i] = T(Double(xp[base + ch * hw + i]) * Double.pow(scale[ch], -beta)) }
+                    for ch in 0..<c {
+                        op[base + ch * hw + i] = T(Double(xp[base + ch * hw + i]) * Double.pow(scale[ch], -beta))
+                    }
                 }
             }
         }

@@ -7,18 +7,29 @@ struct MaxPoolKernel: ScalarKernel {
         let (oh, ow) = p.outputSize(h: h, w: w)
         let y = Tensor.empty([n, c, oh, ow], T.dtype)
         let indices = Tensor.empty([n, c, oh, ow], .int32)
-        let xp = x.storage.typed(T.self), yp = y.storage.typed(T.self), ip = indices.storage.typed(Int32.self)
+        let xp = x.storage.typed(T.self)
+        let yp = y.storage.typed(T.self)
+        let ip = indices.storage.typed(Int32.self)
         parallelFor(n * c) { plane in
-            let src = xp + plane * h * w, dst = yp + plane * oh * ow, idx = ip + plane * oh * ow
+            let src = xp + plane * h * w
+            let dst = yp + plane * oh * ow
+            let idx = ip + plane * oh * ow
             for oy in 0..<oh {
-                let y0 = Swift.max(oy * p.strideH - p.padH, 0), y1 = Swift.min(oy * p.strideH - p.padH + p.kernelH, h)
+                let y0 = Swift.max(oy * p.strideH - p.padH, 0)
+                let y1 = Swift.min(oy * p.strideH - p.padH + p.kernelH, h)
                 for ox in 0..<ow {
-                    let x0 = Swift.max(ox * p.strideW - p.padW, 0), x1 = Swift.min(ox * p.strideW - p.padW + p.kernelW, w)
-                    var best = -T.infinity, bi = y0 * w + x0
+                    let x0 = Swift.max(ox * p.strideW - p.padW, 0)
+                    let x1 = Swift.min(ox * p.strideW - p.padW + p.kernelW, w)
+                    var best = -T.infinity
+                    var bi = y0 * w + x0
                     for iy in y0..<Swift.max(y0, y1) {
                         for ix in x0..<Swift.max(x0, x1) {
                             let v = src[iy * w + ix]
-                            if v > best || v.isNaN { best = v; bi = iy * w + ix; if v.isNaN { break } }
+                            if v > best || v.isNaN {
+                                best = v
+                                bi = iy * w + ix
+                                if v.isNaN { break }
+                            }
                         }
                     }
                     dst[oy * ow + ox] = best
@@ -33,12 +44,16 @@ struct MaxPoolKernel: ScalarKernel {
 struct MaxPoolBackwardKernel: ScalarKernel {
     let dy: Tensor, indices: Tensor, inputShape: [Int]
     func run<T: TensorScalar>(_: T.Type) -> Tensor {
-        precondition(indices.dtype == .int32 && indices.count == dy.count,
-                     "maxPool2dBackward: indices \(indices.shape) \(indices.dtype), expected \(dy.shape) int32")
+        precondition(
+            indices.dtype == .int32 && indices.count == dy.count,
+            "maxPool2dBackward: indices \(indices.shape) \(indices.dtype), expected \(dy.shape) int32")
         let dx = Tensor.zeros(inputShape, dtype: T.dtype)
-        let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
+        let planes = inputShape[0] * inputShape[1]
+        let hw = inputShape[2] * inputShape[3]
         let ohw = dy.shape[2] * dy.shape[3]
-        let gp = dy.storage.typed(T.self), dp = dx.storage.typed(T.self), ip = indices.storage.typed(Int32.self)
+        let gp = dy.storage.typed(T.self)
+        let dp = dx.storage.typed(T.self)
+        let ip = indices.storage.typed(Int32.self)
         parallelFor(planes) { plane in
             for o in 0..<ohw { dp[plane * hw + Int(ip[plane * ohw + o])] += gp[plane * ohw + o] }
         }
@@ -61,9 +76,11 @@ struct AvgPoolKernel: ScalarKernel {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = p.outputSize(h: h, w: w)
         let out = forward ? Tensor.empty([n, c, oh, ow], T.dtype) : Tensor.zeros(inputShape, dtype: T.dtype)
-        let src = x.storage.typed(T.self), dst = out.storage.typed(T.self)
+        let src = x.storage.typed(T.self)
+        let dst = out.storage.typed(T.self)
         parallelFor(n * c) { plane in
-            let inPlane = plane * h * w, outPlane = plane * oh * ow
+            let inPlane = plane * h * w
+            let outPlane = plane * oh * ow
             for oy in 0..<oh {
                 let wy = avgWindow(oy, stride: p.strideH, pad: p.padH, kernel: p.kernelH, size: h)
                 for ox in 0..<ow {
@@ -96,14 +113,18 @@ struct AdaptiveAvgPoolKernel: ScalarKernel {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (outH, outW)
         let out = forward ? Tensor.empty([n, c, oh, ow], T.dtype) : Tensor.zeros(inputShape, dtype: T.dtype)
-        let src = x.storage.typed(T.self), dst = out.storage.typed(T.self)
+        let src = x.storage.typed(T.self)
+        let dst = out.storage.typed(T.self)
         parallelFor(n * c) { plane in
-            let inPlane = plane * h * w, outPlane = plane * oh * ow
+            let inPlane = plane * h * w
+            let outPlane = plane * oh * ow
             for oy in 0..<oh {
                 // start = ⌊o·in/out⌋, end = ⌈(o+1)·in/out⌉
-                let y0 = (oy * h) / oh, y1 = ((oy + 1) * h + oh - 1) / oh
+                let y0 = (oy * h) / oh
+                let y1 = ((oy + 1) * h + oh - 1) / oh
                 for ox in 0..<ow {
-                    let x0 = (ox * w) / ow, x1 = ((ox + 1) * w + ow - 1) / ow
+                    let x0 = (ox * w) / ow
+                    let x1 = ((ox + 1) * w + ow - 1) / ow
                     let divisor = T((y1 - y0) * (x1 - x0))
                     if forward {
                         var s: T = 0

@@ -20,21 +20,33 @@ public final class ReferenceBackend: Backend {
         if x.dtype.isReducedPrecisionFloat {
             return conv2d(widen(x), weight: widen(weight), bias: widen(bias), p).converted(to: x.dtype)
         }
-        return x.dtype.dispatch(ConvForwardKernel(x: x, weight: weight, bias: bias, geo: ConvGeometry(input: x.shape, weight: weight.shape, p)))
+        return x.dtype.dispatch(
+            ConvForwardKernel(
+                x: x, weight: weight, bias: bias, geo: ConvGeometry(input: x.shape, weight: weight.shape, p)))
     }
 
-    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters) -> Tensor {
+    public func conv2dBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], _ p: Conv2dParameters)
+        -> Tensor
+    {
         if weight.dtype.isReducedPrecisionFloat {
-            return conv2dBackwardData(widen(gradOutput), weight: widen(weight), inputShape: inputShape, p).converted(to: weight.dtype)
+            return conv2dBackwardData(widen(gradOutput), weight: widen(weight), inputShape: inputShape, p).converted(
+                to: weight.dtype)
         }
-        return weight.dtype.dispatch(ConvBackwardDataKernel(dy: gradOutput, weight: weight, geo: ConvGeometry(input: inputShape, weight: weight.shape, p)))
+        return weight.dtype.dispatch(
+            ConvBackwardDataKernel(
+                dy: gradOutput, weight: weight, geo: ConvGeometry(input: inputShape, weight: weight.shape, p)))
     }
 
-    public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters) -> Tensor {
+    public func conv2dBackwardWeight(_ gradOutput: Tensor, input: Tensor, weightShape: [Int], _ p: Conv2dParameters)
+        -> Tensor
+    {
         if input.dtype.isReducedPrecisionFloat {
-            return conv2dBackwardWeight(widen(gradOutput), input: widen(input), weightShape: weightShape, p).converted(to: input.dtype)
+            return conv2dBackwardWeight(widen(gradOutput), input: widen(input), weightShape: weightShape, p).converted(
+                to: input.dtype)
         }
-        return input.dtype.dispatch(ConvBackwardWeightKernel(dy: gradOutput, x: input, geo: ConvGeometry(input: input.shape, weight: weightShape, p)))
+        return input.dtype.dispatch(
+            ConvBackwardWeightKernel(
+                dy: gradOutput, x: input, geo: ConvGeometry(input: input.shape, weight: weightShape, p)))
     }
 
     public func maxPool2d(_ x: Tensor, _ p: Pool2dParameters) -> (output: Tensor, indices: Tensor) {
@@ -48,9 +60,11 @@ public final class ReferenceBackend: Backend {
 
     public func maxPool2dBackward(_ gradOutput: Tensor, indices: Tensor, inputShape: [Int]) -> Tensor {
         if gradOutput.dtype.isReducedPrecisionFloat {
-            return maxPool2dBackward(widen(gradOutput), indices: indices, inputShape: inputShape).converted(to: gradOutput.dtype)
+            return maxPool2dBackward(widen(gradOutput), indices: indices, inputShape: inputShape).converted(
+                to: gradOutput.dtype)
         }
-        return gradOutput.dtype.dispatch(MaxPoolBackwardKernel(dy: gradOutput, indices: indices, inputShape: inputShape))
+        return gradOutput.dtype.dispatch(
+            MaxPoolBackwardKernel(dy: gradOutput, indices: indices, inputShape: inputShape))
     }
 
     public func avgPool2d(_ x: Tensor, _ p: Pool2dParameters) -> Tensor {
@@ -59,19 +73,26 @@ public final class ReferenceBackend: Backend {
     }
 
     public func avgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int], _ p: Pool2dParameters) -> Tensor {
-        if gradOutput.dtype.isReducedPrecisionFloat { return gradOutput.widened { avgPool2dBackward($0, inputShape: inputShape, p) } }
+        if gradOutput.dtype.isReducedPrecisionFloat {
+            return gradOutput.widened { avgPool2dBackward($0, inputShape: inputShape, p) }
+        }
         return gradOutput.dtype.dispatch(AvgPoolKernel(x: gradOutput, p: p, forward: false, inputShape: inputShape))
     }
 
     public func adaptiveAvgPool2d(_ x: Tensor, outputSize: (Int, Int)) -> Tensor {
         if x.dtype.isReducedPrecisionFloat { return x.widened { adaptiveAvgPool2d($0, outputSize: outputSize) } }
-        return x.dtype.dispatch(AdaptiveAvgPoolKernel(x: x, inputShape: x.shape, outH: outputSize.0, outW: outputSize.1, forward: true))
+        return x.dtype.dispatch(
+            AdaptiveAvgPoolKernel(x: x, inputShape: x.shape, outH: outputSize.0, outW: outputSize.1, forward: true))
     }
 
     public func adaptiveAvgPool2dBackward(_ gradOutput: Tensor, inputShape: [Int]) -> Tensor {
-        if gradOutput.dtype.isReducedPrecisionFloat { return gradOutput.widened { adaptiveAvgPool2dBackward($0, inputShape: inputShape) } }
-        return gradOutput.dtype.dispatch(AdaptiveAvgPoolKernel(x: gradOutput, inputShape: inputShape, outH: gradOutput.shape[2],
-                                                        outW: gradOutput.shape[3], forward: false))
+        if gradOutput.dtype.isReducedPrecisionFloat {
+            return gradOutput.widened { adaptiveAvgPool2dBackward($0, inputShape: inputShape) }
+        }
+        return gradOutput.dtype.dispatch(
+            AdaptiveAvgPoolKernel(
+                x: gradOutput, inputShape: inputShape, outH: gradOutput.shape[2],
+                outW: gradOutput.shape[3], forward: false))
     }
 
     public func batchNormStatistics(_ x: Tensor, eps: Double) -> BatchNormSaved {
@@ -90,27 +111,42 @@ public final class ReferenceBackend: Backend {
         return x.dtype.dispatch(BatchNormApplyKernel(x: x, saved: saved, weight: weight, bias: bias))
     }
 
-    public func batchNormBackward(_ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
-                                  trainingStatistics: Bool) -> (input: Tensor, weight: Tensor, bias: Tensor) {
+    public func batchNormBackward(
+        _ gradOutput: Tensor, input: Tensor, saved: BatchNormSaved, weight: Tensor?,
+        trainingStatistics: Bool
+    ) -> (input: Tensor, weight: Tensor, bias: Tensor) {
         if input.dtype.isReducedPrecisionFloat {
             let s = BatchNormSaved(mean: widen(saved.mean), invStd: widen(saved.invStd))
-            let g = batchNormBackward(widen(gradOutput), input: widen(input), saved: s, weight: widen(weight),
-                                      trainingStatistics: trainingStatistics)
-            return (g.input.converted(to: input.dtype), g.weight.converted(to: input.dtype), g.bias.converted(to: input.dtype))
+            let g = batchNormBackward(
+                widen(gradOutput), input: widen(input), saved: s, weight: widen(weight),
+                trainingStatistics: trainingStatistics)
+            return (
+                g.input.converted(to: input.dtype), g.weight.converted(to: input.dtype),
+                g.bias.converted(to: input.dtype)
+            )
         }
-        return input.dtype.dispatch(BatchNormBackwardKernel(dy: gradOutput, x: input, saved: saved, weight: weight, training: trainingStatistics))
+        return input.dtype.dispatch(
+            BatchNormBackwardKernel(
+                dy: gradOutput, x: input, saved: saved, weight: weight, training: trainingStatistics))
     }
 
     public func localResponseNorm(_ x: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor {
-        if x.dtype.isReducedPrecisionFloat { return x.widened { localResponseNorm($0, size: size, alpha: alpha, beta: beta, k: k) } }
+        if x.dtype.isReducedPrecisionFloat {
+            return x.widened { localResponseNorm($0, size: size, alpha: alpha, beta: beta, k: k) }
+        }
         return x.dtype.dispatch(LocalResponseNormKernel(x: x, dy: nil, size: size, alpha: alpha, beta: beta, k: k))
     }
 
-    public func localResponseNormBackward(_ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double) -> Tensor {
+    public func localResponseNormBackward(
+        _ gradOutput: Tensor, input: Tensor, size: Int, alpha: Double, beta: Double, k: Double
+    ) -> Tensor {
         if input.dtype.isReducedPrecisionFloat {
-            return localResponseNormBackward(widen(gradOutput), input: widen(input), size: size, alpha: alpha, beta: beta, k: k)
-                .converted(to: input.dtype)
+            return localResponseNormBackward(
+                widen(gradOutput), input: widen(input), size: size, alpha: alpha, beta: beta, k: k
+            )
+            .converted(to: input.dtype)
         }
-        return input.dtype.dispatch(LocalResponseNormKernel(x: input, dy: gradOutput, size: size, alpha: alpha, beta: beta, k: k))
+        return input.dtype.dispatch(
+            LocalResponseNormKernel(x: input, dy: gradOutput, size: size, alpha: alpha, beta: beta, k: k))
     }
 }

@@ -11,22 +11,31 @@ struct StridedCopy {
         let s = src.storage.pointer.assumingMemoryBound(to: T.self) + srcOffset
         let d = dst.storage.pointer.assumingMemoryBound(to: T.self) + dstOffset
         forEachBroadcastRow(outShape: shape, operandStrides: [dstStrides, srcStrides]) { _, offs, n, inner in
-            let ds = inner[0], ss = inner[1]
-            var di = offs[0], si = offs[1]
+            let ds = inner[0]
+            let ss = inner[1]
+            var di = offs[0]
+            var si = offs[1]
             if ds == 1 && ss == 1 {
                 (d + di).update(from: s + si, count: n)
             } else {
-                for _ in 0..<n { d[di] = s[si]; di += ds; si += ss }
+                for _ in 0..<n {
+                    d[di] = s[si]
+                    di += ds
+                    si += ss
+                }
             }
         }
     }
 }
 
-func stridedCopy(from src: Tensor, srcOffset so: Int = 0, srcStrides ss: [Int],
-                 to dst: Tensor, dstOffset dOff: Int = 0, dstStrides ds: [Int], shape: [Int]) {
+func stridedCopy(
+    from src: Tensor, srcOffset so: Int = 0, srcStrides ss: [Int],
+    to dst: Tensor, dstOffset dOff: Int = 0, dstStrides ds: [Int], shape: [Int]
+) {
     precondition(src.dtype == dst.dtype, "stridedCopy: dtype mismatch")
     if elementCount(shape) == 0 { return }
-    let copy = StridedCopy(src: src, srcOffset: so, srcStrides: ss, dst: dst, dstOffset: dOff, dstStrides: ds, shape: shape)
+    let copy = StridedCopy(
+        src: src, srcOffset: so, srcStrides: ss, dst: dst, dstOffset: dOff, dstStrides: ds, shape: shape)
     switch src.dtype.byteCount {
     case 2: copy.run(UInt16.self)
     case 4: copy.run(UInt32.self)
@@ -58,8 +67,9 @@ func concatenateKernel(_ tensors: [Tensor], axis a: Int) -> Tensor {
     let outStrides = out.strides
     var pos = 0
     for t in tensors {
-        stridedCopy(from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides,
-                    shape: t.shape)
+        stridedCopy(
+            from: t, srcStrides: t.strides, to: out, dstOffset: pos * outStrides[a], dstStrides: outStrides,
+            shape: t.shape)
         pos += t.shape[a]
     }
     return out
@@ -72,8 +82,9 @@ func splitKernel(_ x: Tensor, axis a: Int, sizes: [Int]) -> [Tensor] {
         var shape = x.shape
         shape[a] = size
         let out = Tensor.empty(shape, x.dtype)
-        stridedCopy(from: x, srcOffset: start * x.strides[a], srcStrides: x.strides, to: out, dstStrides: out.strides,
-                    shape: shape)
+        stridedCopy(
+            from: x, srcOffset: start * x.strides[a], srcStrides: x.strides, to: out, dstStrides: out.strides,
+            shape: shape)
         start += size
         return out
     }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StrataNN
 import StrataTensor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A checkpoint read back: the model's state dict, the optimizer's state and the training state.
 ///
@@ -47,18 +48,22 @@ public struct Checkpoint: Sendable {
 
     /// Checks every tensor of `file` against its stored checksum, when the file has them.
     public static func verifyChecksums(_ st: SafeTensorsFile, file: String) throws {
-        guard let text = st.metadata[checksumKey] else { return }   // older Strata checkpoints, PyTorch files
-        guard case let .object(items)? = try? JSON.parse(text) else {
+        guard let text = st.metadata[checksumKey] else { return } // older Strata checkpoints, PyTorch files
+        guard case .object(let items)? = try? JSON.parse(text) else {
             throw TrainingError.corruptCheckpoint("\(file): the \(checksumKey) metadata is not a JSON object")
         }
-        let stored = Dictionary(items.compactMap { k, v in v.stringValue.map { (k, $0) } }, uniquingKeysWith: { a, _ in a })
+        let stored = Dictionary(
+            items.compactMap { k, v in v.stringValue.map { (k, $0) } }, uniquingKeysWith: { a, _ in a })
         for name in st.names {
             guard let expected = stored[name] else {
-                throw TrainingError.corruptCheckpoint("\(file): tensor \(name) has no checksum in \(checksumKey) (the file was altered)")
+                throw TrainingError.corruptCheckpoint(
+                    "\(file): tensor \(name) has no checksum in \(checksumKey) (the file was altered)")
             }
             let found = hex32(CRC32C.checksum(st.storedBytes(name)!))
             guard found == expected else {
-                throw TrainingError.corruptCheckpoint("\(file): tensor \(name) fails its CRC-32C check (stored \(expected), computed \(found)): the file is damaged")
+                throw TrainingError.corruptCheckpoint(
+                    "\(file): tensor \(name) fails its CRC-32C check (stored \(expected), computed \(found)): the file is damaged"
+                )
             }
         }
     }
@@ -73,28 +78,37 @@ public struct Checkpoint: Sendable {
         let file = isDirectory(path) ? path + "/" + lastName : path
         guard access(file, F_OK) == 0 else {
             if isDirectory(path) {
-                throw TrainingError.resume("\(path) holds no checkpoint (\(lastName) is missing); is it a run directory written by `strata train`?")
+                throw TrainingError.resume(
+                    "\(path) holds no checkpoint (\(lastName) is missing); is it a run directory written by `strata train`?"
+                )
             }
             throw FileSystemError(path: file, operation: "open", code: ENOENT)
         }
         let st = try SafeTensorsFile(path: file)
         try verifyChecksums(st, file: file)
         guard let text = st.metadata[stateKey] else {
-            throw TrainingError.corruptCheckpoint("\(file) has no \(stateKey) metadata: it holds weights but no training state")
+            throw TrainingError.corruptCheckpoint(
+                "\(file) has no \(stateKey) metadata: it holds weights but no training state")
         }
         let state: CheckpointState
         do { state = try CheckpointState(json: try JSON.parse(text)) } catch let e as JSON.SyntaxError {
             throw TrainingError.corruptCheckpoint("\(file): the \(stateKey) metadata is not valid JSON (\(e))")
         }
-        var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:]
+        var model: [String: Tensor] = [:]
+        var optimizer: [String: Tensor] = [:]
         for name in st.names {
             // Keep the stored precision (F64 step counts, F32 weights).
             let dtype: DType = st.info(name)?.dtype == "F64" ? .float64 : .float32
             let t = try st.tensor(name, as: dtype)
             guard allFinite(t) else {
-                throw TrainingError.corruptCheckpoint("\(file): tensor \(name) holds NaN or infinity; resume from an earlier run directory or start anew")
+                throw TrainingError.corruptCheckpoint(
+                    "\(file): tensor \(name) holds NaN or infinity; resume from an earlier run directory or start anew")
             }
-            if name.hasPrefix(optimizerPrefix) { optimizer[String(name.dropFirst(optimizerPrefix.count))] = t } else { model[name] = t }
+            if name.hasPrefix(optimizerPrefix) {
+                optimizer[String(name.dropFirst(optimizerPrefix.count))] = t
+            } else {
+                model[name] = t
+            }
         }
         return Checkpoint(path: file, state: state, model: model, optimizer: optimizer)
     }
@@ -115,12 +129,13 @@ public struct Checkpoint: Sendable {
         var tensors: [String: Tensor] = [:]
         for name in st.names where !name.hasPrefix(optimizerPrefix) { tensors[name] = try st.tensor(name) }
         var names: [String]?
-        if let text = st.metadata["class_names"], case let .array(items)? = try? JSON.parse(text) {
+        if let text = st.metadata["class_names"], case .array(let items)? = try? JSON.parse(text) {
             names = items.compactMap(\.stringValue)
         }
         let state = st.metadata[stateKey].flatMap { try? CheckpointState(json: try JSON.parse($0)) }
-        return ModelWeights(file: file, tensors: tensors, classNames: names, model: st.metadata["model"] ?? state?.configuration.model,
-                            state: state)
+        return ModelWeights(
+            file: file, tensors: tensors, classNames: names, model: st.metadata["model"] ?? state?.configuration.model,
+            state: state)
     }
 }
 

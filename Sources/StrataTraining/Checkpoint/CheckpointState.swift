@@ -28,15 +28,25 @@ public struct CheckpointState: Sendable {
             ("format", .string(Self.format)), ("version", .int(Self.version)), ("kind", .string(kind)),
             ("model", .string(configuration.model)), ("dataset", .string(configuration.dataset)),
             ("epoch", .int(p.epoch)), ("batch_in_epoch", .int(p.batchInEpoch)), ("step", .int(p.step)),
-            ("total_steps", .int(totalSteps)), ("schedule", .string(schedule)), ("next_learning_rate", .number(nextLearningRate)),
-            ("best_val_top1", p.bestTop1.map { .number($0) } ?? .null), ("best_epoch", p.bestEpoch.map { .int($0) } ?? .null),
-            ("rng", .object([
-                ("global_random", .array(rng)),
-                ("seed", .string(String(configuration.seed))),
-                ("shuffle_seed", .string(String(shuffleSeed))),
-            ])),
-            ("epoch_sums", .object([("loss_sum", .number(p.lossSum)), ("correct", .int(p.correct)), ("seen", .int(p.seen)),
-                                    ("seconds", .number(p.epochSeconds)), ("data_seconds", .number(p.epochDataSeconds))])),
+            ("total_steps", .int(totalSteps)), ("schedule", .string(schedule)),
+            ("next_learning_rate", .number(nextLearningRate)),
+            ("best_val_top1", p.bestTop1.map { .number($0) } ?? .null),
+            ("best_epoch", p.bestEpoch.map { .int($0) } ?? .null),
+            (
+                "rng",
+                .object([
+                    ("global_random", .array(rng)),
+                    ("seed", .string(String(configuration.seed))),
+                    ("shuffle_seed", .string(String(shuffleSeed))),
+                ])
+            ),
+            (
+                "epoch_sums",
+                .object([
+                    ("loss_sum", .number(p.lossSum)), ("correct", .int(p.correct)), ("seen", .int(p.seen)),
+                    ("seconds", .number(p.epochSeconds)), ("data_seconds", .number(p.epochDataSeconds)),
+                ])
+            ),
             ("class_names", JSON(classNames)),
             ("config", configuration.json),
             ("history", .array(p.history.map(\.json))),
@@ -44,8 +54,10 @@ public struct CheckpointState: Sendable {
         ])
     }
 
-    init(kind: String, configuration: TrainingConfiguration, progress: TrainingProgress, classNames: [String],
-         shuffleSeed: UInt64, schedule: String, nextLearningRate: Double, totalSteps: Int, wallTime: Double) {
+    init(
+        kind: String, configuration: TrainingConfiguration, progress: TrainingProgress, classNames: [String],
+        shuffleSeed: UInt64, schedule: String, nextLearningRate: Double, totalSteps: Int, wallTime: Double
+    ) {
         (self.kind, self.configuration, self.progress, self.classNames) = (kind, configuration, progress, classNames)
         (self.shuffleSeed, self.schedule, self.nextLearningRate, self.totalSteps, self.wallTime) =
             (shuffleSeed, schedule, nextLearningRate, totalSteps, wallTime)
@@ -53,26 +65,41 @@ public struct CheckpointState: Sendable {
 
     package init(json: JSON) throws {
         func bad(_ s: String) -> TrainingError { .corruptCheckpoint(s) }
-        guard json["format"]?.stringValue == Self.format else { throw bad("not a Strata training checkpoint (format is not \(Self.format))") }
+        guard json["format"]?.stringValue == Self.format else {
+            throw bad("not a Strata training checkpoint (format is not \(Self.format))")
+        }
         guard let v = json["version"]?.intValue, v <= Self.version else {
-            throw bad("checkpoint version \(json["version"].map { "\($0)" } ?? "missing") is newer than this Strata reads (\(Self.version))")
+            throw bad(
+                "checkpoint version \(json["version"].map { "\($0)" } ?? "missing") is newer than this Strata reads (\(Self.version))"
+            )
         }
         guard let kind = json["kind"]?.stringValue, let config = json["config"],
-              let epoch = json["epoch"]?.intValue, let batch = json["batch_in_epoch"]?.intValue, let step = json["step"]?.intValue,
-              let rng = json["rng"], let sums = json["epoch_sums"] else { throw bad("a required field is missing") }
+            let epoch = json["epoch"]?.intValue, let batch = json["batch_in_epoch"]?.intValue,
+            let step = json["step"]?.intValue,
+            let rng = json["rng"], let sums = json["epoch_sums"]
+        else { throw bad("a required field is missing") }
         // Values an edit (or another program) could have put there: each must be possible for a real run.
         guard (0...1_000_000).contains(epoch) else { throw bad("epoch \(epoch) is not from 0 to 1,000,000") }
         guard (0...1_000_000_000).contains(step) else { throw bad("step \(step) is not from 0 to 1,000,000,000") }
-        guard (0...1_000_000_000).contains(batch) else { throw bad("batch_in_epoch \(batch) is negative or impossibly large") }
+        guard (0...1_000_000_000).contains(batch) else {
+            throw bad("batch_in_epoch \(batch) is negative or impossibly large")
+        }
         var p = TrainingProgress()
         (p.epoch, p.batchInEpoch, p.step) = (epoch, batch, step)
-        guard let words = rng["global_random"]?.arrayValue?.compactMap({ $0.stringValue.flatMap { UInt64($0, radix: 16) } }),
-              words.count == 4 else { throw bad("rng.global_random must be four 64-bit hex strings") }
+        guard
+            let words = rng["global_random"]?.arrayValue?.compactMap({
+                $0.stringValue.flatMap { UInt64($0, radix: 16) }
+            }),
+            words.count == 4
+        else { throw bad("rng.global_random must be four 64-bit hex strings") }
         p.globalRandom = (words[0], words[1], words[2], words[3])
         guard let lossSum = sums["loss_sum"]?.doubleValue, let correct = sums["correct"]?.intValue,
-              let seen = sums["seen"]?.intValue, let seconds = sums["seconds"]?.doubleValue else { throw bad("epoch_sums is incomplete") }
+            let seen = sums["seen"]?.intValue, let seconds = sums["seconds"]?.doubleValue
+        else { throw bad("epoch_sums is incomplete") }
         guard lossSum.isFinite, correct >= 0, seen >= correct, seconds >= 0, seconds.isFinite else {
-            throw bad("epoch_sums are impossible (loss_sum \(lossSum), correct \(correct) of seen \(seen), seconds \(seconds))")
+            throw bad(
+                "epoch_sums are impossible (loss_sum \(lossSum), correct \(correct) of seen \(seen), seconds \(seconds))"
+            )
         }
         (p.lossSum, p.correct, p.seen, p.epochSeconds) = (lossSum, correct, seen, seconds)
         p.epochDataSeconds = sums["data_seconds"]?.doubleValue ?? 0

@@ -20,32 +20,43 @@ public struct EpochSummary: Sendable, Equatable {
     public var dataWaitFraction = 0.0
 
     var json: JSON {
-        .object([("epoch", .int(epoch)), ("step", .int(step)), ("train_loss", .number(trainLoss)),
-                 ("train_accuracy", .number(trainAccuracy)), ("val_loss", .number(validationLoss)),
-                 ("val_top1", .number(validationTop1)), ("val_top5", .number(validationTop5)),
-                 ("learning_rate", .number(learningRate)), ("images_per_second", .number(imagesPerSecond)),
-                 ("seconds", .number(seconds)), ("data_wait_fraction", .number(dataWaitFraction))])
+        .object([
+            ("epoch", .int(epoch)), ("step", .int(step)), ("train_loss", .number(trainLoss)),
+            ("train_accuracy", .number(trainAccuracy)), ("val_loss", .number(validationLoss)),
+            ("val_top1", .number(validationTop1)), ("val_top5", .number(validationTop5)),
+            ("learning_rate", .number(learningRate)), ("images_per_second", .number(imagesPerSecond)),
+            ("seconds", .number(seconds)), ("data_wait_fraction", .number(dataWaitFraction)),
+        ])
     }
 
-    init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double, validationTop1: Double,
-         validationTop5: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double, dataWaitFraction: Double = 0) {
+    init(
+        epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double, validationTop1: Double,
+        validationTop5: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double,
+        dataWaitFraction: Double = 0
+    ) {
         self.dataWaitFraction = dataWaitFraction
         (self.epoch, self.step, self.trainLoss, self.trainAccuracy) = (epoch, step, trainLoss, trainAccuracy)
-        (self.validationLoss, self.validationTop1, self.validationTop5) = (validationLoss, validationTop1, validationTop5)
+        (self.validationLoss, self.validationTop1, self.validationTop5) = (
+            validationLoss, validationTop1, validationTop5
+        )
         (self.learningRate, self.imagesPerSecond, self.seconds) = (learningRate, imagesPerSecond, seconds)
     }
 
     init(json: JSON) throws {
         func n(_ k: String) throws -> Double {
-            guard let v = json[k]?.doubleValue else { throw TrainingError.corruptCheckpoint("epoch history entry lacks \(k)") }
+            guard let v = json[k]?.doubleValue else {
+                throw TrainingError.corruptCheckpoint("epoch history entry lacks \(k)")
+            }
             return v
         }
         guard let e = json["epoch"]?.intValue, let s = json["step"]?.intValue else {
             throw TrainingError.corruptCheckpoint("epoch history entry lacks epoch or step")
         }
-        self.init(epoch: e, step: s, trainLoss: try n("train_loss"), trainAccuracy: try n("train_accuracy"),
-                  validationLoss: try n("val_loss"), validationTop1: try n("val_top1"), validationTop5: try n("val_top5"),
-                  learningRate: try n("learning_rate"), imagesPerSecond: try n("images_per_second"), seconds: try n("seconds"))
+        self.init(
+            epoch: e, step: s, trainLoss: try n("train_loss"), trainAccuracy: try n("train_accuracy"),
+            validationLoss: try n("val_loss"), validationTop1: try n("val_top1"), validationTop5: try n("val_top5"),
+            learningRate: try n("learning_rate"), imagesPerSecond: try n("images_per_second"), seconds: try n("seconds")
+        )
         dataWaitFraction = json["data_wait_fraction"]?.doubleValue ?? 0
     }
 }
@@ -81,7 +92,8 @@ public struct TrainingProgress: Sendable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool {
         a.epoch == b.epoch && a.batchInEpoch == b.batchInEpoch && a.step == b.step && a.lossSum == b.lossSum
-            && a.correct == b.correct && a.seen == b.seen && a.epochSeconds == b.epochSeconds && a.epochDataSeconds == b.epochDataSeconds && a.history == b.history
+            && a.correct == b.correct && a.seen == b.seen && a.epochSeconds == b.epochSeconds
+            && a.epochDataSeconds == b.epochDataSeconds && a.history == b.history
             && a.bestTop1 == b.bestTop1 && a.bestEpoch == b.bestEpoch && a.globalRandom == b.globalRandom
     }
 }
