@@ -30,8 +30,16 @@ public final class BasicBlock: Module {
     let shortcut: ShortcutKind
     let outChannels: Int, stride: Int
 
-    /// - Parameter batchNorm: false builds the block without its batch norms (their convolutions then
-    ///   have biases; a projection shortcut is a biased 1×1 conv alone), for experiments on what batch norm does.
+    /// A basic block from `inChannels` to `planes` channels.
+    ///
+    /// - Parameters:
+    ///   - inChannels: channels of the block's input.
+    ///   - planes: channels of both 3×3 convolutions and of the output.
+    ///   - stride: the first convolution's stride (2 halves the feature map).
+    ///   - shortcut: the shortcut where the shape changes: a 1×1 projection (option B), a strided
+    ///     identity with zero channels (option A, the CIFAR networks), or none (a plain network).
+    ///   - batchNorm: false builds the block without its batch norms (their convolutions then have
+    ///     biases; a projection shortcut is a biased 1×1 conv alone), for experiments on what batch norm does.
     public init(
         _ inChannels: Int, _ planes: Int, stride: Int = 1, shortcut: ShortcutKind = .projection, batchNorm: Bool = true
     ) {
