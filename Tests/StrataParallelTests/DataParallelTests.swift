@@ -35,6 +35,18 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
         environment: extra, timeout: timeout)
 }
 
+/// An "equivalence" job ended on its own, exited 0 and rank 0 reported success (its "PARALLEL ok" line,
+/// printed with `what`) and no failure.
+func expectEquivalence(_ run: MPIRun, _ what: String, timeout: Int) {
+    #expect(!run.timedOut, "\(what): still running after \(timeout) s:\n\(run.output)")
+    #expect(run.status == 0, "\(what): mpirun exited with \(run.status):\n\(run.output)")
+    #expect(run.output.contains("PARALLEL ok"), "\(what):\n\(run.output)")
+    #expect(!run.output.contains("PARALLEL FAIL"), "\(what):\n\(run.output)")
+    for line in run.output.split(separator: "\n") where line.hasPrefix("PARALLEL ok") {
+        print("\(what): \(line) (\(String(format: "%.1f", run.seconds)) s)")
+    }
+}
+
 @Suite(.serialized) struct DataParallelTests {
     /// N ranks × B/N against 1 rank × B (rank 0 computes the single-process reference itself).
     @Test(
@@ -47,14 +59,7 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
                 np: ranks, mode: "equivalence",
                 environment: ["STRATA_PARALLEL_MODEL": model, "STRATA_PARALLEL_SYNC_BN": syncBN ? "1" : "0"],
                 timeout: 240)
-            let what = "\(model), \(ranks) rank(s), sync BN \(syncBN)"
-            #expect(!run.timedOut, "\(what): still running after 240 s:\n\(run.output)")
-            #expect(run.status == 0, "\(what): mpirun exited with \(run.status):\n\(run.output)")
-            #expect(run.output.contains("PARALLEL ok"), "\(what):\n\(run.output)")
-            #expect(!run.output.contains("PARALLEL FAIL"), "\(what):\n\(run.output)")
-            for line in run.output.split(separator: "\n") where line.hasPrefix("PARALLEL ok") {
-                print("\(what): \(line) (\(String(format: "%.1f", run.seconds)) s)")
-            }
+            expectEquivalence(run, "\(model), \(ranks) rank(s), sync BN \(syncBN)", timeout: 240)
         }
     }
 
@@ -72,13 +77,7 @@ func launch(np: Int, mode: String, environment extra: [String: String] = [:], ti
             "STRATA_PARALLEL_ACCUMULATE": "3", "STRATA_PARALLEL_BATCH": "10", "STRATA_PARALLEL_NO_OVERLAP": "1",
         ]
         let run = try launch(np: 2, mode: "equivalence", environment: environment, timeout: 240)
-        #expect(!run.timedOut, "still running after 240 s:\n\(run.output)")
-        #expect(run.status == 0, "mpirun exited with \(run.status):\n\(run.output)")
-        #expect(run.output.contains("PARALLEL ok"), "\(run.output)")
-        #expect(!run.output.contains("PARALLEL FAIL"), "\(run.output)")
-        for line in run.output.split(separator: "\n") where line.hasPrefix("PARALLEL ok") {
-            print("accumulate 3 × 10 on 2 ranks: \(line) (\(String(format: "%.1f", run.seconds)) s)")
-        }
+        expectEquivalence(run, "accumulate 3 × 10 on 2 ranks", timeout: 240)
     }
 
     /// A rank that dies (exit) or throws (rank 0's report write fails) ends every rank within seconds;
