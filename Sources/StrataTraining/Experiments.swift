@@ -101,14 +101,19 @@ public struct ArmResult: Sendable, Equatable {
     public var seconds: Double
     /// Why training stopped early (a non-finite loss), if it did.
     public var failure: String?
+    /// What the arm was trained with (the training settings and the data's size), as one line; an
+    /// arm read back is reused only when this equals the new run's. Nil in results written before it
+    /// was recorded.
+    public var settings: String?
 
     /// Creates a result.
     public init(
         name: String, model: String, parameters: Int, epochs: [Epoch], stepLosses: [Double], seconds: Double,
-        failure: String? = nil
+        failure: String? = nil, settings: String? = nil
     ) {
         (self.name, self.model, self.parameters, self.epochs, self.stepLosses, self.seconds, self.failure) =
             (name, model, parameters, epochs, stepLosses, seconds, failure)
+        self.settings = settings
     }
 
     /// The last epoch's training error (1 when none finished).
@@ -121,6 +126,7 @@ public struct ArmResult: Sendable, Equatable {
             ("name", .string(name)), ("model", .string(model)), ("parameters", .int(parameters)),
             ("seconds", .number(seconds)),
             ("failure", failure.map { .string($0) } ?? .null),
+            ("settings", settings.map { .string($0) } ?? .null),
             (
                 "epochs",
                 .array(
@@ -153,7 +159,7 @@ public struct ArmResult: Sendable, Equatable {
                 else { throw bad("an epoch lacks one of epoch, step, train_loss, train_error, test_loss, test_error") }
                 return Epoch(epoch: epoch, step: step, trainLoss: tl, trainError: te, testLoss: vl, testError: ve)
             }, stepLosses: losses.map { $0.doubleValue ?? .nan }, seconds: seconds,
-            failure: json["failure"]?.stringValue)
+            failure: json["failure"]?.stringValue, settings: json["settings"]?.stringValue)
     }
 }
 
@@ -261,8 +267,15 @@ public enum Experiments {
         onStep: ((StepInfo) -> Void)? = nil, report: ((EpochReport) -> Void)? = nil
     ) throws -> ArmResult {
         let folder = directory.map { $0 + "/" + arm.name }
+        let settings = Self.settings(of: arm, data: data)
         if let folder, let text = readTextFile(folder + "/result.json") {
-            return try ArmResult(json: JSON.parse(text))
+            let old = try ArmResult(json: JSON.parse(text))
+            if let recorded = old.settings, recorded != settings {
+                throw TrainingError.invalidConfiguration(
+                    "\(folder)/result.json was trained with other settings (\(recorded)); this run asks for \(settings). "
+                        + "Give another --out, or delete \(folder) to retrain the arm")
+            }
+            return old
         }
         let trainer = Trainer(model: model, configuration: arm.configuration)
         trainer.trainTransform = data.trainTransform
@@ -294,7 +307,7 @@ public enum Experiments {
         }
         let result = ArmResult(
             name: arm.name, model: arm.model, parameters: model.parameterCount, epochs: epochs, stepLosses: losses,
-            seconds: MonotonicClock.now() - start, failure: failure)
+            seconds: MonotonicClock.now() - start, failure: failure, settings: settings)
         if let folder {
             if !keepCheckpoints {
                 for name in [Checkpoint.lastName, Checkpoint.bestName] { unlink(folder + "/" + name) }
@@ -302,6 +315,16 @@ public enum Experiments {
             try AtomicFile.write(Array((result.json.serialized() + "\n").utf8), to: folder + "/result.json")
         }
         return result
+    }
+
+    /// The settings an arm's result depends on, as one line (the data folder's path is left out: the
+    /// same data read from elsewhere gives the same arm).
+    static func settings(of arm: ExperimentArm, data: ExperimentData) -> String {
+        guard case .object(var items) = arm.configuration.json else { return "" }
+        items.removeAll { ["data", "workers", "log_every_steps"].contains($0.0) }
+        items.append(("train_examples", .int(data.train.count)))
+        items.append(("test_examples", .int(data.test.count)))
+        return JSON.object(items).serialized()
     }
 
     // MARK: Degradation (He et al. 2016, Fig. 6)

@@ -124,7 +124,11 @@ struct DegradationExperiment: ParsableCommand {
             weight decay 1e-4, batch 128, lr 0.1 ÷10 at 50% and 75% of the steps; pad-crop-flip augmentation) and checks the \
             paper's claims: the deeper plain net trains worse (the degradation problem) while the deeper residual net trains \
             and tests better. --schedule paper: 64k iterations on all 50k training images (the paper's: 8.2 M images per arm). \
-            --quick (= --schedule quick): the first 10,000 training and 2,000 test images, 8 epochs (632 iterations of batch 128) per arm (plain20 took 35 min on a shared 2-core machine at nice 10; the 56-layer nets do 3.1× its MACs per image). \
+            --quick (= --schedule quick): the first 10,000 training and 2,000 test images, 8 epochs (632 iterations of batch 128) \
+            per arm, the first epoch a linear warmup (about 50 min for the four arms on an idle 2-core machine; the 56-layer \
+            nets do 3.1× the MACs per image of the 20-layer ones). The paper's schedule starts at 0.1 directly (He et al. warm \
+            up only their 110-layer net); the quick one cannot afford the unstable first epochs a 0.1 start costs a deep net \
+            in a run 1% as long. \
             Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json and \
             DIR/verdict.md. Arms already finished in DIR (their result.json) are not retrained: rerun the same command to \
             continue a stopped experiment.
@@ -139,6 +143,8 @@ struct DegradationExperiment: ParsableCommand {
         Int?
     @Option(help: "Mini-batch size. Default: 128.") var batchSize = 128
     @Option(help: "Learning rate. Default: 0.1.") var lr = 0.1
+    @Option(help: "Linear warmup to --lr, in epochs (may be fractional). Default: 1 for --quick, 0 for the paper's.")
+    var warmupEpochs: Double?
     @Option(
         help:
             "Train only these arms (comma-separated, e.g. resnet56), so that several processes share one --out; the figure and verdict come once all four arms are there."
@@ -175,7 +181,7 @@ struct DegradationExperiment: ParsableCommand {
         c.nesterov = false
         c.weightDecay = 1e-4
         c.decayNormAndBias = true
-        c.warmupEpochs = 0
+        c.warmupEpochs = warmupEpochs ?? (s == .quick ? 1 : 0)
         c.seed = options.seed
         c.logEverySteps = 10
         switch s {
@@ -344,7 +350,8 @@ struct EfficiencyExperiment: ParsableCommand {
         discussion: """
             For each --models entry: parameters and MACs (the model summary at 3×32×32), inference images/s on the current \
             backend (timed, --throughput-batch), and test top-1 when weights are given (--weights model=PATH,…) or trained \
-            here (--train-epochs N: SGD, lr 0.1 cosine, batch 128, the CIFAR augmentation). The verdict: DenseNet-BC has fewer \
+            here (--train-epochs N: SGD, lr 0.1 cosine after a one-epoch warmup, batch 128, the CIFAR augmentation; \
+            --train-limit trains on fewer images). The verdict: DenseNet-BC has fewer \
             than half the parameters of the largest ResNet (and, when measured, at least its accuracy); the 1×1 reductions cut \
             inception3a's MACs (computed for the same module built without them). Writes results.json, figure.png (MACs vs \
             accuracy, or vs images/s when no accuracy was measured), verdict.json and verdict.md.
@@ -399,8 +406,9 @@ struct EfficiencyExperiment: ParsableCommand {
                 accuracy = evaluate(net, on: data.test, batchSize: 128, transform: data.testTransform).top1
             } else if let trainEpochs, let data {
                 var c = TrainingConfiguration()
+                // A one-epoch warmup, as He et al. warm up ResNet-110 (0.1 from the first step is too much for it).
                 (c.model, c.epochs, c.batchSize, c.learningRate, c.schedule, c.warmupEpochs) = (
-                    name, trainEpochs, 128, 0.1, .cosine, 0
+                    name, trainEpochs, 128, 0.1, .cosine, trainEpochs > 1 ? 1 : 0
                 )
                 (c.weightDecay, c.seed, c.logEverySteps) = (5e-4, options.seed, 10)
                 let r = try Experiments.train(

@@ -68,6 +68,19 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() == ["resnet8"])
         let bad = try runStrata(["experiment", "degradation", "--arms", "resnet9", "--out", dir])
         #expect(bad.status != 0 && bad.stderr.contains("--arms takes names among"))
+        // The same command again reuses the finished arm; other settings are refused, not silently mixed in.
+        let arm = [
+            "experiment", "degradation", "--quick", "--arms", "resnet8", "--depths", "8,14", "--train-limit", "16",
+            "--test-limit", "8", "--epochs", "1", "--batch-size", "8", "--out", dir, "--quiet",
+        ]
+        let before = FileManager.default.contents(atPath: dir + "/resnet8/result.json")
+        let again = try runStrata(arm)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/resnet8/result.json") == before)
+        let other = try runStrata(arm + ["--lr", "0.05"])
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("resnet8/result.json was trained with other settings"), "\(other.stderr)")
+        #expect(other.stderr.contains("\"learning_rate\":0.05"), "\(other.stderr)")
     }
 
     @Test func batchNorm() throws {
