@@ -112,6 +112,11 @@ import Testing
         ])
         #expect(r.status == 0, "\(r.stderr)")
         try Self.checkPNG(dir + "/figure.png")
+        try Self.checkPNG(dir + "/throughput.png")
+        #expect(
+            FileManager.default.contents(atPath: dir + "/figure.png")
+                != FileManager.default.contents(atPath: dir + "/throughput.png"),
+            "with every accuracy measured, figure.png plots accuracy, not throughput")
         let results = try Self.json(dir + "/results.json")
         let rows = try #require(results["rows"] as? [[String: Any]])
         #expect(rows.map { $0["model"] as? String } == ["resnet8", "densenet_bc_10_k4"])
