@@ -20,13 +20,17 @@ public struct PlotSeries: Sendable {
     public var y: [Double]
     /// Lines, points or both.
     public var style: Style
+    /// Its colour, `Palette.color(colorIndex)`; nil: the series' position in the chart. Series that
+    /// belong together (a network's training and test error) share an index.
+    public var colorIndex: Int?
 
     /// A series named `label` of the points (x[i], y[i]).
-    public init(label: String, x: [Double], y: [Double], style: Style = .line) {
+    public init(label: String, x: [Double], y: [Double], style: Style = .line, colorIndex: Int? = nil) {
         self.label = label
         self.x = x
         self.y = y
         self.style = style
+        self.colorIndex = colorIndex
     }
 }
 
@@ -53,7 +57,8 @@ public struct LineChart: Sendable {
     public var xScale: AxisScale
     /// Linear or log₁₀ y axis.
     public var yScale: AxisScale
-    /// The data, drawn in order (later series on top), series `i` in `Palette.color(i)`.
+    /// The data, drawn in order (later series on top), series `i` in `Palette.color(i)` unless it
+    /// names its ``PlotSeries/colorIndex``.
     public var series: [PlotSeries]
 
     /// A chart of `series` with the given text and scales.
@@ -109,7 +114,8 @@ public struct LineChart: Sendable {
     var legendEntries: [ChartFrame.LegendEntry] {
         series.enumerated().filter { !$0.element.label.isEmpty }.map {
             (
-                label: $0.element.label, color: Palette.color($0.offset), line: $0.element.style != .points,
+                label: $0.element.label, color: Palette.color($0.element.colorIndex ?? $0.offset),
+                line: $0.element.style != .points,
                 marker: $0.element.style != .line
             )
         }
@@ -135,7 +141,7 @@ public struct LineChart: Sendable {
         let s = f.textScale
         let lineWidth = Double(max(2, s + 1))
         for (i, series) in series.enumerated() {
-            let color = Palette.color(i)
+            let color = Palette.color(series.colorIndex ?? i)
             let points = allPoints[i]
             if series.style != .points {
                 for k in points.indices.dropFirst() {

@@ -228,15 +228,16 @@ struct DegradationExperiment: ParsableCommand {
         let verdict = Experiments.degradationVerdict(
             plainShallow: r[0], plainDeep: r[1], residualShallow: r[2], residualDeep: r[3])
         var series: [PlotSeries] = []
-        for a in r {
+        // One colour per network; training error as a line, test error with dots (the paper's thin and bold).
+        for (k, a) in r.enumerated() {
             series.append(
                 PlotSeries(
                     label: "\(a.name) train", x: a.epochs.map { Double($0.step) },
-                    y: a.epochs.map { 100 * $0.trainError }, style: .line))
+                    y: a.epochs.map { 100 * $0.trainError }, style: .line, colorIndex: k))
             series.append(
                 PlotSeries(
                     label: "\(a.name) test", x: a.epochs.map { Double($0.step) },
-                    y: a.epochs.map { 100 * $0.testError }, style: .linePoints))
+                    y: a.epochs.map { 100 * $0.testError }, style: .linePoints, colorIndex: k))
         }
         let chart = LineChart(
             title: "Plain vs residual nets (\(s.rawValue))", xLabel: "iterations",

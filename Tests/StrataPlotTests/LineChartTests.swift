@@ -49,6 +49,29 @@ import Testing
         #expect(!Self.has(image, Palette.color(0), near: 2, 2))
     }
 
+    /// Series that name a colour index share that colour (a network's training and test curves).
+    @Test func seriesCanShareAColour() {
+        let chart = LineChart(
+            title: "Shared", xLabel: "x", yLabel: "y",
+            series: [
+                PlotSeries(label: "a train", x: [0, 1], y: [0.1, 0.1], colorIndex: 3),
+                PlotSeries(label: "a test", x: [0, 1], y: [0.9, 0.9], style: .linePoints, colorIndex: 3),
+                PlotSeries(label: "b", x: [0, 1], y: [0.5, 0.5]),
+            ])
+        let image = chart.render(width: 640, height: 400)
+        let f = chart.layout(width: 640, height: 400).frame
+        let cx = (f.plot.x0 + f.plot.x1 - 1) / 2
+        for y in [0.1, 0.9] {
+            let py = Int(f.py(y)!.rounded())
+            let shared = Self.has(image, Palette.color(3), near: cx, py)
+            let own = Self.has(image, Palette.color(0), near: cx, py) || Self.has(image, Palette.color(1), near: cx, py)
+            #expect(shared && !own, "the series at y = \(y)")
+        }
+        // The third series keeps its position's colour.
+        let third = Self.has(image, Palette.color(2), near: cx, Int(f.py(0.5)!.rounded()))
+        #expect(third)
+    }
+
     @Test func legendMovesOutsideWhenEveryCornerHasData() {
         // Horizontal lines every 0.1 across the whole width: no corner of the plot is free.
         let full = LineChart(
