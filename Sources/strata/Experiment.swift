@@ -125,10 +125,10 @@ struct DegradationExperiment: ParsableCommand {
             paper's claims: the deeper plain net trains worse (the degradation problem) while the deeper residual net trains \
             and tests better. --schedule paper: 64k iterations on all 50k training images (the paper's: 8.2 M images per arm). \
             --quick (= --schedule quick): the first 10,000 training and 2,000 test images, 8 epochs (632 iterations of batch 128) \
-            per arm, the first epoch a linear warmup (about 50 min for the four arms on an idle 2-core machine; the 56-layer \
-            nets do 3.1× the MACs per image of the 20-layer ones). The paper's schedule starts at 0.1 directly (He et al. warm \
-            up only their 110-layer net); the quick one cannot afford the unstable first epochs a 0.1 start costs a deep net \
-            in a run 1% as long. \
+            per arm, the first epoch a linear warmup (the four arms: 56 min in one process with 1 thread, 27 min as two --arms \
+            processes on 2 cores; the 56-layer nets do 3.1× the MACs per image of the 20-layer ones). The paper's schedule \
+            starts at 0.1 directly (He et al. warm up only their 110-layer net); the quick one cannot afford the unstable \
+            first epochs a 0.1 start costs a deep net in a run 1% as long. \
             Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json and \
             DIR/verdict.md. Arms already finished in DIR (their result.json) are not retrained: rerun the same command to \
             continue a stopped experiment.
