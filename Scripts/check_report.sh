@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Render a run's report.html in headless Chromium: a screenshot to look at, and a DOM check
 # that the plots, the confusion matrix and the configuration are there after the browser
-# parsed the page.
+# parsed the page. For an experiment's run directory (it has verdict.json): the verdict, every
+# claim, the embedded figures (each decoded by the browser: its natural width is read back)
+# and the links to the arms' reports.
 #
 #   apt-get install -y chromium
 #   Scripts/check_report.sh RUN_DIR [SCREENSHOT.png]     # default screenshot: /tmp/strata-report.png
@@ -29,9 +31,28 @@ rm -f "$png"
 
 dom="$("$browser" "${flags[@]}" --dump-dom "file://$report" 2>/dev/null)"
 fail=0
-for needle in 'id="plot-loss"' 'id="plot-accuracy"' 'id="plot-learning-rate"' '<polyline' 'Confusion matrix' 'Per-class accuracy' 'Configuration' 'learning_rate'; do
-  if ! grep -q -- "$needle" <<<"$dom"; then echo "missing in rendered DOM: $needle" >&2; fail=1; fi
+if [[ -f "$run/verdict.json" ]]; then
+  needles=('id="verdict"' 'id="findings"' '<figure id="figure-0"' '<img src="data:image/png;base64,')
+  # Every claim of verdict.json is in the page.
+  while IFS= read -r claim; do needles+=("$claim"); done < <(python3 -c '
+import json, sys, html
+for f in json.load(open(sys.argv[1]))["findings"]: print(html.escape(f["claim"], quote=False))' "$run/verdict.json")
+else
+  needles=('id="plot-loss"' 'id="plot-accuracy"' 'id="plot-learning-rate"' '<polyline' 'Confusion matrix' 'Per-class accuracy' 'Configuration' 'learning_rate')
+fi
+# Every embedded figure decodes: the page has no script, so a copy with one reports each image's
+# natural size after the browser loaded it.
+probe="$(mktemp --suffix=.html)"
+sed 's#</body></html>#<script>window.onload=()=>{for(const i of document.images){const p=document.createElement("p");p.className="decoded";p.textContent="decoded "+i.naturalWidth+"x"+i.naturalHeight;document.body.appendChild(p)}}</script></body></html>#' "$report" >"$probe"
+decoded="$("$browser" "${flags[@]}" --virtual-time-budget=3000 --dump-dom "file://$probe" 2>/dev/null | grep -o 'decoded [0-9]*x[0-9]*' || true)"
+rm -f "$probe"
+images="$(grep -o '<img src="data:image/png' "$report" | wc -l || true)"
+if [[ "$(grep -c 'decoded [1-9]' <<<"$decoded")" != "$images" ]]; then
+  echo "of $images embedded images the browser decoded: ${decoded:-none}" >&2; fail=1
+fi
+for needle in "${needles[@]}"; do
+  if ! grep -qF -- "$needle" <<<"$dom"; then echo "missing in rendered DOM: $needle" >&2; fail=1; fi
 done
-svgs="$(grep -o '<svg' <<<"$dom" | wc -l)"
-echo "rendered $report: $svgs inline SVGs, screenshot $png ($(stat -c %s "$png") bytes)"
+svgs="$(grep -o '<svg' <<<"$dom" | wc -l || true)"
+echo "rendered $report: $svgs inline SVGs${decoded:+, images: $(tr '\n' ' ' <<<"$decoded")}, screenshot $png ($(stat -c %s "$png") bytes)"
 exit $fail

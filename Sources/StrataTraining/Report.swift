@@ -41,16 +41,7 @@ public struct HTMLReport {
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Strata — \(esc(title))</title>
             <style>
-            body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #1f2328; background: #fff; }
-            h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
-            .sub { color: #59636e; margin-bottom: 16px; }
-            .cards { display: flex; gap: 12px; flex-wrap: wrap; } .card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
-            .card b { display: block; font-size: 20px; } .card span { color: #59636e; font-size: 12px; }
-            .plots { display: flex; flex-wrap: wrap; gap: 16px; } svg { background: #fff; }
-            table { border-collapse: collapse; } td, th { padding: 3px 8px; border: 1px solid #d0d7de; text-align: right; }
-            th { background: #f6f8fa; } td.l, th.l { text-align: left; }
-            table.cm td { min-width: 34px; text-align: center; border: 1px solid #eef0f2; } table.cm th { font-weight: 600; font-size: 12px; }
-            .bar { display: inline-block; height: 10px; background: #2563eb; vertical-align: middle; }
+            \(Self.styleSheet)
             </style></head><body>
             <h1>Training report: \(esc(title))</h1>
             <div class="sub">Strata · \(history.count) of \(epochs) epochs · \(totalSteps) steps · updated \(utcTimestamp(wallClock()))</div>
@@ -95,21 +86,7 @@ public struct HTMLReport {
             ], percent: false)
         h += "</div>\n"
 
-        // Extra figures (PNG data URIs).
-        if !figures.isEmpty {
-            h += "<h2>Figures</h2>\n<div class=\"plots\">\n"
-            for (i, f) in figures.enumerated() {
-                h += "<figure id=\"figure-\(i)\" style=\"margin:0\">"
-                if f.pngBytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
-                    h +=
-                        "<img src=\"data:image/png;base64,\(base64(f.pngBytes))\" alt=\"\(esc(f.title))\" style=\"max-width:100%\">"
-                } else {
-                    h += "<p>(not a PNG image: \(f.pngBytes.count) bytes)</p>"
-                }
-                h += "<figcaption>\(esc(f.title))</figcaption></figure>\n"
-            }
-            h += "</div>\n"
-        }
+        h += Self.figuresSection(figures)
 
         // Confusion matrix and per-class accuracy.
         if let e = evaluation {
@@ -164,6 +141,38 @@ public struct HTMLReport {
 
     // MARK: Pieces
 
+    /// The pages' CSS (the training report's and the experiment report's).
+    static let styleSheet = """
+        body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #1f2328; background: #fff; }
+        h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
+        .sub { color: #59636e; margin-bottom: 16px; }
+        .cards { display: flex; gap: 12px; flex-wrap: wrap; } .card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
+        .card b { display: block; font-size: 20px; } .card span { color: #59636e; font-size: 12px; }
+        .plots { display: flex; flex-wrap: wrap; gap: 16px; } svg { background: #fff; }
+        table { border-collapse: collapse; } td, th { padding: 3px 8px; border: 1px solid #d0d7de; text-align: right; }
+        th { background: #f6f8fa; } td.l, th.l { text-align: left; }
+        table.cm td { min-width: 34px; text-align: center; border: 1px solid #eef0f2; } table.cm th { font-weight: 600; font-size: 12px; }
+        .bar { display: inline-block; height: 10px; background: #2563eb; vertical-align: middle; }
+        """
+
+    /// "Figures": each PNG as a `data:` URI image with its caption (nothing when there are none). Bytes
+    /// that are not a PNG are not embedded; the page says so instead.
+    static func figuresSection(_ figures: [(title: String, pngBytes: [UInt8])]) -> String {
+        guard !figures.isEmpty else { return "" }
+        var h = "<h2>Figures</h2>\n<div class=\"plots\">\n"
+        for (i, f) in figures.enumerated() {
+            h += "<figure id=\"figure-\(i)\" style=\"margin:0\">"
+            if f.pngBytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+                h +=
+                    "<img src=\"data:image/png;base64,\(base64(f.pngBytes))\" alt=\"\(esc(f.title))\" style=\"max-width:100%\">"
+            } else {
+                h += "<p>(not a PNG image: \(f.pngBytes.count) bytes)</p>"
+            }
+            h += "<figcaption>\(esc(f.title))</figcaption></figure>\n"
+        }
+        return h + "</div>\n"
+    }
+
     /// Standard base64 (RFC 4648, with padding), for data URIs.
     static func base64(_ bytes: [UInt8]) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
@@ -184,8 +193,6 @@ public struct HTMLReport {
         }
         return String(decoding: out, as: UTF8.self)
     }
-
-    private func base64(_ bytes: [UInt8]) -> String { Self.base64(bytes) }
 
     private func card(_ value: String, _ label: String) -> String {
         "<div class=\"card\"><b>\(esc(value))</b><span>\(esc(label))</span></div>"

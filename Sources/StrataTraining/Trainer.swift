@@ -215,6 +215,9 @@ public final class Trainer {
     /// Called with each gradient measurement ``gradientLogInterval`` asks for (its `step` is the
     /// optimizer step the gradients are for, 1-based).
     public var onGradients: ((GradientFlow) -> Void)?
+    /// Pictures for the report's "Figures" (a caption and PNG bytes each), asked for each time
+    /// report.html is rewritten; e.g. the CLI's gradient-norm chart under `--log-gradients`.
+    public var reportFigures: (() -> [(title: String, pngBytes: [UInt8])])?
     private var gradientLayers: [(path: String, module: Module, weight: Tensor)]?
     /// Whether the processes agreed (in the last step's sums) that one of them was asked to stop.
     private var stopAgreed = false
@@ -812,7 +815,7 @@ public final class Trainer {
         let html = HTMLReport(
             configuration: configuration, schedule: schedule.summary, history: progress.history,
             evaluation: evaluation, classNames: classNames, epochs: epochs, totalSteps: totalSteps,
-            bestEpoch: progress.bestEpoch
+            bestEpoch: progress.bestEpoch, figures: reportFigures?() ?? []
         ).render()
         try guardWrite(run.reportPath) { try run.writeFile(Array(html.utf8), run.reportPath) }
     }

@@ -94,14 +94,40 @@ func trainArms(_ arms: [ExperimentArm], data: ExperimentData, directory: String,
     }
 }
 
-/// Prints and writes the verdict.
-func finish(_ verdict: ExperimentVerdict, directory: String, figures: [String], options: ExperimentOptions) throws {
+/// Prints the verdict and writes verdict.json, verdict.md and report.html (the verdict, the
+/// figures embedded, links to each arm's training report).
+/// - Parameters:
+///   - description: what was run, in one line (the report's subtitle).
+///   - figures: PNG files in `directory` and their captions.
+///   - files: other files the experiment wrote there, for the closing line.
+func finish(
+    _ verdict: ExperimentVerdict, directory: String, description: String, figures: [(file: String, title: String)],
+    files: [String] = [], options: ExperimentOptions
+) throws {
     try verdict.write(to: directory)
+    let fm = FileManager.default
+    let arms = ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).sorted().filter {
+        fm.fileExists(atPath: "\(directory)/\($0)/report.html")
+    }
+    let embedded = try figures.map { f in
+        (title: f.title, pngBytes: try readImageFile(directory + "/" + f.file))
+    }
+    try ExperimentReport(verdict: verdict, description: description, figures: embedded, arms: arms)
+        .write(to: directory)
     print(verdict.summary)
     for f in verdict.findings {
         print("  \(f.holds.map { $0 ? "✓" : "✗" } ?? "–") \(f.claim): \(f.evidence)")
     }
-    print("run directory: \(directory) (verdict.md, verdict.json, \(figures.joined(separator: ", ")))")
+    let written = ["report.html", "verdict.md", "verdict.json"] + figures.map(\.file) + files
+    print("run directory: \(directory) (\(written.joined(separator: ", ")))")
+}
+
+/// The bytes of a file the experiment just wrote.
+private func readImageFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CommandFailure("cannot read \(path), which this experiment wrote a moment ago")
+    }
+    return [UInt8](data)
 }
 
 // MARK: - degradation
@@ -198,9 +224,9 @@ struct DegradationExperiment: ParsableCommand {
             c.milestones = []
         }
         do { try c.validate() } catch let e as TrainingError { throw ValidationError(e.description) }
-        options.say(
+        let description =
             "degradation (\(s.rawValue) schedule): \(data.description); \(c.maxSteps.map { "\($0) iterations" } ?? "\(c.epochs) epochs") per arm"
-        )
+        options.say(description)
         let names = ["plain\(d[0])", "plain\(d[1])", "resnet\(d[0])", "resnet\(d[1])"]
         let arms = names.map { n -> ExperimentArm in
             var a = c
@@ -243,7 +269,10 @@ struct DegradationExperiment: ParsableCommand {
             title: "Plain vs residual nets (\(s.rawValue))", xLabel: "iterations",
             yLabel: "error (%)", series: series)
         try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        try finish(verdict, directory: directory, figures: ["figure.png"], options: options)
+        try finish(
+            verdict, directory: directory, description: description,
+            figures: [("figure.png", "Training error (lines) and test error (dots) against iterations")],
+            options: options)
     }
 }
 
@@ -295,9 +324,9 @@ struct BatchNormExperiment: ParsableCommand {
         for a in arms {
             do { try a.configuration.validate() } catch let e as TrainingError { throw ValidationError(e.description) }
         }
-        options.say(
+        let description =
             "batchnorm: \(model) with and without batch norm, lr \(shortText(lr)) (and \(shortText(10 * lr)) with batch norm), \(steps) steps each; \(data.description)"
-        )
+        options.say(description)
         let r = try trainArms(arms, data: data, directory: directory, options: options)
         let verdict = Experiments.batchNormVerdict(withBN: r[0], withoutBN: r[1], withBNHighRate: r[2])
         let series = r.map { a -> PlotSeries in
@@ -309,7 +338,9 @@ struct BatchNormExperiment: ParsableCommand {
             title: "\(model): with and without BN", xLabel: "step", yLabel: "training loss (moving average)",
             series: series)
         try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        try finish(verdict, directory: directory, figures: ["figure.png"], options: options)
+        try finish(
+            verdict, directory: directory, description: description,
+            figures: [("figure.png", "Training loss (moving average) against steps")], options: options)
     }
 }
 
@@ -476,7 +507,6 @@ struct EfficiencyExperiment: ParsableCommand {
                 .init(label: $0.model, x: Double($0.macs), y: $0.imagesPerSecond, group: group($0.model))
             })
         try throughput.writePNG(to: directory + "/throughput.png", width: 900, height: 560)
-        var figures = ["throughput.png", "results.json", "table.md"]
         let accuracies = rows.compactMap(\.accuracy)
         let figure: ScatterChart
         if accuracies.count == rows.count {
@@ -490,7 +520,21 @@ struct EfficiencyExperiment: ParsableCommand {
             figure = throughput
         }
         try figure.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        figures.insert("figure.png", at: 0)
-        try finish(verdict, directory: directory, figures: figures, options: options)
+        let throughputFigure = (
+            "throughput.png", "Inference images/s (batch \(throughputBatch)) against MACs per image"
+        )
+        let measured = accuracies.count == rows.count
+        var description = "efficiency: \(names.joined(separator: ", ")); images/s at batch \(throughputBatch)"
+        if let data {
+            description +=
+                "; accuracy " + (trainEpochs.map { "after \($0) epochs of training here" } ?? "of the given weights")
+                + " on \(data.description)"
+        }
+        try finish(
+            verdict, directory: directory, description: description,
+            figures: measured
+                ? [("figure.png", "Test top-1 against parameters"), throughputFigure] : [throughputFigure],
+            files: measured ? ["results.json", "table.md"] : ["figure.png", "results.json", "table.md"],
+            options: options)
     }
 }

@@ -93,20 +93,44 @@ struct InspectGradients: ParsableCommand {
             }
         }
         if let output {
-            let series = results.flatMap { r in
-                r.flows.map { f in
-                    PlotSeries(
-                        label: r.flows.count > 1 ? "\(r.name) step \(f.step)" : r.name,
-                        x: f.layers.map { Double($0.depth) },
-                        y: f.layers.map(\.gradientNorm), style: .linePoints)
-                }
-            }
-            let chart = LineChart(
-                title: "Gradient norm by depth (\(dataset), batch \(batch))", xLabel: "weight layer (1 = input)",
-                yLabel: "gradient norm ||dL/dW||", xScale: .linear, yScale: .log10, series: series)
+            let chart = gradientChart(
+                title: "Gradient norm by depth (\(dataset), batch \(batch))",
+                results.flatMap { r in r.flows.map { (r.flows.count > 1 ? "\(r.name) step \($0.step)" : r.name, $0) } })
             try chart.writePNG(to: output, width: 900, height: 560)
             if !json { print("figure: \(output)") }
         }
+    }
+}
+
+/// ‖g‖ against depth (log scale), one line per labelled measurement.
+func gradientChart(title: String, _ flows: [(label: String, flow: GradientFlow)]) -> LineChart {
+    LineChart(
+        title: title, xLabel: "weight layer (1 = input)", yLabel: "gradient norm ||dL/dW||", xScale: .linear,
+        yScale: .log10,
+        series: flows.map { l, f in
+            PlotSeries(
+                label: l, x: f.layers.map { Double($0.depth) }, y: f.layers.map(\.gradientNorm), style: .linePoints)
+        })
+}
+
+/// The gradient measurements of a `strata train --log-gradients` run, for its report's figure: the
+/// first and the latest step's ‖g‖ by depth.
+final class RecordedGradients {
+    private var first: GradientFlow?
+    private var latest: GradientFlow?
+
+    func record(_ flow: GradientFlow) {
+        if first == nil { first = flow } else { latest = flow }
+    }
+
+    /// The figure, as PNG bytes with its caption (none before the first measurement).
+    func figures(model: String) -> [(title: String, pngBytes: [UInt8])] {
+        guard let first else { return [] }
+        let flows = [first, latest].compactMap { $0 }.map { ("\(model) step \($0.step)", $0) }
+        let title = "Gradient norm by depth"
+        guard let png = try? ImageEncoder.pngBytes(gradientChart(title: title, flows).render(width: 900, height: 560))
+        else { return [] }
+        return [("\(title), \(flows.map(\.0).joined(separator: " and ")) (--log-gradients)", png)]
     }
 }
 

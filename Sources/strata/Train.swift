@@ -175,7 +175,12 @@ struct Train: ParsableCommand {
         if let n = logGradientsEvery, !(1...1_000_000_000).contains(n) {
             throw ValidationError("--log-gradients-every must be from 1 to 1000000000, got \(n)")
         }
-        if logGradients || logGradientsEvery != nil { trainer.gradientLogInterval = logGradientsEvery ?? 100 }
+        if logGradients || logGradientsEvery != nil {
+            trainer.gradientLogInterval = logGradientsEvery ?? 100
+            let recorded = RecordedGradients()
+            trainer.onGradients = { recorded.record($0) }
+            trainer.reportFigures = { recorded.figures(model: config.model) }
+        }
         if let group, let tower {
             trainer.synchronizer = ModelParallel(group: group, partition: tower.configuration)
         } else if let group {

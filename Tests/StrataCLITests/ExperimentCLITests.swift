@@ -53,6 +53,14 @@ import Testing
             #expect(files.contains("metrics.jsonl") && !files.contains("last.safetensors"), "\(arm): \(files)")
         }
         #expect(FileManager.default.fileExists(atPath: dir + "/verdict.md"))
+        // report.html: the same verdict, the figure embedded, each arm's training report linked.
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        #expect(html.contains("<p id=\"verdict\"><b>\(try #require(verdict["summary"] as? String))</b></p>"))
+        #expect(
+            html.contains("<figure id=\"figure-0\"") && html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo"))
+        for arm in ["plain8", "plain14", "resnet8", "resnet14"] {
+            #expect(html.contains("<a href=\"\(arm)/report.html\">"), "\(arm)")
+        }
     }
 
     /// `--arms`: one process trains only its arms into the shared directory; no verdict until all four are there.
@@ -134,6 +142,9 @@ import Testing
         let findings = try #require(verdict["findings"] as? [[String: Any]])
         // densenet_bc_10_k4 is tiny next to resnet8: the parameter claim holds; the reduction claim holds.
         #expect((findings.first?["holds"] as? Bool) == true && (findings.last?["holds"] as? Bool) == true)
+        // report.html embeds both figures: accuracy against parameters, and throughput.
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        #expect(html.contains("Test top-1 against parameters") && html.contains("<figure id=\"figure-1\""))
     }
 
     @Test func inspectGradients() throws {
@@ -177,5 +188,9 @@ import Testing
             (gradients.first?["layers"] as? [[String: Any]])?.map { $0["layer"] as? String } == [
                 "features.0", "features.3", "classifier.0", "classifier.2", "classifier.4",
             ])
+        // The training report shows the first and latest step's gradient norms as a figure.
+        let html = try String(contentsOfFile: dir + "/run/report.html", encoding: .utf8)
+        #expect(html.contains("<h2>Figures</h2>") && html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo"))
+        #expect(html.contains("lenet5 step 1 and lenet5 step 3"))
     }
 }
