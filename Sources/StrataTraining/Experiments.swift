@@ -513,6 +513,7 @@ public enum Experiments {
                     .init(
                         claim: "\(dense.model) is at least as accurate as \(residual.model)", holds: a >= b,
                         evidence: "test top-1 \(percentText(a)) vs \(percentText(b))"))
+                m += [("\(dense.model)_test_top1", a), ("\(residual.model)_test_top1", b)]
             } else {
                 findings.append(
                     .init(

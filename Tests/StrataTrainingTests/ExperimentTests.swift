@@ -94,12 +94,15 @@ import Testing
             model: "resnet110", parameters: 1_730_714, macs: 253_000_000, imagesPerSecond: 200, accuracy: 0.93)
         let v = Experiments.efficiencyVerdict(dense: dense, residual: resnet, inceptionMACs: (100, 250))
         #expect(v.reproduced && v.findings.map(\.holds) == [true, true, true])
+        #expect(v.measurements.first { $0.0 == "densenet_bc_100_test_top1" }?.1 == 0.95)
+        #expect(v.measurements.first { $0.0 == "resnet110_test_top1" }?.1 == 0.93)
         var worse = dense
         worse.parameters = 1_000_000
         worse.accuracy = nil
         let w = Experiments.efficiencyVerdict(dense: worse, residual: resnet, inceptionMACs: (100, 90))
         #expect(!w.reproduced && w.findings.map(\.holds) == [false, nil, false])
         #expect(w.summary.contains("1 not measured"))
+        #expect(!w.measurements.contains { $0.0.hasSuffix("_test_top1") })
     }
 
     /// A tiny arm trains with the trainer into DIR/<arm>; a second call reads result.json back instead of training.
@@ -121,6 +124,19 @@ import Testing
         let again = try Experiments.train(
             ExperimentArm(name: "a", model: "tiny", configuration: c), model: tinyNet(), data: data, directory: dir)
         #expect(again == r)
+        // Other settings, or other data, are refused instead of reusing the arm trained without them.
+        var other = c
+        other.learningRate *= 2
+        #expect(throws: TrainingError.self) {
+            try Experiments.train(
+                ExperimentArm(name: "a", model: "tiny", configuration: other), model: tinyNet(), data: data,
+                directory: dir)
+        }
+        #expect(throws: TrainingError.self) {
+            try Experiments.train(
+                ExperimentArm(name: "a", model: "tiny", configuration: c), model: tinyNet(),
+                data: data.limited(train: smallTrain.count - 1, test: nil), directory: dir)
+        }
     }
 
     @Test func repeatedChannels() {
