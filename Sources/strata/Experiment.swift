@@ -5,7 +5,7 @@ import StrataPlot
 
 /// `strata experiment degradation|batchnorm|efficiency`: the tutorial's claims, each measured by one
 /// command that writes a run directory with per-arm metrics, a figure and a verdict computed from
-/// the measurements (verdict.json, verdict.md).
+/// the measurements (verdict.json, verdict.md, and report.html with the figures).
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
@@ -155,9 +155,10 @@ struct DegradationExperiment: ParsableCommand {
             processes on 2 cores; the 56-layer nets do 3.1× the MACs per image of the 20-layer ones). The paper's schedule \
             starts at 0.1 directly (He et al. warm up only their 110-layer net); the quick one cannot afford the unstable \
             first epochs a 0.1 start costs a deep net in a run 1% as long. \
-            Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json and \
-            DIR/verdict.md. Arms already finished in DIR (their result.json) are not retrained: rerun the same command to \
-            continue a stopped experiment.
+            Writes DIR/<arm>/metrics.jsonl (and TensorBoard events, report.html), DIR/figure.png, DIR/verdict.json, \
+            DIR/verdict.md and DIR/report.html (verdict, figure, links to the arms' reports). Arms already finished in DIR \
+            (their result.json) are not retrained: rerun the same command to continue a stopped experiment (an arm trained \
+            with other settings is refused, not reused).
             """)
 
     @OptionGroup var options: ExperimentOptions
@@ -287,7 +288,8 @@ struct BatchNormExperiment: ParsableCommand {
             Trains --model (default plain20) as bn (with batch norm, --lr), nobn (MODEL_nobn: the same layers without batch \
             norm, biased convolutions, --lr) and bn_lr10x (with batch norm, 10 × --lr), each --steps SGD steps (momentum 0.9, \
             weight decay 1e-4, constant rate) from the same seed. The verdict: batch norm reaches the loss the run without it \
-            ends at in at most half the steps (moving averages over a tenth of the run), and still trains at the 10× rate.
+            ends at in at most half the steps (moving averages over a tenth of the run), and still trains at the 10× rate. \
+            Writes DIR/<arm>/…, DIR/figure.png, DIR/verdict.json, DIR/verdict.md and DIR/report.html.
             """)
 
     @OptionGroup var options: ExperimentOptions
@@ -387,7 +389,7 @@ struct EfficiencyExperiment: ParsableCommand {
             than half the parameters of the largest ResNet (and, when measured, at least its accuracy); the 1×1 reductions cut \
             inception3a's MACs (computed for the same module built without them). Writes results.json, table.md, \
             throughput.png (images/s against MACs), figure.png (test top-1 against parameters when every accuracy was \
-            measured, else the throughput figure), verdict.json and verdict.md.
+            measured, else the throughput figure), verdict.json, verdict.md and report.html (all of it on one page).
             """)
 
     @OptionGroup var options: ExperimentOptions
