@@ -97,9 +97,12 @@ func trainArms(_ arms: [ExperimentArm], data: ExperimentData, directory: String,
 /// Prints the verdict and writes verdict.json, verdict.md and report.html (the verdict, the
 /// figures embedded, links to each arm's training report).
 /// - Parameters:
+///   - verdict: what the experiment concluded.
+///   - directory: the experiment's run directory.
 ///   - description: what was run, in one line (the report's subtitle).
 ///   - figures: PNG files in `directory` and their captions.
 ///   - files: other files the experiment wrote there, for the closing line.
+///   - options: the experiment's common options.
 func finish(
     _ verdict: ExperimentVerdict, directory: String, description: String, figures: [(file: String, title: String)],
     files: [String] = [], options: ExperimentOptions
