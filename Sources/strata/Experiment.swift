@@ -94,17 +94,35 @@ func trainArms(_ arms: [ExperimentArm], data: ExperimentData, directory: String,
     }
 }
 
+/// A figure of an experiment, rendered and encoded once: the same PNG bytes are written to the run
+/// directory and embedded in its report.html.
+struct ExperimentFigure {
+    /// The file's name in the run directory.
+    var file: String
+    /// The report's caption.
+    var title: String
+    /// The PNG file's bytes.
+    var png: [UInt8]
+
+    /// Encodes `image` as PNG and writes it to `directory/file` (atomically).
+    init(_ image: Image, file: String, title: String, directory: String) throws {
+        (self.file, self.title) = (file, title)
+        png = try ImageEncoder.pngBytes(image)
+        try AtomicFile.write(png, to: directory + "/" + file)
+    }
+}
+
 /// Prints the verdict and writes verdict.json, verdict.md and report.html (the verdict, the
 /// figures embedded, links to each arm's training report).
 /// - Parameters:
 ///   - verdict: what the experiment concluded.
 ///   - directory: the experiment's run directory.
 ///   - description: what was run, in one line (the report's subtitle).
-///   - figures: PNG files in `directory` and their captions.
+///   - figures: the figures written to `directory`, embedded in the report in this order.
 ///   - files: other files the experiment wrote there, for the closing line.
 ///   - options: the experiment's common options.
 func finish(
-    _ verdict: ExperimentVerdict, directory: String, description: String, figures: [(file: String, title: String)],
+    _ verdict: ExperimentVerdict, directory: String, description: String, figures: [ExperimentFigure],
     files: [String] = [], options: ExperimentOptions
 ) throws {
     try verdict.write(to: directory)
@@ -112,25 +130,15 @@ func finish(
     let arms = ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).sorted().filter {
         fm.fileExists(atPath: "\(directory)/\($0)/report.html")
     }
-    let embedded = try figures.map { f in
-        (title: f.title, pngBytes: try readImageFile(directory + "/" + f.file))
-    }
-    try ExperimentReport(verdict: verdict, description: description, figures: embedded, arms: arms)
-        .write(to: directory)
+    try ExperimentReport(
+        verdict: verdict, description: description, figures: figures.map { ($0.title, $0.png) }, arms: arms
+    ).write(to: directory)
     print(verdict.summary)
     for f in verdict.findings {
         print("  \(f.holds.map { $0 ? "✓" : "✗" } ?? "–") \(f.claim): \(f.evidence)")
     }
     let written = ["report.html", "verdict.md", "verdict.json"] + figures.map(\.file) + files
     print("run directory: \(directory) (\(written.joined(separator: ", ")))")
-}
-
-/// The bytes of a file the experiment just wrote.
-private func readImageFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CommandFailure("cannot read \(path), which this experiment wrote a moment ago")
-    }
-    return [UInt8](data)
 }
 
 // MARK: - degradation
@@ -197,6 +205,9 @@ struct DegradationExperiment: ParsableCommand {
         }
         guard (1...65_536).contains(batchSize) else {
             throw ValidationError("--batch-size must be from 1 to 65536, got \(batchSize)")
+        }
+        if let w = warmupEpochs, !(0...1_000_000).contains(w) {
+            throw ValidationError("--warmup-epochs must be from 0 to 1000000, got \(w)")
         }
         let data = try options.load(
             defaultTrainLimit: s == .quick ? 10_000 : nil, defaultTestLimit: s == .quick ? 2_000 : nil)
@@ -272,11 +283,10 @@ struct DegradationExperiment: ParsableCommand {
         let chart = LineChart(
             title: "Plain vs residual nets (\(s.rawValue))", xLabel: "iterations",
             yLabel: "error (%)", series: series)
-        try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        try finish(
-            verdict, directory: directory, description: description,
-            figures: [("figure.png", "Training error (lines) and test error (dots) against iterations")],
-            options: options)
+        let figure = try ExperimentFigure(
+            chart.render(width: 900, height: 560), file: "figure.png",
+            title: "Training error (lines) and test error (dots) against iterations", directory: directory)
+        try finish(verdict, directory: directory, description: description, figures: [figure], options: options)
     }
 }
 
@@ -342,10 +352,10 @@ struct BatchNormExperiment: ParsableCommand {
         let chart = LineChart(
             title: "\(model): with and without BN", xLabel: "step", yLabel: "training loss (moving average)",
             series: series)
-        try chart.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        try finish(
-            verdict, directory: directory, description: description,
-            figures: [("figure.png", "Training loss (moving average) against steps")], options: options)
+        let figure = try ExperimentFigure(
+            chart.render(width: 900, height: 560), file: "figure.png",
+            title: "Training loss (moving average) against steps", directory: directory)
+        try finish(verdict, directory: directory, description: description, figures: [figure], options: options)
     }
 }
 
@@ -511,24 +521,27 @@ struct EfficiencyExperiment: ParsableCommand {
             points: rows.map {
                 .init(label: $0.model, x: Double($0.macs), y: $0.imagesPerSecond, group: group($0.model))
             })
-        try throughput.writePNG(to: directory + "/throughput.png", width: 900, height: 560)
+        let throughputFigure = try ExperimentFigure(
+            throughput.render(width: 900, height: 560), file: "throughput.png",
+            title: "Inference images/s (batch \(throughputBatch)) against MACs per image", directory: directory)
+        var figures = [throughputFigure]
+        var files = ["results.json", "table.md"]
         let accuracies = rows.compactMap(\.accuracy)
-        let figure: ScatterChart
         if accuracies.count == rows.count {
-            figure = ScatterChart(
+            let accuracy = ScatterChart(
                 title: "Accuracy against size", xLabel: "parameters", yLabel: "test top-1 (%)", xScale: .log10,
                 yScale: .linear,
                 points: zip(rows, accuracies).map { r, a in
                     .init(label: r.model, x: Double(r.parameters), y: 100 * a, group: group(r.model))
                 })
+            figures.insert(
+                try ExperimentFigure(
+                    accuracy.render(width: 900, height: 560), file: "figure.png",
+                    title: "Test top-1 against parameters", directory: directory), at: 0)
         } else {
-            figure = throughput
+            try AtomicFile.write(throughputFigure.png, to: directory + "/figure.png")
+            files.insert("figure.png", at: 0)
         }
-        try figure.writePNG(to: directory + "/figure.png", width: 900, height: 560)
-        let throughputFigure = (
-            "throughput.png", "Inference images/s (batch \(throughputBatch)) against MACs per image"
-        )
-        let measured = accuracies.count == rows.count
         var description = "efficiency: \(names.joined(separator: ", ")); images/s at batch \(throughputBatch)"
         if let data {
             description +=
@@ -536,10 +549,6 @@ struct EfficiencyExperiment: ParsableCommand {
                 + " on \(data.description)"
         }
         try finish(
-            verdict, directory: directory, description: description,
-            figures: measured
-                ? [("figure.png", "Test top-1 against parameters"), throughputFigure] : [throughputFigure],
-            files: measured ? ["results.json", "table.md"] : ["figure.png", "results.json", "table.md"],
-            options: options)
+            verdict, directory: directory, description: description, figures: figures, files: files, options: options)
     }
 }

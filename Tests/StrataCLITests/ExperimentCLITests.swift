@@ -76,6 +76,8 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() == ["resnet8"])
         let bad = try runStrata(["experiment", "degradation", "--arms", "resnet9", "--out", dir])
         #expect(bad.status != 0 && bad.stderr.contains("--arms takes names among"))
+        let badWarmup = try runStrata(["experiment", "degradation", "--quick", "--warmup-epochs=-1", "--out", dir])
+        #expect(badWarmup.status != 0 && badWarmup.stderr.contains("--warmup-epochs must be from 0"))
         // The same command again reuses the finished arm; other settings are refused, not silently mixed in.
         let arm = [
             "experiment", "degradation", "--quick", "--arms", "resnet8", "--depths", "8,14", "--train-limit", "16",
